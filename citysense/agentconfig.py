@@ -1,0 +1,134 @@
+"""The edge agent's configuration file (one per node).
+
+Shared by both sides because the hub renders it at provisioning and pushes new
+versions down the ``config`` topic, and the agent validates and applies it.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
+from citysense.profiles.model import Strict
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Seconds = Annotated[float, Field(gt=0, le=86400)]
+
+
+class ConnectionType(enum.StrEnum):
+    """How the agent reaches a bus of devices."""
+
+    MODBUS_TCP = "modbus_tcp"  # Modbus TCP (MBAP header), device or gateway
+    MODBUS_RTU_OVER_TCP = "modbus_rtu_over_tcp"  # RTU frames through a serial server / DTU
+    MODBUS_RTU = "modbus_rtu"  # RTU on a local serial port (RS-485)
+
+
+class HubLink(Strict):
+    """How the agent reaches the hub's MQTT broker."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    topic_prefix: str = DEFAULT_PREFIX
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    connect_timeout_s: Seconds = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://host[:port] or mqtts://host[:port]")
+        return v
+
+    @property
+    def host(self) -> str:
+        """Broker host name."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """Broker port (1883, or 8883 for mqtts, unless given)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+class Connection(Strict):
+    """One endpoint: a Modbus TCP host, a serial server, or a serial port."""
+
+    id: Id
+    type: ConnectionType
+    host: str | None = None
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    serial_port: str | None = None
+    baudrate: Annotated[int, Field(ge=300, le=921600)] = 9600
+    parity: Annotated[str, Field(pattern="^[NEO]$")] = "N"
+    stopbits: Annotated[int, Field(ge=1, le=2)] = 1
+    timeout_s: Seconds = 1.0
+    inter_frame_delay_s: Annotated[float, Field(ge=0, le=5)] = 0.0
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> Self:
+        if self.type is ConnectionType.MODBUS_RTU:
+            if not self.serial_port:
+                raise ValueError("a modbus_rtu connection needs 'serial_port'")
+        elif not self.host or self.port is None:
+            raise ValueError(f"a {self.type.value} connection needs 'host' and 'port'")
+        return self
+
+
+class DeviceConfig(Strict):
+    """A device on one of the node's connections."""
+
+    id: Id
+    profile: Id
+    connection: Id
+    unit_id: Annotated[int, Field(ge=0, le=247)]
+    poll_interval_s: Seconds = 10.0
+
+
+class UplinkConfig(Strict):
+    """Batching of readings into MQTT messages."""
+
+    batch_max_readings: Annotated[int, Field(ge=1, le=10000)] = 500
+    batch_max_wait_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+
+class AgentConfig(Strict):
+    """Everything one edge agent needs to run."""
+
+    node_id: Id
+    config_version: Annotated[int, Field(ge=0)] = 0
+    hub: HubLink = HubLink()
+    profiles_dir: Path | None = None
+    connections: list[Connection] = Field(min_length=1)
+    devices: list[DeviceConfig] = Field(min_length=1)
+    uplink: UplinkConfig = UplinkConfig()
+
+    @field_validator("devices")
+    @classmethod
+    def _known_profiles(cls, devices: list[DeviceConfig], info: ValidationInfo) -> list[DeviceConfig]:
+        known: Any = (info.context or {}).get("profiles")
+        if known is not None:
+            for d in devices:
+                if d.profile not in known:
+                    raise ValueError(f"device '{d.id}': unknown profile '{d.profile}'")
+        return devices
+
+    @model_validator(mode="after")
+    def _refs(self) -> Self:
+        conns = [c.id for c in self.connections]
+        if len(set(conns)) != len(conns):
+            raise ValueError("connection ids must be unique")
+        devs = [d.id for d in self.devices]
+        if len(set(devs)) != len(devs):
+            raise ValueError("device ids must be unique")
+        for d in self.devices:
+            if d.connection not in conns:
+                raise ValueError(f"device '{d.id}' names unknown connection '{d.connection}'")
+        return self

@@ -1,0 +1,55 @@
+"""Load device profiles from a directory of YAML files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from citysense.errors import ConfigError
+from citysense.profiles.model import Profile
+from citysense.yamlconf import load_model
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and validate one profile file; the file stem must equal its ``id``."""
+    profile = load_model(Profile, path)
+    if profile.id != path.stem:
+        raise ConfigError(path, [("id", f"'{profile.id}' must equal the file name '{path.stem}'")])
+    return profile
+
+
+class ProfileSet(Mapping[str, Profile]):
+    """Profiles by id."""
+
+    def __init__(self, profiles: dict[str, Profile]) -> None:
+        self._profiles = profiles
+
+    def __getitem__(self, key: str) -> Profile:
+        return self._profiles[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._profiles)
+
+    def __len__(self) -> int:
+        return len(self._profiles)
+
+
+def load_profiles(directory: Path) -> ProfileSet:
+    """Load every ``*.yaml`` in ``directory``; all errors are reported together."""
+    if not directory.is_dir():
+        raise ConfigError(directory, [("", "profile directory does not exist")])
+    profiles: dict[str, Profile] = {}
+    problems: list[tuple[str, str]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            profiles[path.stem] = load_profile(path)
+        except ConfigError as exc:
+            problems.extend((f"{path.name}: {k}" if k else path.name, m) for k, m in exc.problems)
+    if problems:
+        raise ConfigError(directory, problems)
+    return ProfileSet(profiles)
+
+
+def default_profile_dir() -> Path:
+    """The ``device_profiles/`` directory shipped with the project."""
+    return Path(__file__).resolve().parents[2] / "device_profiles"
