@@ -69,8 +69,14 @@ class Reading(_Wire):
     unit: str = ""
     ts_ms: EpochMs
     quality: Literal[
-        "good", "comm_failure", "timeout", "device_exception",
-        "decode_error", "out_of_range", "sentinel", "stale",
+        "good",
+        "comm_failure",
+        "timeout",
+        "device_exception",
+        "decode_error",
+        "out_of_range",
+        "sentinel",
+        "stale",
     ] = "good"
 
     @pydantic.model_validator(mode="after")
@@ -180,7 +186,7 @@ def parse_topic(name: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, Channel]:
     head = prefix + "/"
     if not name.startswith(head):
         raise ContractError("bad_topic", f"topic {name!r} is outside {prefix!r}")
-    node, _, rest = name[len(head):].partition("/")
+    node, _, rest = name[len(head) :].partition("/")
     try:
         channel = Channel(rest)
     except ValueError:
@@ -207,9 +213,7 @@ def decode(model: type[W], payload: bytes, node: str | None = None) -> W:
     except pydantic.ValidationError as exc:
         first = exc.errors(include_url=False)
         kind = "bad_json" if any(e["type"] == "json_invalid" for e in first) else "schema"
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in first[:5]
-        )
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in first[:5])
         raise ContractError(kind, detail) from exc
     if node is not None and getattr(msg, "node", node) != node:
         raise ContractError("node_mismatch", f"payload node {getattr(msg, 'node', '')!r} != topic node {node!r}")

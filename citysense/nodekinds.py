@@ -84,7 +84,9 @@ def load_node_kinds(directory: Path, profiles: set[str] | None = None) -> dict[s
             problems.append((f"{path.name}: kind", f"'{kind.kind}' must equal the file name '{path.stem}'"))
         for i, dev in enumerate(kind.devices):
             if profiles is not None and dev.profile not in profiles:
-                problems.append((f"{path.name}: devices.{i}.profile", f"no profile '{dev.profile}' in device_profiles/"))
+                problems.append(
+                    (f"{path.name}: devices.{i}.profile", f"no profile '{dev.profile}' in device_profiles/")
+                )
         kinds[kind.kind] = kind
     if problems:
         raise ConfigError(directory, problems)

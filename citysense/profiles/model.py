@@ -27,6 +27,7 @@ types; a scale of zero is refused.
 from __future__ import annotations
 
 import enum
+import itertools
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -110,8 +111,11 @@ class Point(Strict):
             raise ValueError("a string point needs 'length' (registers)")
         if self.type is not DataType.STRING and self.length is not None:
             raise ValueError("'length' applies only to strings")
-        if self.bit is not None and (self.table.is_bit_table or self.type not in (DataType.BOOL, DataType.UINT16, DataType.INT16)):
-            raise ValueError("'bit' picks a bit of one 16-bit register: use type bool/uint16 on an input or holding register")
+        one_register = (DataType.BOOL, DataType.UINT16, DataType.INT16)
+        if self.bit is not None and (self.table.is_bit_table or self.type not in one_register):
+            raise ValueError(
+                "'bit' picks a bit of one 16-bit register: use type bool/uint16 on an input or holding register"
+            )
         if self.type is DataType.BOOL and not self.table.is_bit_table and self.bit is None:
             raise ValueError("a bool in a register needs 'bit'")
         if self.scale == 0:
@@ -147,14 +151,16 @@ class Profile(Strict):
                 raise ValueError(f"metric '{p.metric}' is defined twice")
             seen_metrics.add(p.metric)
             if p.address < self.defaults.address_base:
-                raise ValueError(f"point '{p.metric}': address {p.address} is below address_base {self.defaults.address_base}")
+                raise ValueError(
+                    f"point '{p.metric}': address {p.address} is below address_base {self.defaults.address_base}"
+                )
             end = p.address + p.register_count
             if end - self.defaults.address_base > 65536:
                 raise ValueError(f"point '{p.metric}': {p.register_count} registers from {p.address} run past 65535")
             spans.setdefault(p.table, []).append((p.address, end, p.metric, p.bit))
         for table, items in spans.items():
             items.sort()
-            for (a0, a1, m0, b0), (c0, _c1, m1, b1) in zip(items, items[1:], strict=False):
+            for (a0, a1, m0, b0), (c0, _c1, m1, b1) in itertools.pairwise(items):
                 shares_bits = b0 is not None and b1 is not None and a0 == c0 and a1 == c0 + 1
                 if c0 < a1 and not (shares_bits and b0 != b1):
                     raise ValueError(f"points '{m0}' and '{m1}' overlap in the {table.value} table")

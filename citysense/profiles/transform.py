@@ -83,7 +83,7 @@ def to_raw(profile: Profile, point: Point, value: float | int | bool | str) -> l
         raise CodecError(f"{value} is not a defined state of '{point.metric}'")
     raw: float | int = (float(value) - point.offset) / point.scale
     if point.type not in (DataType.FLOAT32, DataType.FLOAT64):
-        raw = int(round(raw))
+        raw = round(raw)
         if point.mask is not None or point.shift:
             raw = raw << point.shift
     return codec.encode(raw, point.type, profile.byte_order(point), profile.word_order(point))

@@ -1,0 +1,1 @@
+"""Modbus driver: planner (pure), transport client, and per-device poller."""

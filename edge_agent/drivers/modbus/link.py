@@ -1,0 +1,125 @@
+"""One Modbus connection (TCP endpoint, serial server or serial port) as a pipe of requests.
+
+The link owns the pymodbus client, serialises requests with one lock (a bus
+carries one transaction at a time; for RTU a pause of ``inter_frame_delay_s``
+separates frames) and maps every pymodbus outcome onto :class:`ModbusError`
+with the quality code the affected points get. It knows nothing of profiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException
+from pymodbus.framer import FramerType
+
+from citysense.agentconfig import Connection, ConnectionType
+from citysense.profiles.model import Table
+from citysense.quality import Quality
+from edge_agent.errors import ModbusError
+
+log = logging.getLogger(__name__)
+
+_Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+
+class ModbusLink:
+    """Serialised access to one Modbus connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._lock = asyncio.Lock()
+        self._client: _Client | None = None
+
+    def _make_client(self) -> _Client:
+        c = self.conn
+        if c.type is ConnectionType.MODBUS_RTU:
+            assert c.serial_port is not None
+            return AsyncModbusSerialClient(
+                c.serial_port,
+                framer=FramerType.RTU,
+                baudrate=c.baudrate,
+                parity=c.parity,
+                stopbits=c.stopbits,
+                timeout=c.timeout_s,
+                retries=0,
+                reconnect_delay=0,
+            )
+        assert c.host is not None and c.port is not None
+        framer = FramerType.RTU if c.type is ConnectionType.MODBUS_RTU_OVER_TCP else FramerType.SOCKET
+        return AsyncModbusTcpClient(
+            c.host,
+            port=c.port,
+            framer=framer,
+            timeout=c.timeout_s,
+            retries=0,
+            reconnect_delay=0,
+        )
+
+    async def _connected(self) -> _Client:
+        if self._client is not None and self._client.connected:
+            return self._client
+        if self._client is not None:
+            self._client.close()
+        self._client = self._make_client()
+        try:
+            async with asyncio.timeout(self.conn.timeout_s * 2):
+                ok = await self._client.connect()
+        except TimeoutError:
+            ok = False
+        if not ok:
+            raise ModbusError(Quality.COMM_FAILURE, f"cannot connect to {self._describe()}")
+        log.info("%s: connected to %s", self.conn.id, self._describe())
+        return self._client
+
+    def _describe(self) -> str:
+        c = self.conn
+        return c.serial_port or f"{c.host}:{c.port}"
+
+    async def read(self, table: Table, unit: int, start: int, count: int) -> list[int]:
+        """Read ``count`` registers (bits, for coil tables) from ``start``; 0/1 per bit."""
+        async with self._lock:
+            client = await self._connected()
+            try:
+                async with asyncio.timeout(self.conn.timeout_s * 2):
+                    if table is Table.HOLDING:
+                        rr = await client.read_holding_registers(start, count=count, device_id=unit)
+                    elif table is Table.INPUT:
+                        rr = await client.read_input_registers(start, count=count, device_id=unit)
+                    elif table is Table.COIL:
+                        rr = await client.read_coils(start, count=count, device_id=unit)
+                    else:
+                        rr = await client.read_discrete_inputs(start, count=count, device_id=unit)
+            except TimeoutError as exc:
+                raise ModbusError(Quality.TIMEOUT, f"unit {unit}: no answer in time") from exc
+            except ConnectionException as exc:
+                self._drop()
+                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
+            except ModbusException as exc:
+                quality = (
+                    Quality.TIMEOUT
+                    if "timeout" in str(exc).lower() or "No response" in str(exc)
+                    else (Quality.COMM_FAILURE)
+                )
+                raise ModbusError(quality, f"unit {unit}: {exc}") from exc
+            finally:
+                if self.conn.inter_frame_delay_s:
+                    await asyncio.sleep(self.conn.inter_frame_delay_s)
+            if rr.isError():
+                code = getattr(rr, "exception_code", None)
+                raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: exception code {code}", code)
+            if table.is_bit_table:
+                return [1 if b else 0 for b in rr.bits[:count]]
+            return list(rr.registers)
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def close(self) -> None:
+        """Close the connection."""
+        async with self._lock:
+            self._drop()

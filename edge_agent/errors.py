@@ -1,0 +1,32 @@
+"""Exception tree of the edge agent.
+
+::
+
+    AgentError                  root of every error raised by edge_agent
+    ├── ModbusError             a Modbus request failed; ``quality`` says how
+    └── UplinkError             the hub's broker cannot be reached or refused us
+
+Configuration errors are :class:`citysense.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from citysense.quality import Quality
+
+
+class AgentError(Exception):
+    """Root of every error raised by the edge agent."""
+
+
+class ModbusError(AgentError):
+    """A Modbus request failed; ``quality`` is the code its points get."""
+
+    def __init__(self, quality: Quality, detail: str, exception_code: int | None = None) -> None:
+        self.quality = quality
+        self.detail = detail
+        self.exception_code = exception_code
+        super().__init__(f"{quality.wire}: {detail}")
+
+
+class UplinkError(AgentError):
+    """The hub's broker cannot be reached or refused the agent."""

@@ -1,0 +1,1 @@
+"""REST API (FastAPI): one router per resource under ``/api/v1``."""

@@ -1,0 +1,22 @@
+"""Build the FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from citysense import __version__
+from hub.api.routes import devices, nodes, system
+from hub.api.services import HubServices
+
+
+def create_app(services: HubServices) -> FastAPI:
+    """Return the API bound to ``services``."""
+    app = FastAPI(
+        title="CitySense hub API",
+        version=__version__,
+        description="Device registry, latest values and history of the city's sensing devices.",
+    )
+    app.state.services = services
+    for module in (nodes, devices, system):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,44 @@
+"""Turn registry rows and stored readings into public models."""
+
+from __future__ import annotations
+
+from hub.api.schemas import DevicePublic, NodePublic, ReadingPublic
+from hub.registry.models import Device, Node
+from hub.store.base import StoredReading
+
+
+def device_public(d: Device) -> DevicePublic:
+    """Public view of a device row."""
+    return DevicePublic(
+        uid=d.uid,
+        node_id=d.node_id,
+        local_id=d.local_id,
+        profile=d.profile,
+        connection=d.connection,
+        unit_id=d.unit_id,
+        poll_interval_s=d.poll_interval_s,
+    )
+
+
+def node_public(n: Node) -> NodePublic:
+    """Public view of a node row with its devices."""
+    return NodePublic(
+        id=n.id,
+        kind=n.kind,
+        name=n.name,
+        region_code=n.region_code,
+        department_id=n.department_id,
+        latitude=n.latitude,
+        longitude=n.longitude,
+        site=n.site,
+        online=n.online,
+        last_seen_ms=n.last_seen_ms,
+        agent_version=n.agent_version,
+        config_version=n.config_version,
+        devices=[device_public(d) for d in sorted(n.devices, key=lambda d: d.uid)],
+    )
+
+
+def reading_public(r: StoredReading) -> ReadingPublic:
+    """Public view of a stored reading."""
+    return ReadingPublic(metric=r.metric, value=r.value, unit=r.unit, ts_ms=r.ts_ms, quality=r.quality.wire)

@@ -1,0 +1,86 @@
+"""Public response models of the API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class DevicePublic(BaseModel):
+    """A device as the API shows it."""
+
+    uid: str
+    node_id: str
+    local_id: str
+    profile: str
+    connection: str
+    unit_id: int
+    poll_interval_s: float
+
+
+class NodePublic(BaseModel):
+    """A node as the API shows it."""
+
+    id: str
+    kind: str
+    name: str
+    region_code: str
+    department_id: str
+    latitude: float | None
+    longitude: float | None
+    site: str
+    online: bool
+    last_seen_ms: int | None
+    agent_version: str
+    config_version: int
+    devices: list[DevicePublic]
+
+
+class ReadingPublic(BaseModel):
+    """One stored reading."""
+
+    metric: str
+    value: float | str | None
+    unit: str
+    ts_ms: int
+    quality: str
+
+
+class LatestPublic(BaseModel):
+    """The newest reading of every metric of one device."""
+
+    device: str
+    readings: dict[str, ReadingPublic]
+
+
+class RangePublic(BaseModel):
+    """Readings of one device in ``[start_ms, end_ms)``."""
+
+    device: str
+    start_ms: int
+    end_ms: int
+    readings: list[ReadingPublic]
+
+
+class DeadLetterPublic(BaseModel):
+    """A rejected message or reading."""
+
+    id: int
+    received_ms: int
+    topic: str
+    node: str | None
+    reason: str
+    detail: str
+    payload: str
+
+
+class HealthPublic(BaseModel):
+    """Liveness and ingest counters."""
+
+    status: str
+    nodes: int
+    nodes_online: int
+    messages: int
+    batches: int
+    readings_stored: int
+    duplicates: int
+    dead_letters: dict[str, int]

@@ -1,0 +1,1 @@
+"""MQTT broker helpers: the embedded broker for the demo."""

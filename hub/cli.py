@@ -1,0 +1,49 @@
+"""``citysense-hub``: run the hub, or check its settings file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+
+from citysense.errors import ConfigError
+from citysense.yamlconf import load_model
+from hub.config import HubSettings
+from hub.runtime import running_hub
+
+
+async def _serve(settings: HubSettings) -> None:
+    async with running_hub(settings) as hub:
+        print(f"CitySense hub API: {hub.api_url}/docs   (MQTT {hub.mqtt_host}:{hub.mqtt_port})", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``citysense-hub`` command."""
+    parser = argparse.ArgumentParser(prog="citysense-hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the hub")
+    run.add_argument("--config", type=Path, help="hub settings YAML (defaults: embedded broker and store)")
+    run.add_argument("--log-level", default="INFO")
+    check = sub.add_parser("validate", help="check a settings file")
+    check.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_model(HubSettings, args.config) if args.config else HubSettings()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    if args.command == "validate":
+        print(f"{args.config}: OK")
+        return 0
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

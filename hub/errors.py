@@ -1,0 +1,30 @@
+"""Exception tree of the hub.
+
+::
+
+    HubError                    root of every error raised by hub code
+    ├── RegistryError           a registry operation is invalid
+    │   └── NotFound            the named region/node/device does not exist
+    └── BrokerError             the embedded broker cannot start
+
+The store has its own tree (:mod:`hub.store.errors`); declarative file
+errors are :class:`citysense.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Root of every error raised by the hub."""
+
+
+class RegistryError(HubError):
+    """A registry operation is invalid."""
+
+
+class NotFound(RegistryError):
+    """The named object does not exist."""
+
+
+class BrokerError(HubError):
+    """The embedded broker cannot start."""

@@ -1,0 +1,1 @@
+"""Ingest: MQTT messages from agents into the store, with validation and dead letters."""

@@ -1,0 +1,1 @@
+"""The registry: regions, departments, nodes and devices."""

@@ -1,0 +1,200 @@
+"""Registry operations over SQLAlchemy (synchronous; call from a worker thread)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from citysense.nodekinds import NodeKind
+from citysense.profiles import ProfileSet
+from hub.errors import NotFound, RegistryError
+from hub.registry.fleet import Fleet
+from hub.registry.models import Base, DeadLetter, Department, Device, Node, Region
+from hub.registry.snapshot import DeviceView, NodeView, RegistrySnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFilter:
+    """Filters for node listings; ``region`` matches the whole subtree."""
+
+    kind: str | None = None
+    department: str | None = None
+    region: str | None = None
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Registry:
+    """Regions, departments, nodes, devices and dead letters."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock()
+
+    def create_all(self) -> None:
+        """Create missing tables."""
+        Base.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        """Open a session (use as a context manager)."""
+        return self._session()
+
+    # -- seeding -----------------------------------------------------------
+    def apply_fleet(self, fleet: Fleet, kinds: Mapping[str, NodeKind], profiles: ProfileSet) -> None:
+        """Insert or update the fleet's regions, departments, nodes and their devices."""
+        with self._write_lock, self.session() as s, s.begin():
+            for r in fleet.regions:
+                s.merge(Region(code=r.code, name=r.name, level=r.level, parent_code=r.parent))
+            for d in fleet.departments:
+                s.merge(Department(id=d.id, name=d.name))
+            s.flush()
+            for n in fleet.nodes:
+                kind = kinds.get(n.kind)
+                if kind is None:
+                    raise RegistryError(f"node {n.id}: unknown node kind '{n.kind}'")
+                if s.get(Region, n.region) is None:
+                    raise RegistryError(f"node {n.id}: unknown region '{n.region}'")
+                node = s.get(Node, n.id) or Node(id=n.id)
+                node.kind, node.name, node.region_code = n.kind, n.name, n.region
+                node.department_id = n.department or kind.department
+                node.latitude, node.longitude, node.site = n.latitude, n.longitude, n.site
+                node.endpoints_json = json.dumps({k: v.model_dump(exclude_none=True) for k, v in n.endpoints.items()})
+                s.add(node)
+                existing = {d.local_id: d for d in node.devices}
+                for dt in kind.devices:
+                    if dt.profile not in profiles:
+                        raise RegistryError(f"node kind {kind.kind}: unknown profile '{dt.profile}'")
+                    dev = existing.get(dt.id) or Device(uid=f"{n.id}.{dt.id}", local_id=dt.id)
+                    dev.profile, dev.connection, dev.unit_id = dt.profile, dt.connection, dt.unit_id
+                    dev.poll_interval_s = dt.poll_interval_s
+                    if dt.id not in existing:
+                        node.devices.append(dev)
+
+    # -- reads ---------------------------------------------------------------
+    def _ancestors(self, s: Session) -> dict[str, list[Region]]:
+        regions = {r.code: r for r in s.scalars(select(Region))}
+        out: dict[str, list[Region]] = {}
+        for code, region in regions.items():
+            chain: list[Region] = []
+            cur: Region | None = region
+            while cur is not None and len(chain) < 8:
+                chain.append(cur)
+                cur = regions.get(cur.parent_code) if cur.parent_code else None
+            out[code] = chain
+        return out
+
+    def snapshot(self) -> RegistrySnapshot:
+        """Build the ingest view: every node, its devices and their store tags."""
+        with self.session() as s:
+            chains = self._ancestors(s)
+            nodes: dict[str, NodeView] = {}
+            for node in s.scalars(select(Node).options(selectinload(Node.devices))):
+                tags = {"dept": node.department_id}
+                for region in chains.get(node.region_code, []):
+                    if region.level in ("town", "village"):
+                        tags[region.level] = region.code
+                devices = {d.local_id: DeviceView(d.uid, node.id, d.local_id, d.profile, tags) for d in node.devices}
+                nodes[node.id] = NodeView(node.id, devices)
+            return RegistrySnapshot(nodes)
+
+    def region_subtree(self, code: str) -> set[str]:
+        """Return ``code`` and every region below it."""
+        with self.session() as s:
+            children: dict[str | None, list[str]] = {}
+            for r in s.scalars(select(Region)):
+                children.setdefault(r.parent_code, []).append(r.code)
+            if s.get(Region, code) is None:
+                raise NotFound(f"no region '{code}'")
+        out, todo = set(), [code]
+        while todo:
+            c = todo.pop()
+            out.add(c)
+            todo.extend(children.get(c, []))
+        return out
+
+    def list_nodes(self, flt: NodeFilter = NodeFilter()) -> list[Node]:
+        """List nodes with their devices, by id."""
+        q = select(Node).options(selectinload(Node.devices)).order_by(Node.id)
+        if flt.kind:
+            q = q.where(Node.kind == flt.kind)
+        if flt.department:
+            q = q.where(Node.department_id == flt.department)
+        if flt.region:
+            q = q.where(Node.region_code.in_(self.region_subtree(flt.region)))
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def get_node(self, node_id: str) -> Node:
+        """Return one node with its devices."""
+        with self.session() as s:
+            node = s.scalar(select(Node).options(selectinload(Node.devices)).where(Node.id == node_id))
+            if node is None:
+                raise NotFound(f"no node '{node_id}'")
+            return node
+
+    def list_devices(self, node: str | None = None, profile: str | None = None) -> list[Device]:
+        """List devices, optionally of one node or one profile."""
+        q = select(Device).order_by(Device.uid)
+        if node:
+            q = q.where(Device.node_id == node)
+        if profile:
+            q = q.where(Device.profile == profile)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def get_device(self, uid: str) -> Device:
+        """Return one device."""
+        with self.session() as s:
+            dev = s.get(Device, uid)
+            if dev is None:
+                raise NotFound(f"no device '{uid}'")
+            return dev
+
+    # -- runtime state -------------------------------------------------------
+    def set_node_status(
+        self,
+        node_id: str,
+        online: bool,
+        seen_ms: int,
+        agent_version: str | None = None,
+        config_version: int | None = None,
+    ) -> None:
+        """Record a node's liveness from its birth/death or its traffic."""
+        with self._write_lock, self.session() as s, s.begin():
+            node = s.get(Node, node_id)
+            if node is None:
+                return
+            node.online = online
+            node.last_seen_ms = max(node.last_seen_ms or 0, seen_ms)
+            if agent_version is not None:
+                node.agent_version = agent_version
+            if config_version is not None:
+                node.config_version = config_version
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep rejected messages/readings with their reasons."""
+        with self._write_lock, self.session() as s, s.begin():
+            s.add_all(letters)
+
+    def list_dead_letters(self, reason: str | None = None, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
+        """Dead letters in arrival order, from ``after_id`` (cursor)."""
+        q = select(DeadLetter).where(DeadLetter.id > after_id).order_by(DeadLetter.id).limit(limit)
+        if reason:
+            q = q.where(DeadLetter.reason == reason)
+        with self.session() as s:
+            return list(s.scalars(q))

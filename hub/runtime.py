@@ -1,0 +1,133 @@
+"""The hub process: broker (embedded or external), store, registry, ingest and API under one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
+from citysense.profiles import ProfileSet, load_profiles
+from citysense.profiles.loader import default_profile_dir
+from citysense.yamlconf import load_model
+from hub.api.app import create_app
+from hub.api.services import HubServices
+from hub.broker.embedded import EmbeddedBroker
+from hub.config import HubSettings
+from hub.ingest.consumer import Consumer
+from hub.ingest.pipeline import Pipeline
+from hub.ingest.stats import IngestStats
+from hub.latest import LatestCache
+from hub.registry.fleet import Fleet
+from hub.registry.service import Registry
+from hub.store.base import Store
+from hub.store.influx_v1 import InfluxV1Store
+from hub.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningHub:
+    """Handles on a started hub, for the demo and the tests."""
+
+    services: HubServices
+    consumer: Consumer
+    mqtt_host: str
+    mqtt_port: int
+    api_url: str
+    kinds: dict[str, NodeKind]
+
+
+def _make_store(settings: HubSettings) -> Store:
+    if settings.influx is not None:
+        i = settings.influx
+        return InfluxV1Store(
+            i.url,
+            i.database,
+            username=i.username,
+            password=i.password.get_secret_value() if i.password else None,
+            timeout_s=i.timeout_s,
+        )
+    return SqliteStore(settings.data_dir / "readings.db")
+
+
+@contextlib.asynccontextmanager
+async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
+    """Start every part of the hub; stop them all when the block exits."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
+    kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
+    registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
+    await asyncio.to_thread(registry.create_all)
+    if settings.fleet_file is not None:
+        fleet = load_model(Fleet, settings.fleet_file)
+        await asyncio.to_thread(registry.apply_fleet, fleet, kinds, profiles)
+    snapshot = await asyncio.to_thread(registry.snapshot)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.mqtt_url is None:
+            broker = await stack.enter_async_context(EmbeddedBroker())
+            host, port = broker.host, broker.port
+        else:
+            parts = urlsplit(settings.mqtt_url)
+            host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+        store = _make_store(settings)
+        await store.start()
+        stack.push_async_callback(store.close)
+
+        latest = LatestCache()
+        pairs = [(d.uid, d.profile) for n in snapshot.nodes.values() for d in n.devices.values()]
+        if pairs:
+            for metrics in (await store.latest(pairs)).values():
+                latest.update(metrics.values())
+        stats = IngestStats()
+        services = HubServices(registry, store, latest, stats, profiles)
+        pipeline = Pipeline(
+            registry=registry,
+            snapshot=snapshot,
+            profiles=profiles,
+            store=store,
+            latest=latest,
+            stats=stats,
+            topic_prefix=settings.topic_prefix,
+        )
+        consumer = Consumer(
+            pipeline,
+            host,
+            port,
+            client_id=settings.mqtt_client_id,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(services),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        # Bind before serving so the URL is known at once; connections wait in the backlog.
+        sock = socket.create_server((settings.api_host, settings.api_port), backlog=512)
+        stack.callback(sock.close)
+        bound = sock.getsockname()
+        api_url = f"http://{bound[0]}:{bound[1]}"
+        async with asyncio.TaskGroup() as tg:
+            ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
+            api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
+            try:
+                yield RunningHub(services, consumer, host, port, api_url, kinds)
+            finally:
+                server.should_exit = True
+                ingest_task.cancel()
+                await asyncio.wait({api_task}, timeout=5)
+                if not api_task.done():
+                    api_task.cancel()
