@@ -41,7 +41,7 @@ MAX_READINGS_PER_BATCH = 10_000
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
 Ident = Annotated[str, Field(pattern=ID_PATTERN, description="Node or device id")]
-MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
 EpochMs = Annotated[int, Field(ge=0, le=32503680000000, description="Unix time, milliseconds")]
 Value = float | int | bool | str | None
 

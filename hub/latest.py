@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 
 from hub.store.base import StoredReading
 
@@ -12,6 +13,7 @@ class LatestCache:
 
     def __init__(self) -> None:
         self._by_device: dict[str, dict[str, StoredReading]] = {}
+        self._changed = asyncio.Condition()
 
     def update(self, readings: Iterable[StoredReading]) -> None:
         """Keep each reading that is newer than the one held."""
@@ -20,6 +22,17 @@ class LatestCache:
             held = metrics.get(r.metric)
             if held is None or r.ts_ms >= held.ts_ms:
                 metrics[r.metric] = r
+
+    async def publish(self, readings: Iterable[StoredReading]) -> None:
+        """Update and wake everyone waiting in :meth:`wait_until`."""
+        self.update(readings)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[LatestCache], bool], timeout_s: float) -> None:
+        """Wait until ``predicate(self)`` holds; raises ``TimeoutError`` after ``timeout_s``."""
+        async with asyncio.timeout(timeout_s), self._changed:
+            await self._changed.wait_for(lambda: predicate(self))
 
     def get(self, device: str) -> dict[str, StoredReading]:
         """Return the newest readings of ``device`` (empty when none)."""

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from citysense.codec import ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
 
-MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
 
 
 class Table(enum.StrEnum):

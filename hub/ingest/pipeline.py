@@ -22,7 +22,7 @@ from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
-from hub.store.errors import StoreUnavailable
+from hub.store.errors import StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STORE_RETRY_MAX_S = 30.0
@@ -80,8 +80,14 @@ class Pipeline:
         if rejected:
             await self.dead.add_many([(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected])
         if ok:
-            await self._write(ok)
-            self.latest.update(ok)
+            try:
+                await self._write(ok)
+            except StoreRejected as exc:
+                # The store refuses this data itself; retrying cannot help, so keep it as a dead letter.
+                await self.dead.add(topic, node, "store_rejected", str(exc), payload)
+                ok = []
+            else:
+                await self.latest.publish(ok)
         self.dedupe.mark(node, batch.seq)
         self.stats.batches += 1
         self.stats.readings_stored += len(ok)

@@ -1,0 +1,18 @@
+"""Time-series storage of readings: one :class:`Store` interface, two back ends.
+
+::
+
+    base.py         StoredReading, the Store interface, value checks
+    errors.py       StoreError > StoreUnavailable | StoreRejected
+    lineprotocol.py pure InfluxDB line-protocol encoder (schema: docs/storage-schema.md)
+    influxql.py     InfluxQL statements and result parsing for the InfluxDB back end
+    influx_v1.py    InfluxV1Store: InfluxDB over the v1 HTTP API (1.x; 2.x/3.x compatibility)
+    sqlite.py       SqliteStore: the embedded default, one SQLite file in WAL mode
+"""
+
+from __future__ import annotations
+
+from hub.store.base import Store, StoredReading
+from hub.store.errors import StoreError, StoreRejected, StoreUnavailable
+
+__all__ = ["Store", "StoreError", "StoreRejected", "StoreUnavailable", "StoredReading"]

@@ -1,0 +1,94 @@
+"""The store interface: what the hub writes and reads, whatever the back end.
+
+A :class:`StoredReading` is one reading after ingest has resolved its node,
+device uid and profile. Values are normalised before they get here: numbers
+and booleans are floats (``True`` is ``1.0``) so that a metric's type never
+changes between writes; strings stay strings; ``None`` only with a quality
+other than ``GOOD``.
+
+Every back end keeps one value per ``(device, metric, ts_ms)``: writing the
+same key again replaces the first write (last write wins), so a redelivered
+batch is harmless.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Self
+
+from citysense.quality import Quality
+from hub.store.errors import StoreRejected
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """One value of one metric of one device at one instant, as stored."""
+
+    node: str
+    device: str  # globally unique device uid, e.g. "GZ-P-0001.lamp"
+    profile: str
+    metric: str
+    value: float | str | None
+    unit: str
+    ts_ms: int
+    quality: Quality
+    # Extra tags (town, village, dept...); left out of the hash since a Mapping need not be hashable.
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+def check_value(r: StoredReading) -> None:
+    """Refuse what some back end cannot keep faithfully: NaN/inf, ``__`` in a metric, good without value."""
+    if isinstance(r.value, float) and not math.isfinite(r.value):
+        raise StoreRejected(f"{r.device}.{r.metric}@{r.ts_ms}: value {r.value} is not finite")
+    if "__" in r.metric:
+        # The InfluxDB schema names companion fields <metric>__q and <metric>__bad.
+        raise StoreRejected(f"{r.device}.{r.metric}: metric names may not contain '__'")
+    if r.value is None and r.quality == Quality.GOOD:
+        raise StoreRejected(f"{r.device}.{r.metric}@{r.ts_ms}: a good reading must carry a value")
+
+
+def reading_order(r: StoredReading) -> tuple[int, str]:
+    """Sort key of query results: time, then metric."""
+    return (r.ts_ms, r.metric)
+
+
+class Store(abc.ABC):
+    """Time-series storage of readings; see :mod:`hub.store.errors` for what each call raises."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect and create what the back end needs (database, tables)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and threads; the store cannot be used afterwards."""
+
+    @abc.abstractmethod
+    async def write(self, readings: Sequence[StoredReading]) -> None:
+        """Store ``readings`` idempotently; raise ``StoreUnavailable`` so the caller can retry."""
+
+    @abc.abstractmethod
+    async def query_range(
+        self,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        limit: int = 10_000,
+    ) -> list[StoredReading]:
+        """Return readings with ``start_ms <= ts_ms < end_ms``, ordered by time then metric, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def latest(self, devices: Sequence[tuple[str, str]]) -> dict[str, dict[str, StoredReading]]:
+        """Return device uid -> metric -> newest reading for ``(device uid, profile)`` pairs."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

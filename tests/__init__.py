@@ -1,0 +1,1 @@
+"""CitySense test suite; ``tests.harness`` starts real servers for it."""

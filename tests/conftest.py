@@ -1,0 +1,74 @@
+"""Fixtures for real servers (``tests.harness``) shared by every test package.
+
+Session-scoped servers serve tests that only talk to them; the ``*_fresh``
+variants give one test its own server to stop and restart. A missing binary
+FAILS the test with the command that installs it: a skipped integration test
+looks like a passing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeVar
+
+import pytest
+
+from tests.harness import HarnessError, InfluxServer, MosquittoServer
+
+S = TypeVar("S", MosquittoServer, InfluxServer)
+
+
+def _started(factory: type[S]) -> S:
+    try:
+        server = factory()
+        server.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return server
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[MosquittoServer]:
+    """A broker for the whole session; do not stop it (use ``mosquitto_fresh``)."""
+    server = _started(MosquittoServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def mosquitto_fresh() -> Iterator[MosquittoServer]:
+    """A broker of this test alone, free to stop and restart."""
+    server = _started(MosquittoServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def influx() -> Iterator[InfluxServer]:
+    """An InfluxDB 1.x server for the whole session; use a database of your own, do not stop it."""
+    server = _started(InfluxServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def influx_fresh() -> Iterator[InfluxServer]:
+    """An InfluxDB server of this test alone, free to stop and start again."""
+    server = _started(InfluxServer)
+    yield server
+    server.close()
+
+
+_MARKS = {
+    "mosquitto": "mosquitto",
+    "mosquitto_fresh": "mosquitto",
+    "influx": "influxdb",
+    "influx_fresh": "influxdb",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the servers they use, so ``-m "not influxdb"`` selects without them."""
+    for item in items:
+        for name in set(getattr(item, "fixturenames", ())) & _MARKS.keys():
+            item.add_marker(getattr(pytest.mark, _MARKS[name]))

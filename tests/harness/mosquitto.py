@@ -1,0 +1,138 @@
+"""A real Mosquitto broker for tests, configured so that slow QoS 1 subscribers lose nothing.
+
+Mosquitto's default ``max_queued_messages`` (1000) drops QoS 1 messages queued
+for a subscriber that falls behind (docs/ARCHITECTURE "Facts"); the harness
+raises the per-client queue far above any test's flood and lifts the byte
+limit, so a lost message in a test is a bug in our code, not the broker's
+configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+class MosquittoServer:
+    """One ``mosquitto`` process on 127.0.0.1:<free port> with its data in a temp dir."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        base_dir: Path | None = None,
+        password_file: Path | None = None,
+        max_queued_messages: int = 1_000_000,
+        max_inflight_messages: int = 100,
+        binary: str = MOSQUITTO,
+        start_timeout_s: float = 10.0,
+    ) -> None:
+        self.binary = find_binary(binary)
+        self.host = "127.0.0.1"
+        self.port = port if port is not None else free_port()
+        self._own_dir = base_dir is None
+        self.dir = Path(tempfile.mkdtemp(prefix="mosquitto-")) if base_dir is None else base_dir
+        self.password_file = password_file
+        self.max_queued_messages = max_queued_messages
+        self.max_inflight_messages = max_inflight_messages
+        self.start_timeout_s = start_timeout_s
+        self.log_path = self.dir / "mosquitto.log"
+        self.stderr_path = self.dir / "stderr.log"
+        self.conf_path = self.dir / "mosquitto.conf"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``mqtt://host:port`` of the listener."""
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the broker process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def _config(self) -> str:
+        data = self.dir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        auth = (
+            f"allow_anonymous false\npassword_file {self.password_file}\n"
+            if self.password_file is not None
+            else "allow_anonymous true\n"
+        )
+        return (
+            f"# written by tests.harness.mosquitto\n"
+            # As root, mosquitto would switch to user "mosquitto", which cannot write our temp dir.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+            f"per_listener_settings false\n"
+            f"listener {self.port} {self.host}\n"
+            f"{auth}"
+            f"persistence true\n"
+            f"persistence_location {data}/\n"
+            f"max_queued_messages {self.max_queued_messages}\n"
+            f"max_queued_bytes 0\n"
+            f"max_inflight_messages {self.max_inflight_messages}\n"
+            f"log_dest file {self.log_path}\n"
+            f"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+            f"connection_messages true\n"
+            f"log_timestamp_format %Y-%m-%dT%H:%M:%S\n"
+        )
+
+    def start(self) -> None:
+        """Write the config and start the broker; return when its port accepts connections."""
+        if self.running:
+            return
+        self.conf_path.write_text(self._config())
+        with self.stderr_path.open("ab") as err:
+            self._proc = subprocess.Popen(
+                [self.binary, "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_port(self._proc, self.host, self.port, self.start_timeout_s, self.log_path)
+        except HarnessError as exc:
+            self.stop()
+            raise HarnessError(f"{exc}\nstderr:\n{log_tail(self.stderr_path)}") from None
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, SIGKILL fallback); its data dir stays for :meth:`restart`."""
+        terminate(self._proc)
+        self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port with the same persistence."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the broker and delete its directory if the harness created it."""
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self, lines: int = 50) -> str:
+        """Return the tail of the broker log."""
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,90 @@
+"""A tiny registry (one node kind, one profile) for hub tests that need no real fleet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from citysense.nodekinds import load_node_kinds
+from citysense.profiles import ProfileSet, load_profiles
+from hub.ingest.pipeline import Pipeline
+from hub.ingest.stats import IngestStats
+from hub.latest import LatestCache
+from hub.registry.fleet import Fleet
+from hub.registry.service import Registry
+from hub.store.sqlite import SqliteStore
+
+PROFILE = """
+id: test_gauge
+model: Test gauge
+manufacturer: Test
+source: written for the tests
+category: water
+points:
+  - {metric: level, table: holding, address: 0, type: int16, scale: 0.01, unit: m, range: [-5, 50]}
+  - {metric: state, table: holding, address: 1, type: uint16, enum: {0: ok, 1: fault}}
+"""
+KIND = """
+kind: test_site
+name: Test site
+department: water
+connections: [{id: bus, type: modbus_tcp}]
+devices: [{id: gauge, profile: test_gauge, connection: bus, unit_id: 1}]
+"""
+
+
+@dataclass
+class HubParts:
+    """A pipeline over SQLite with a registry holding node N1 (device N1.gauge)."""
+
+    pipeline: Pipeline
+    registry: Registry
+    store: SqliteStore
+    latest: LatestCache
+    stats: IngestStats
+    profiles: ProfileSet
+
+
+@pytest.fixture
+async def hub_parts(tmp_path: Path) -> AsyncIterator[HubParts]:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "test_gauge.yaml").write_text(PROFILE)
+    (tmp_path / "kinds").mkdir()
+    (tmp_path / "kinds" / "test_site.yaml").write_text(KIND)
+    profiles = load_profiles(tmp_path / "profiles")
+    kinds = load_node_kinds(tmp_path / "kinds", set(profiles))
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.create_all()
+    fleet = Fleet.model_validate(
+        {
+            "regions": [
+                {"code": "440981", "name": "City", "level": "city"},
+                {"code": "440981103", "name": "Town", "level": "town", "parent": "440981"},
+            ],
+            "departments": [{"id": "water", "name": "Water"}],
+            "nodes": [
+                {"id": "N1", "kind": "test_site", "region": "440981103", "endpoints": {"bus": {"host": "h", "port": 1}}}
+            ],
+        }
+    )
+    registry.apply_fleet(fleet, kinds, profiles)
+    store = SqliteStore(tmp_path / "readings.db")
+    await store.start()
+    latest, stats = LatestCache(), IngestStats()
+    pipeline = Pipeline(
+        registry=registry,
+        snapshot=registry.snapshot(),
+        profiles=profiles,
+        store=store,
+        latest=latest,
+        stats=stats,
+        topic_prefix="citysense/v1",
+    )
+    try:
+        yield HubParts(pipeline, registry, store, latest, stats, profiles)
+    finally:
+        await store.close()
+        registry.engine.dispose()

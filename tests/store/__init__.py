@@ -1,0 +1,1 @@
+"""Behavioural tests of the hub's storage back ends."""
