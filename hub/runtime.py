@@ -65,7 +65,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
     profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
     kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
     registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
-    await asyncio.to_thread(registry.create_all)
+    await asyncio.to_thread(registry.migrate)
     if settings.fleet_file is not None:
         fleet = load_model(Fleet, settings.fleet_file)
         await asyncio.to_thread(registry.apply_fleet, fleet, kinds, profiles)

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+import hub.registry.accounts  # noqa: F401  (registers the access-control tables on Base)
 from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
 from hub.errors import NotFound, RegistryError
@@ -47,8 +48,15 @@ class Registry:
         self._write_lock = threading.Lock()
 
     def create_all(self) -> None:
-        """Create missing tables."""
+        """Create missing tables (the fallback for tables no migration covers yet)."""
         Base.metadata.create_all(self.engine)
+
+    def migrate(self) -> None:
+        """Upgrade the registry tables to the newest migration, then create other packages' tables."""
+        from hub.registry import migrate
+
+        migrate.upgrade(self.engine)
+        self.create_all()
 
     def session(self) -> Session:
         """Open a session (use as a context manager)."""
@@ -185,6 +193,9 @@ class Registry:
                 node.agent_version = agent_version
             if config_version is not None:
                 node.config_version = config_version
+            if online and node.status == "claimed":
+                # The first connection with the handed-out credentials confirms the claim.
+                node.status = "commissioned"
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep rejected messages/readings with their reasons."""
