@@ -12,18 +12,21 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from citysense.agentconfig import HubLink
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
 from hub.api.app import create_app
 from hub.api.services import HubServices
+from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
+from hub.registry.bootstrap import ensure_admin
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
@@ -43,6 +46,7 @@ class RunningHub:
     mqtt_port: int
     api_url: str
     kinds: dict[str, NodeKind]
+    admin_token: str = ""
 
 
 def _make_store(settings: HubSettings) -> Store:
@@ -70,6 +74,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         fleet = load_model(Fleet, settings.fleet_file)
         await asyncio.to_thread(registry.apply_fleet, fleet, kinds, profiles)
     snapshot = await asyncio.to_thread(registry.snapshot)
+    admin_token = await asyncio.to_thread(ensure_admin, settings, registry)
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.mqtt_url is None:
@@ -88,7 +93,23 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             for metrics in (await store.latest(pairs)).values():
                 latest.update(metrics.values())
         stats = IngestStats()
-        services = HubServices(registry, store, latest, stats, profiles)
+        dynsec = None
+        if settings.broker_admin is not None and settings.mqtt_password is not None:
+            ba = settings.broker_admin
+            dynsec = DynSec(host, port, ba.username, ba.password.get_secret_value(), prefix=settings.topic_prefix)
+            hub_user = settings.mqtt_username or settings.mqtt_client_id
+            await dynsec.ensure_hub_account(hub_user, settings.mqtt_password.get_secret_value())
+        services = HubServices(
+            registry,
+            store,
+            latest,
+            stats,
+            profiles,
+            kinds=kinds,
+            dynsec=dynsec,
+            hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
+            open_read=settings.dev_open_read and settings.environment == "development",
+        )
         pipeline = Pipeline(
             registry=registry,
             snapshot=snapshot,
@@ -103,7 +124,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             host,
             port,
             client_id=settings.mqtt_client_id,
-            username=settings.mqtt_username,
+            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         )
         server = uvicorn.Server(
@@ -124,7 +145,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             try:
-                yield RunningHub(services, consumer, host, port, api_url, kinds)
+                yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()

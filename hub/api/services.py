@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from citysense.agentconfig import HubLink
+from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
+from hub.broker.dynsec import DynSec
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -20,3 +23,9 @@ class HubServices:
     latest: LatestCache
     stats: IngestStats
     profiles: ProfileSet
+    # Device management (issue 6): node kinds for provisioning, the broker admin, how agents reach the hub.
+    kinds: dict[str, NodeKind] = field(default_factory=dict)
+    dynsec: DynSec | None = None
+    hub_link: HubLink = field(default_factory=HubLink)
+    open_read: bool = False
+    commands: object | None = None  # hub.api.commands.CommandCenter once started

@@ -13,6 +13,7 @@ as SHA-256 for lookup, are single-use, and die with the claim.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +130,13 @@ class Provisioning:
         site: str,
         region: str | None = None,
         endpoints: dict[str, dict[str, Any]] | None = None,
+        install: Callable[[NodeCredentials], None] = lambda _c: None,
     ) -> tuple[Node, NodeCredentials]:
-        """Bind the node of ``code`` to its location and issue its MQTT credentials."""
+        """Bind the node of ``code`` to its location and issue its MQTT credentials.
+
+        ``install`` puts the credentials into the broker before the claim
+        commits: if it raises, nothing changes and the code stays valid.
+        """
         digest = secrets.sha256(secrets.normalise_claim_code(code))
         with self.registry.session() as s, s.begin():
             node = s.scalar(
@@ -152,6 +158,8 @@ class Provisioning:
             node.claimed_by, node.claimed_ms = who.user_id, now_ms()
             creds = self._new_credentials(s, node.id)
             audit(s, who.user_id, "node.claim", "node", node.id, before, node_dict(node))
+            s.flush()
+            install(creds)
         return self.registry.get_node(node.id), creds
 
     def _new_credentials(self, s: Any, node_id: str) -> NodeCredentials:
@@ -165,14 +173,51 @@ class Provisioning:
         row.revoked_ms = None
         return NodeCredentials(row.username, password, row.generation)
 
-    def rotate(self, actor: str, node_id: str) -> NodeCredentials:
-        """Issue a new password for the node (the old one must then be removed from the broker)."""
+    def rotate(
+        self, actor: str, node_id: str, install: Callable[[NodeCredentials], None] = lambda _c: None
+    ) -> NodeCredentials:
+        """Issue a new password for the node; ``install`` replaces it in the broker before the change commits."""
         with self.registry.session() as s, s.begin():
             if s.get(Node, node_id) is None:
                 raise NotFound(f"no node '{node_id}'")
             creds = self._new_credentials(s, node_id)
             audit(s, actor, "credentials.rotate", "node", node_id, None, {"generation": creds.generation})
+            s.flush()
+            install(creds)
         return creds
+
+    def update(self, actor: str, node_id: str, changes: dict[str, Any]) -> Node:
+        """Change a node's name, region or location; recorded in the audit log."""
+        with self.registry.session() as s, s.begin():
+            node = s.get(Node, node_id)
+            if node is None:
+                raise NotFound(f"no node '{node_id}'")
+            if "region" in changes and s.get(Region, changes["region"]) is None:
+                raise NotFound(f"no region '{changes['region']}'")
+            before = node_dict(node)
+            for key, value in changes.items():
+                setattr(node, "region_code" if key == "region" else key, value)
+            audit(s, actor, "node.update", "node", node_id, before, node_dict(node))
+        return self.registry.get_node(node_id)
+
+    def bump_config(self, actor: str, node_id: str) -> int:
+        """Raise the node's desired configuration version (a new configuration is to be pushed)."""
+        with self.registry.session() as s, s.begin():
+            node = s.get(Node, node_id)
+            if node is None:
+                raise NotFound(f"no node '{node_id}'")
+            before = {"desired_config_version": node.desired_config_version}
+            node.desired_config_version = max(node.desired_config_version, node.config_version) + 1
+            audit(
+                s,
+                actor,
+                "config.push",
+                "node",
+                node_id,
+                before,
+                {"desired_config_version": node.desired_config_version},
+            )
+            return node.desired_config_version
 
     def revoke(self, actor: str, node_id: str) -> str:
         """Mark the node's credentials revoked; return the broker username to disable."""

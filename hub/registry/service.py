@@ -27,6 +27,13 @@ class NodeFilter:
     kind: str | None = None
     department: str | None = None
     region: str | None = None
+    status: str | None = None
+    profile: str | None = None  # nodes carrying at least one device of this profile
+    within_regions: frozenset[str] | None = None  # the caller's scope (None: all)
+    within_departments: frozenset[str] = frozenset()  # the caller's scope (empty: all)
+    after: str | None = None  # cursor: the last node id of the previous page
+    drift: bool = False  # only nodes whose applied config version differs from the desired one
+    limit: int | None = None
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -144,6 +151,20 @@ class Registry:
             q = q.where(Node.department_id == flt.department)
         if flt.region:
             q = q.where(Node.region_code.in_(self.region_subtree(flt.region)))
+        if flt.status:
+            q = q.where(Node.status == flt.status)
+        if flt.profile:
+            q = q.where(Node.id.in_(select(Device.node_id).where(Device.profile == flt.profile)))
+        if flt.within_regions is not None:
+            q = q.where(Node.region_code.in_(flt.within_regions))
+        if flt.within_departments:
+            q = q.where(Node.department_id.in_(flt.within_departments))
+        if flt.after:
+            q = q.where(Node.id > flt.after)
+        if flt.drift:
+            q = q.where(Node.config_version != Node.desired_config_version)
+        if flt.limit:
+            q = q.limit(flt.limit)
         with self.session() as s:
             return list(s.scalars(q))
 
