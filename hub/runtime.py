@@ -119,6 +119,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             stats=stats,
             topic_prefix=settings.topic_prefix,
         )
+
+        async def _refresh_snapshot() -> None:
+            pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+
+        services.registry_changed = _refresh_snapshot
         consumer = Consumer(
             pipeline,
             host,

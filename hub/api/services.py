@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from citysense.agentconfig import HubLink
@@ -28,4 +29,9 @@ class HubServices:
     dynsec: DynSec | None = None
     hub_link: HubLink = field(default_factory=HubLink)
     open_read: bool = False
-    commands: object | None = None  # hub.api.commands.CommandCenter once started
+    registry_changed: Callable[[], Awaitable[None]] | None = None  # refreshes ingest's registry snapshot
+
+    async def notify_registry_changed(self) -> None:
+        """Tell ingest that nodes or devices were added or moved."""
+        if self.registry_changed is not None:
+            await self.registry_changed()

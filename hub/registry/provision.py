@@ -33,6 +33,10 @@ class ClaimError(RegistryError):
     """The claim code is unknown or already used, or the node is outside the technician's scope."""
 
 
+class IncompleteClaim(RegistryError):
+    """The claim lacks what the node's configuration needs (e.g. a connection's address)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeCredentials:
     """What a node logs in to the broker with (the password exists only here, once)."""
@@ -154,6 +158,11 @@ class Provisioning:
             if endpoints:
                 merged = {**json.loads(node.endpoints_json or "{}"), **endpoints}
                 node.endpoints_json = json.dumps(merged)
+            kind = self.kinds.get(node.kind)
+            have = json.loads(node.endpoints_json or "{}")
+            missing = [c.id for c in (kind.connections if kind else []) if c.id not in have]
+            if missing:
+                raise IncompleteClaim(f"node {node.id}: give the site address of connection(s) {', '.join(missing)}")
             node.status, node.claim_code_hash = "claimed", None
             node.claimed_by, node.claimed_ms = who.user_id, now_ms()
             creds = self._new_credentials(s, node.id)

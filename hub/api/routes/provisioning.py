@@ -23,7 +23,7 @@ from hub.api.schemas import NodePublic
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.access import Principal
 from hub.registry.models import Node
-from hub.registry.provision import ClaimError, NodeCredentials, Provisioning
+from hub.registry.provision import ClaimError, IncompleteClaim, NodeCredentials, Provisioning
 from hub.registry.render import render_agent_config
 
 router = APIRouter(prefix="/api/v1", tags=["provisioning"])
@@ -92,6 +92,7 @@ async def create_node(services: Services, principal: Operator, body: NodeCreate)
         raise HTTPException(404, str(exc)) from exc
     except RegistryError as exc:
         raise HTTPException(409, str(exc)) from exc
+    await services.notify_registry_changed()
     return NodeCreated(node=node_public(node), claim_code=code)
 
 
@@ -103,9 +104,11 @@ async def update_node(services: Services, principal: Operator, node_id: str, bod
     if "region" in changes:
         ensure_sees(principal, changes["region"], node.department_id, f"region '{changes['region']}'")
     try:
-        return node_public(await asyncio.to_thread(_prov(services).update, principal.user_id, node_id, changes))
+        updated = await asyncio.to_thread(_prov(services).update, principal.user_id, node_id, changes)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    await services.notify_registry_changed()
+    return node_public(updated)
 
 
 @router.post("/provisioning/claim", operation_id="claimNode")
@@ -129,10 +132,11 @@ async def claim_node(services: Services, principal: Installer, body: ClaimReques
         )
     except ClaimError as exc:
         raise HTTPException(404, str(exc)) from exc
-    except NotFound as exc:
+    except (NotFound, IncompleteClaim) as exc:
         raise HTTPException(422, str(exc)) from exc
     except (BrokerError, TimeoutError) as exc:
         raise HTTPException(503, f"broker did not take the node's account, nothing changed: {exc}") from exc
+    await services.notify_registry_changed()
     return ClaimResult(
         node=node_public(node),
         credentials=MqttCredentialsPublic(
