@@ -19,6 +19,7 @@ from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
 from hub.api.app import create_app
 from hub.api.services import HubServices
+from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
@@ -124,6 +125,14 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
 
         services.registry_changed = _refresh_snapshot
+        services.commands = CommandCenter(
+            host,
+            port,
+            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            prefix=settings.topic_prefix,
+            client_id=settings.mqtt_client_id,
+        )
         consumer = Consumer(
             pipeline,
             host,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import access, devices, nodes, provisioning, system
+from hub.api.routes import access, control, devices, nodes, provisioning, system
 from hub.api.services import HubServices
 
 
@@ -19,6 +19,6 @@ def create_app(services: HubServices) -> FastAPI:
     app.state.services = services
     for module in (nodes, devices, system):
         app.include_router(module.router)
-    for module in (access, provisioning):  # device management (issue 6)
+    for module in (access, provisioning, control):  # device management (issue 6)
         app.include_router(module.router)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
+from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
@@ -29,6 +30,7 @@ class HubServices:
     dynsec: DynSec | None = None
     hub_link: HubLink = field(default_factory=HubLink)
     open_read: bool = False
+    commands: CommandCenter | None = None  # publishes commands and config to nodes
     registry_changed: Callable[[], Awaitable[None]] | None = None  # refreshes ingest's registry snapshot
 
     async def notify_registry_changed(self) -> None:

@@ -114,6 +114,36 @@ class ModbusLink:
                 return [1 if b else 0 for b in rr.bits[:count]]
             return list(rr.registers)
 
+    async def write(self, table: Table, unit: int, start: int, values: list[int]) -> None:
+        """Write registers (FC 6 one, FC 16 many) or coils (FC 5 one, FC 15 many) from ``start``."""
+        if table not in (Table.HOLDING, Table.COIL):
+            raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: {table.value} registers are read-only")
+        async with self._lock:
+            client = await self._connected()
+            try:
+                async with asyncio.timeout(self.conn.timeout_s * 2):
+                    if table is Table.COIL and len(values) == 1:
+                        rr = await client.write_coil(start, bool(values[0]), device_id=unit)
+                    elif table is Table.COIL:
+                        rr = await client.write_coils(start, [bool(v) for v in values], device_id=unit)
+                    elif len(values) == 1:
+                        rr = await client.write_register(start, values[0], device_id=unit)
+                    else:
+                        rr = await client.write_registers(start, values, device_id=unit)
+            except TimeoutError as exc:
+                raise ModbusError(Quality.TIMEOUT, f"unit {unit}: no answer in time") from exc
+            except ConnectionException as exc:
+                self._drop()
+                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
+            except ModbusException as exc:
+                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
+            finally:
+                if self.conn.inter_frame_delay_s:
+                    await asyncio.sleep(self.conn.inter_frame_delay_s)
+            if rr.isError():
+                code = getattr(rr, "exception_code", None)
+                raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: exception code {code}", code)
+
     def _drop(self) -> None:
         if self._client is not None:
             self._client.close()

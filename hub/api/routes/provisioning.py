@@ -60,6 +60,7 @@ def agent_config(services: Services, node: Node, creds: NodeCredentials) -> dict
     if kind is None:
         raise HTTPException(409, f"node kind '{node.kind}' is not loaded")
     link = HubLink.model_validate({**services.hub_link.model_dump(), "username": creds.username, "password": None})
+    node.config_version = node.desired_config_version  # detached copy: the agent starts on the desired version
     try:
         rendered = render_agent_config(node, kind, link).model_dump(mode="json", exclude_none=True)
     except RegistryError as exc:

@@ -1,0 +1,71 @@
+"""Node listing filters, cursor pagination, drift, placeholders and claims through the API (no broker)."""
+
+from __future__ import annotations
+
+from hub.registry.provision import Provisioning
+from tests.api.conftest import EP, T1, Api
+
+
+async def _ids(api: Api, query: str, user: str = "admin") -> list[str]:
+    r = await api.client.get(f"/api/v1/nodes{query}", headers=api.auth(user))
+    assert r.status_code == 200, r.text
+    return [n["id"] for n in r.json()]
+
+
+async def test_filters(api: Api) -> None:
+    assert await _ids(api, "") == ["P1", "W1", "W2"]
+    assert await _ids(api, f"?region={T1}") == ["P1", "W1"]  # the whole subtree, village included
+    assert await _ids(api, "?department=water") == ["W1", "W2"]
+    assert await _ids(api, "?kind=smart_pole") == ["P1"]
+    assert await _ids(api, "?profile=radar_level_rs485") == ["W1", "W2"]
+    assert await _ids(api, "?status=placeholder") == []
+    r = await api.client.get("/api/v1/nodes?region=999", headers=api.auth("admin"))
+    assert r.status_code == 404
+
+
+async def test_cursor_pagination_walks_every_node_once(api: Api) -> None:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        q = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        r = await api.client.get(f"/api/v1/nodes{q}", headers=api.auth("admin"))
+        seen += [n["id"] for n in r.json()]
+        cursor = r.headers.get("X-Next-Cursor")
+        if cursor is None:
+            break
+    assert seen == ["P1", "W1", "W2"]
+
+
+async def test_drift_lists_nodes_behind_their_desired_config(api: Api) -> None:
+    assert await _ids(api, "?config_drift=true") == []
+    Provisioning(api.registry, api.services.kinds).bump_config("admin", "W2")
+    assert await _ids(api, "?config_drift=true") == ["W2"]
+
+
+async def test_claim_needs_addresses_and_keeps_the_code_on_refusal(api: Api) -> None:
+    body = {"id": "NEW1", "kind": "water_gauge", "region": T1}
+    created = await api.client.post("/api/v1/nodes", json=body, headers=api.auth("op_t1_water"))
+    assert created.status_code == 201
+    assert created.json()["node"]["status"] == "placeholder"
+    code = created.json()["claim_code"]
+    claim = {"claim_code": code, "latitude": 21.9, "longitude": 110.8, "site": "WG-77"}
+    r = await api.client.post("/api/v1/provisioning/claim", json=claim, headers=api.auth("tech_t1"))
+    assert r.status_code == 422 and "rs485" in r.text
+    r = await api.client.post(
+        "/api/v1/provisioning/claim", json={**claim, "endpoints": EP}, headers=api.auth("tech_t1")
+    )
+    assert r.status_code == 200
+    out = r.json()
+    assert out["node"]["status"] == "claimed" and out["node"]["site"] == "WG-77"
+    assert out["agent_config"]["hub"]["username"] == "NEW1"
+    assert out["agent_config"]["hub"]["password"] == out["credentials"]["password"]
+    assert [d["id"] for d in out["agent_config"]["devices"]] == ["level", "rain"]
+
+
+async def test_invalid_inputs_are_refused_with_422(api: Api) -> None:
+    h = api.auth("admin")
+    assert (await api.client.post("/api/v1/nodes", json={"id": "bad id!", "kind": "x"}, headers=h)).status_code == 422
+    r = await api.client.post("/api/v1/nodes", json={"id": "N9", "kind": "nope", "region": T1}, headers=h)
+    assert r.status_code == 422
+    r = await api.client.post("/api/v1/nodes", json={"id": "W1", "kind": "water_gauge", "region": T1}, headers=h)
+    assert r.status_code == 409
