@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import access, control, devices, nodes, provisioning, system
+from hub.api.routes import access, control, devices, imports, nodes, provisioning, system
 from hub.api.services import HubServices
 
 
@@ -17,6 +17,7 @@ def create_app(services: HubServices) -> FastAPI:
         description="Device registry, latest values and history of the city's sensing devices.",
     )
     app.state.services = services
+    app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id
     for module in (nodes, devices, system):
         app.include_router(module.router)
     for module in (access, provisioning, control):  # device management (issue 6)

@@ -69,3 +69,39 @@ async def test_invalid_inputs_are_refused_with_422(api: Api) -> None:
     assert r.status_code == 422
     r = await api.client.post("/api/v1/nodes", json={"id": "W1", "kind": "water_gauge", "region": T1}, headers=h)
     assert r.status_code == 409
+
+
+async def test_csv_import_reports_each_row_and_keeps_the_good_ones(api: Api) -> None:
+    csv_text = (
+        "id,kind,region,department,name,host,port\n"
+        "GZ-WG-0500,water_gauge,440981103,,Gauge 500,10.0.0.5,502\n"
+        "GZ-WG-0501,water_gauge,440981104,,Out of scope,,\n"
+        "bad id,water_gauge,440981103,,,,\n"
+        "GZ-WG-0502,no_such_kind,440981103,,,,\n"
+        "GZ-WG-0503,water_gauge,440981103,,,10.0.0.6,99999\n"
+        "W1,water_gauge,440981103,,,,\n"
+    )
+    r = await api.client.post(
+        "/api/v1/nodes/import", content=csv_text, headers={**api.auth("op_t1_water"), "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["created"], report["failed"]) == (1, 5)
+    assert [(row["line"], row["ok"]) for row in report["rows"]] == [(i, i == 2) for i in range(2, 8)]
+    assert report["rows"][0]["claim_code"]
+    assert "outside your scope" in report["rows"][1]["error"]
+    assert "no_such_kind" in report["rows"][3]["error"]
+    assert "exists" in report["rows"][5]["error"]
+    assert await _ids(api, "?status=placeholder") == ["GZ-WG-0500"]
+
+
+async def test_device_csv_import(api: Api) -> None:
+    csv_text = "node,device,unit_id\nW1,level,7\nW1,nope,3\nW1,rain,300\n"
+    r = await api.client.post(
+        "/api/v1/devices/import", content=csv_text, headers={**api.auth("admin"), "Content-Type": "text/csv"}
+    )
+    assert [row["ok"] for row in r.json()["rows"]] == [True, False, False]
+    dev = (await api.client.get("/api/v1/devices/W1.level", headers=api.auth("admin"))).json()
+    assert dev["unit_id"] == 7
+    r = await api.client.post("/api/v1/devices/import", content="a,b\n1,2\n", headers=api.auth("admin"))
+    assert r.status_code == 422 and "node" in r.text
