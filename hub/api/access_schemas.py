@@ -50,7 +50,7 @@ class TokenCreate(_In):
 
     name: Annotated[str, Field(max_length=128)] = ""
     user_id: str | None = None
-    expires_ms: Annotated[int | None, Field(ge=0)] = None
+    expires_ms: Annotated[int | None, Field(ge=0, le=2**62)] = None
 
 
 class TokenPublic(BaseModel):

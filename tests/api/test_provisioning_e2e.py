@@ -162,7 +162,7 @@ async def test_command_round_trip_changes_the_register_and_is_audited(tmp_path: 
         assert site.sim.snapshot()["lamp"]["dim_level"] == 40
         # Out of range: refused by the hub, nothing reaches the device.
         r = await site.api.post(url, json={**dim, "value": 140}, headers=site.admin)
-        assert r.status_code == 422 and "outside the valid range" in r.text
+        assert r.status_code == 400 and "outside the valid range" in r.text
         assert site.sim.snapshot()["lamp"]["dim_level"] == 40
         # The agent's probe, run remotely, reads the new value back.
         probe = (await site.api.post(url, json={"action": "probe"}, headers=site.admin)).json()

@@ -125,7 +125,7 @@ async def put_user(
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except RegistryError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     return _user(user)
 
 
@@ -134,7 +134,7 @@ async def list_audit(
     services: Services,
     principal: Admin,
     target_id: str | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditPublic]:
     """List audit entries oldest first from the ``after_id`` cursor (administrators)."""

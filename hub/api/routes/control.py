@@ -64,22 +64,22 @@ def check_write(services: Services, node: Node, device: str | None, metric: str 
     """Refuse (422) a write the device cannot take, before anything is sent."""
     dev = next((d for d in node.devices if d.local_id == device), None)
     if dev is None or metric is None or value is None:
-        raise HTTPException(422, "a write needs an existing device, a metric and a value")
+        raise HTTPException(400, "a write needs an existing device, a metric and a value")
     profile = services.profiles[dev.profile]
     try:
         point = profile.point(metric)
     except KeyError as exc:
-        raise HTTPException(422, f"device {device} has no point '{metric}'") from exc
+        raise HTTPException(400, f"device {device} has no point '{metric}'") from exc
     if not point.writable:
-        raise HTTPException(422, f"'{metric}' is not writable")
+        raise HTTPException(400, f"'{metric}' is not writable")
     if point.enum is not None and isinstance(value, str):
         if value not in point.enum.values():
-            raise HTTPException(422, f"'{value}' is not a state of '{metric}' ({', '.join(point.enum.values())})")
+            raise HTTPException(400, f"'{value}' is not a state of '{metric}' ({', '.join(point.enum.values())})")
         return
     try:
         to_raw(profile, point, value)
     except CodecError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
 
 
 def _record(services: Services, actor: str, node_id: str, what: dict[str, Any]) -> None:

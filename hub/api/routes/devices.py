@@ -72,8 +72,8 @@ async def get_readings(
     principal: CurrentPrincipal,
     uid: str,
     metric: Annotated[list[str] | None, Query()] = None,
-    start_ms: Annotated[int | None, Query(ge=0)] = None,
-    end_ms: Annotated[int | None, Query(ge=0)] = None,
+    start_ms: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    end_ms: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> RangePublic:
     """Return the device's readings in ``[start_ms, end_ms)`` (default: the last hour)."""
@@ -81,7 +81,7 @@ async def get_readings(
     end = end_ms if end_ms is not None else time.time_ns() // 1_000_000 + 1
     start = start_ms if start_ms is not None else end - DEFAULT_RANGE_MS
     if start >= end:
-        raise HTTPException(422, "start_ms must be before end_ms")
+        raise HTTPException(400, "start_ms must be before end_ms")
     rows = await services.store.query_range(uid, dev.profile, metric, start, end, limit)
     return RangePublic(
         device=uid, start_ms=start, end_ms=end, readings=[_with_unit(services, dev.profile, r) for r in rows]

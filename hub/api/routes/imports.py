@@ -62,11 +62,11 @@ async def _rows(request: Request, required: list[str]) -> list[dict[str, str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise HTTPException(422, f"CSV is not UTF-8: {exc}") from exc
+        raise HTTPException(400, f"CSV is not UTF-8: {exc}") from exc
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
-        raise HTTPException(422, f"CSV header lacks column(s) {', '.join(missing)}")
+        raise HTTPException(400, f"CSV header lacks column(s) {', '.join(missing)}")
     return list(reader)
 
 

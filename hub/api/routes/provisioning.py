@@ -74,7 +74,7 @@ async def create_node(services: Services, principal: Operator, body: NodeCreate)
     """Create a node placeholder and its one-time claim code (administrators and operators, in scope)."""
     kind = services.kinds.get(body.kind)
     if kind is None:
-        raise HTTPException(422, f"unknown node kind '{body.kind}'")
+        raise HTTPException(400, f"unknown node kind '{body.kind}'")
     ensure_sees(principal, body.region, body.department or kind.department, f"region '{body.region}'")
     endpoints = {k: v.model_dump(exclude_none=True) for k, v in body.endpoints.items()}
     prov = _prov(services)
@@ -134,7 +134,7 @@ async def claim_node(services: Services, principal: Installer, body: ClaimReques
     except ClaimError as exc:
         raise HTTPException(404, str(exc)) from exc
     except (NotFound, IncompleteClaim) as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     except (BrokerError, TimeoutError) as exc:
         raise HTTPException(503, f"broker did not take the node's account, nothing changed: {exc}") from exc
     await services.notify_registry_changed()

@@ -35,7 +35,7 @@ async def dead_letters(
     services: Services,
     principal: CurrentPrincipal,
     reason: str | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeadLetterPublic]:
     """List rejected messages and readings, oldest first, from the ``after_id`` cursor (city-wide callers only)."""
