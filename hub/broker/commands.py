@@ -54,6 +54,8 @@ class CommandCenter:
                 await client.subscribe(reply_topic, qos=1)
                 await client.publish(topic(cmd.node, Channel.COMMAND, self.prefix), encode(cmd), qos=1)
                 async for msg in client.messages:
+                    if str(msg.topic) != reply_topic:  # amqtt (the demo broker) also hands out retained strays
+                        continue
                     try:
                         reply = decode(CommandReply, bytes(msg.payload), cmd.node)
                     except ContractError as exc:
