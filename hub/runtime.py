@@ -27,7 +27,7 @@ from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
-from hub.registry.bootstrap import ensure_admin
+from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
@@ -76,6 +76,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         await asyncio.to_thread(registry.apply_fleet, fleet, kinds, profiles)
     snapshot = await asyncio.to_thread(registry.snapshot)
     admin_token = await asyncio.to_thread(ensure_admin, settings, registry)
+    await asyncio.to_thread(sync_catalogue, registry, profiles, kinds)
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.mqtt_url is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import access, control, devices, imports, nodes, provisioning, system
+from hub.api.routes import access, catalogue, control, devices, imports, nodes, provisioning, system
 from hub.api.services import HubServices
 
 
@@ -20,6 +20,6 @@ def create_app(services: HubServices) -> FastAPI:
     app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id
     for module in (nodes, devices, system):
         app.include_router(module.router)
-    for module in (access, provisioning, control):  # device management (issue 6)
+    for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)
     return app

@@ -24,7 +24,7 @@ from citysense.nodekinds import NodeKind
 from hub.errors import NotFound, RegistryError
 from hub.registry import secrets
 from hub.registry.access import Principal, audit, now_ms
-from hub.registry.accounts import NodeCredential
+from hub.registry.accounts import NodeCredential, NodeKindRow
 from hub.registry.models import Department, Device, Node, Region
 from hub.registry.service import Registry
 
@@ -170,6 +170,44 @@ class Provisioning:
             s.flush()
             install(creds)
         return self.registry.get_node(node.id), creds
+
+    def set_kind_key(self, actor: str, kind: str, *, revoke: bool = False) -> str | None:
+        """Create (or replace) the provisioning key of a node kind, or revoke it; return the new key."""
+        if kind not in self.kinds:
+            raise NotFound(f"no node kind '{kind}'")
+        key = None if revoke else "pk_" + secrets.new_password()
+        with self.registry.session() as s, s.begin():
+            row = s.get(NodeKindRow, kind) or NodeKindRow(kind=kind, department_id=self.kinds[kind].department)
+            had = row.provisioning_key_hash is not None
+            row.provisioning_key_hash = secrets.sha256(key) if key else None
+            s.add(row)
+            audit(
+                s,
+                actor,
+                "kind.key." + ("revoke" if revoke else "set"),
+                "node_kind",
+                kind,
+                {"key": had},
+                {"key": key is not None},
+            )
+        return key
+
+    def register(
+        self, who: Principal, key: str, node_id: str, home_region: str, department: str | None, **claim: Any
+    ) -> tuple[Node, NodeCredentials]:
+        """Create and claim a node in one step with its kind's provisioning key (no placeholder needed)."""
+        with self.registry.session() as s:
+            row = s.scalar(select(NodeKindRow).where(NodeKindRow.provisioning_key_hash == secrets.sha256(key)))
+        if row is None:
+            raise ClaimError("unknown or revoked provisioning key")
+        kind = self.kinds[row.kind]
+        if not who.sees(home_region, department or kind.department):
+            raise ClaimError(f"region '{home_region}' is outside your scope")
+        missing = [c.id for c in kind.connections if c.id not in (claim.get("endpoints") or {})]
+        if missing:
+            raise IncompleteClaim(f"node {node_id}: give the site address of connection(s) {', '.join(missing)}")
+        _, code = self.create_placeholder(who.user_id, node_id, kind.kind, home_region, department)
+        return self.claim(who, code, **claim)
 
     def _new_credentials(self, s: Any, node_id: str) -> NodeCredentials:
         password = secrets.new_password()

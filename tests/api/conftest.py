@@ -23,6 +23,7 @@ from hub.api.services import HubServices
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.access import Access
+from hub.registry.bootstrap import sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.sqlite import SqliteStore
@@ -74,6 +75,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.migrate()
     registry.apply_fleet(Fleet.model_validate(FLEET), kinds, profiles)
+    sync_catalogue(registry, profiles, kinds)
     access = Access(registry)
     tokens = {}
     for user, (role, region, depts) in USERS.items():

@@ -105,3 +105,28 @@ async def test_device_csv_import(api: Api) -> None:
     assert dev["unit_id"] == 7
     r = await api.client.post("/api/v1/devices/import", content="a,b\n1,2\n", headers=api.auth("admin"))
     assert r.status_code == 400 and "node" in r.text
+
+
+async def test_provisioning_key_registers_a_node_in_one_step(api: Api) -> None:
+    r = await api.client.post("/api/v1/node-kinds/water_gauge/provisioning-key", headers=api.auth("tech_t1"))
+    assert r.status_code == 403
+    r = await api.client.post("/api/v1/node-kinds/water_gauge/provisioning-key", headers=api.auth("admin"))
+    assert r.status_code == 201
+    key = r.json()["provisioning_key"]
+    kinds = (await api.client.get("/api/v1/node-kinds", headers=api.auth("tech_t1"))).json()
+    assert {k["kind"]: k["has_provisioning_key"] for k in kinds}["water_gauge"] is True
+    profiles = {p["id"] for p in (await api.client.get("/api/v1/profiles", headers=api.auth("tech_t1"))).json()}
+    assert "radar_level_rs485" in profiles
+    body = {"provisioning_key": key, "node_id": "GZ-WG-0700", "region": T1, "latitude": 21.9, "longitude": 110.8,
+            "site": "WG-0700", "endpoints": EP}  # fmt: skip
+    url = "/api/v1/provisioning/register"
+    assert (
+        await api.client.post(url, json={**body, "region": "440981104"}, headers=api.auth("tech_t1"))
+    ).status_code == 404
+    r = await api.client.post(url, json=body, headers=api.auth("tech_t1"))
+    assert r.status_code == 200, r.text
+    assert r.json()["node"]["status"] == "claimed" and r.json()["agent_config"]["node_id"] == "GZ-WG-0700"
+    assert (await api.client.post(url, json=body, headers=api.auth("tech_t1"))).status_code == 409  # exists
+    await api.client.delete("/api/v1/node-kinds/water_gauge/provisioning-key", headers=api.auth("admin"))
+    r = await api.client.post(url, json={**body, "node_id": "GZ-WG-0701"}, headers=api.auth("tech_t1"))
+    assert r.status_code == 404 and "revoked" in r.text
