@@ -87,51 +87,35 @@ class DynSec:
                 raise BrokerError(f"dynamic-security {r.get('command')}: {err}")
         return responses
 
-    async def ensure_hub_account(self, username: str, password: str) -> None:
-        """Create (or update) the hub's own account and role."""
-        await self.run(
+    async def _ensure_client(self, username: str, password: str, role: str, acls: list[dict[str, Any]]) -> bool:
+        """Create a client with its role and ACLs, or reset an existing one's password; return True if created."""
+        responses = await self.run(
             [
-                {"command": "createRole", "rolename": "hub"},
+                {"command": "createRole", "rolename": role},
                 {"command": "createClient", "username": username, "password": password},
             ],
             tolerate_exists=True,
         )
-        acls = [{"command": "addRoleACL", "rolename": "hub", **a} for a in hub_acls(self.prefix)]
-        await self.run(
-            [
-                *acls,
-                {"command": "setClientPassword", "username": username, "password": password},
-                {"command": "addClientRole", "username": username, "rolename": "hub"},
-                {"command": "enableClient", "username": username},
-            ],
-            tolerate_exists=True,
-        )
+        created = not any(r.get("command") == "createClient" and r.get("error") for r in responses)
+        commands: list[dict[str, Any]] = [{"command": "setClientPassword", "username": username, "password": password}]
+        if created:  # Mosquitto 2.0 answers "Internal error" to adding a role a client already has
+            commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
+            commands.append({"command": "addClientRole", "username": username, "rolename": role})
+        await self.run([*commands, {"command": "enableClient", "username": username}], tolerate_exists=True)
+        return created
+
+    async def ensure_hub_account(self, username: str, password: str) -> None:
+        """Create (or reset) the hub's own account and role."""
+        await self._ensure_client(username, password, "hub", hub_acls(self.prefix))
 
     async def create_node(self, node_id: str, password: str) -> None:
-        """Create the node's client and role, or reset its password and enable it."""
-        role = f"node:{node_id}"
-        await self.run(
-            [
-                {"command": "createRole", "rolename": role},
-                {"command": "createClient", "username": node_id, "password": password},
-            ],
-            tolerate_exists=True,
-        )
-        acls = [{"command": "addRoleACL", "rolename": role, **a} for a in node_acls(self.prefix, node_id)]
-        await self.run(
-            [
-                *acls,
-                {"command": "setClientPassword", "username": node_id, "password": password},
-                {"command": "addClientRole", "username": node_id, "rolename": role},
-                {"command": "enableClient", "username": node_id},
-            ],
-            tolerate_exists=True,
-        )
-        log.info("%s: broker account ready", node_id)
+        """Create the node's client and role, or (if it exists) reset its password and enable it."""
+        created = await self._ensure_client(node_id, password, f"node:{node_id}", node_acls(self.prefix, node_id))
+        log.info("%s: broker account %s", node_id, "created" if created else "reset")
 
     async def set_password(self, node_id: str, password: str) -> None:
-        """Rotate: the old password stops working at once; a live session is dropped to log in again."""
-        await self.run([{"command": "setClientPassword", "username": node_id, "password": password}])
+        """Rotate (or create, for a node that had none): the old password stops working, a live session is dropped."""
+        await self.create_node(node_id, password)
         # Disabling then enabling disconnects the current session, so it cannot live on old credentials.
         await self.run(
             [{"command": "disableClient", "username": node_id}, {"command": "enableClient", "username": node_id}]

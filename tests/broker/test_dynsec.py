@@ -94,3 +94,14 @@ async def test_rotated_credentials_work_and_old_ones_do_not(broker: MosquittoSer
         await hub.subscribe(f"{PREFIX}/#", qos=1)
         await node.publish(f"{PREFIX}/GZ-SP-0001/telemetry", b"after rotation", qos=1)
         assert (await _next(hub)).payload == b"after rotation"
+
+
+async def test_accounts_survive_a_second_setup(broker: MosquittoServer, dynsec: DynSec) -> None:
+    """A hub restart re-runs the set-up; a node claimed again gets a fresh password; ACLs stay."""
+    await dynsec.ensure_hub_account("hub", "hub-pw-2")
+    await dynsec.create_node("GZ-SP-0001", "pw-a2")
+    async with _client(broker, "hub", "hub-pw-2") as hub, _client(broker, "GZ-SP-0001", "pw-a2") as node:
+        await hub.subscribe(f"{PREFIX}/#", qos=1)
+        await node.publish(f"{PREFIX}/GZ-SP-0002/telemetry", b"forged", qos=1)
+        await node.publish(f"{PREFIX}/GZ-SP-0001/telemetry", b"genuine", qos=1)
+        assert (await _next(hub)).payload == b"genuine"
