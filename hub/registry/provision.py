@@ -13,6 +13,7 @@ as SHA-256 for lookup, are single-use, and die with the claim.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from hub.registry.access import Principal, audit, now_ms
 from hub.registry.accounts import NodeCredential, NodeKindRow
 from hub.registry.models import Department, Device, Node, Region
 from hub.registry.service import Registry
+
+log = logging.getLogger(__name__)
 
 
 class ClaimError(RegistryError):
@@ -169,6 +172,7 @@ class Provisioning:
             audit(s, who.user_id, "node.claim", "node", node.id, before, node_dict(node))
             s.flush()
             install(creds)
+        log.info("%s: claimed by %s at %s", node.id, who.user_id, site)
         return self.registry.get_node(node.id), creds
 
     def set_kind_key(self, actor: str, kind: str, *, revoke: bool = False) -> str | None:
@@ -274,4 +278,5 @@ class Provisioning:
                 raise NotFound(f"node '{node_id}' has no active credentials")
             row.revoked_ms = now_ms()
             audit(s, actor, "credentials.revoke", "node", node_id, {"revoked": False}, {"revoked": True})
-            return row.username
+        log.info("%s: credentials revoked by %s", node_id, actor)
+        return row.username

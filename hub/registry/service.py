@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from hub.errors import NotFound, RegistryError
 from hub.registry.fleet import Fleet
 from hub.registry.models import Base, DeadLetter, Department, Device, Node, Region
 from hub.registry.snapshot import DeviceView, NodeView, RegistrySnapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +220,7 @@ class Registry:
             if online and node.status == "claimed":
                 # The first connection with the handed-out credentials confirms the claim.
                 node.status = "commissioned"
+                log.info("%s: commissioned", node_id)
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep rejected messages/readings with their reasons."""

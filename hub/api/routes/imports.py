@@ -63,11 +63,14 @@ async def _rows(request: Request, required: list[str]) -> list[dict[str, str]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HTTPException(400, f"CSV is not UTF-8: {exc}") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise HTTPException(400, f"CSV header lacks column(s) {', '.join(missing)}")
-    return list(reader)
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # newline="": the csv module handles \r\n itself
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise HTTPException(400, f"CSV header lacks column(s) {', '.join(missing)}")
+        return list(reader)
+    except csv.Error as exc:
+        raise HTTPException(400, f"CSV line {reader.line_num}: {exc}") from exc
 
 
 def _node_row(services: Services, who: Principal, row: dict[str, str]) -> str:
