@@ -1,8 +1,9 @@
 """Property-based tests of every operation against the OpenAPI document (schemathesis).
 
 Checks: no 5xx, and every documented response matches its schema. Bounded
-(``max_examples``, derandomized so CI is repeatable; drop ``derandomize`` to explore) so the suite stays fast; requests carry the city-wide
-administrator's token so they reach the handlers rather than stop at 401.
+(``max_examples``) so the suite stays fast, and derandomized so CI is
+repeatable (drop ``derandomize`` locally to explore). Requests carry the
+city-wide administrator's token so they reach the handlers, not a 401.
 """
 
 from __future__ import annotations
