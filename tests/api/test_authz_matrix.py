@@ -43,6 +43,12 @@ async def _create_placeholder(api: Api, node: str) -> str:
     return code
 
 
+def _dim(node: str) -> dict[str, Any]:
+    if node == "P1":
+        return {"action": "write", "device": "lamp", "metric": "dim_level", "value": 40}
+    return {"action": "write", "device": "rain", "metric": "tip_count", "value": 0}
+
+
 async def _call(api: Api, user: str, op: str, node: str) -> int:
     h = api.auth(user)
     c = api.client
@@ -54,6 +60,10 @@ async def _call(api: Api, user: str, op: str, node: str) -> int:
         "getDeviceReadings": lambda: c.get(f"{dev}/readings", headers=h),
         "updateNode": lambda: c.patch(f"/api/v1/nodes/{node}", json={"name": "renamed"}, headers=h),
         "rotateNodeCredentials": lambda: c.post(f"/api/v1/nodes/{node}/credentials", headers=h),
+        # No broker in this fixture: an admitted command or push ends in 503 after the checks, which is the point.
+        "sendCommand:write": lambda: c.post(f"/api/v1/nodes/{node}/commands", json=_dim(node), headers=h),
+        "sendCommand:probe": lambda: c.post(f"/api/v1/nodes/{node}/commands", json={"action": "probe"}, headers=h),
+        "pushNodeConfig": lambda: c.post(f"/api/v1/nodes/{node}/config", headers=h),
     }  # fmt: skip
     if op == "createNode":
         body = {"id": f"X-{user}-{node}", "kind": "water_gauge", "region": REGION_OF[node], "department": DEPT_OF[node]}
@@ -74,7 +84,11 @@ EXPECT: dict[str, set[str]] = {
     "rotateNodeCredentials": WRITERS,
     "createNode": WRITERS,
     "claimNode": INSTALLERS,
+    "sendCommand:write": WRITERS,
+    "sendCommand:probe": INSTALLERS,
+    "pushNodeConfig": WRITERS,
 }
+ADMITTED = {"createNode": 201, "sendCommand:write": 503, "sendCommand:probe": 503, "pushNodeConfig": 503}
 
 
 @pytest.mark.parametrize("user", sorted(SCOPE))
@@ -85,7 +99,7 @@ async def test_node_endpoints_by_role_and_scope(api: Api, user: str) -> None:
         for where, node in (("inside", inside), ("outside", outside)):
             got[op, where] = await _call(api, user, op, node)
             expected = _scoped(user, allowed, where == "inside")
-            want[op, where] = 201 if expected == 200 and op == "createNode" else expected
+            want[op, where] = ADMITTED.get(op, 200) if expected == 200 else expected
     assert got == want
 
 
