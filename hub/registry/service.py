@@ -74,7 +74,10 @@ class Registry:
 
     # -- seeding -----------------------------------------------------------
     def apply_fleet(self, fleet: Fleet, kinds: Mapping[str, NodeKind], profiles: ProfileSet) -> None:
-        """Insert or update the fleet's regions, departments, nodes and their devices."""
+        """Insert or update the fleet's regions, departments, nodes and their devices (audited as ``fleet-file``)."""
+        from hub.registry.access import audit
+        from hub.registry.provision import node_dict
+
         with self._write_lock, self.session() as s, s.begin():
             for r in fleet.regions:
                 s.merge(Region(code=r.code, name=r.name, level=r.level, parent_code=r.parent))
@@ -87,7 +90,9 @@ class Registry:
                     raise RegistryError(f"node {n.id}: unknown node kind '{n.kind}'")
                 if s.get(Region, n.region) is None:
                     raise RegistryError(f"node {n.id}: unknown region '{n.region}'")
-                node = s.get(Node, n.id) or Node(id=n.id)
+                existing_node = s.get(Node, n.id)
+                before = node_dict(existing_node) if existing_node is not None else None
+                node = existing_node or Node(id=n.id)
                 node.kind, node.name, node.region_code = n.kind, n.name, n.region
                 node.department_id = n.department or kind.department
                 node.latitude, node.longitude, node.site = n.latitude, n.longitude, n.site
@@ -102,6 +107,10 @@ class Registry:
                     dev.poll_interval_s = dt.poll_interval_s
                     if dt.id not in existing:
                         node.devices.append(dev)
+                s.flush()
+                after = node_dict(node)
+                if after != before:  # fleet-file changes are writes too: keep them traceable
+                    audit(s, "fleet-file", "node.update" if before else "node.create", "node", n.id, before, after)
 
     # -- reads ---------------------------------------------------------------
     def _ancestors(self, s: Session) -> dict[str, list[Region]]:
