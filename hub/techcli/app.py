@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ import segno
 import typer
 import yaml
 from rich.console import Console
+from rich.live import Live
 from rich.progress import Progress
 from rich.table import Table
 
@@ -97,17 +99,37 @@ def node(node_id: str) -> None:
     console.print(table)
 
 
-@app.command()
-def readings(device: Annotated[str, typer.Argument(help="Device id <node>.<device>")]) -> None:
-    """Show the newest reading of every metric of a device."""
-    try:
-        latest = request("GET", f"/api/v1/devices/{device}/latest", login=load_login())
-    except CliError as exc:
-        raise _fail(exc) from None
-    table = Table("metric", "value", "unit", "quality", "ts_ms")
+def _latest_table(device: str, login_: Login) -> Table:
+    latest = request("GET", f"/api/v1/devices/{device}/latest", login=login_)
+    table = Table("metric", "value", "unit", "quality", "ts_ms", title=device)
     for metric, r in sorted(latest["readings"].items()):
         table.add_row(metric, str(r["value"]), r["unit"], r["quality"], str(r["ts_ms"]))
-    console.print(table)
+    return table
+
+
+@app.command()
+def readings(
+    device: Annotated[str, typer.Argument(help="Device id <node>.<device>")],
+    watch: Annotated[bool, typer.Option(help="Keep refreshing (Ctrl-C stops)")] = False,
+    interval_s: Annotated[float, typer.Option(min=0.5, help="Refresh period with --watch")] = 5.0,
+    times: Annotated[int | None, typer.Option(min=1, help="Stop after this many refreshes")] = None,
+) -> None:
+    """Show the newest reading of every metric of a device, once or live."""
+    try:
+        login_ = load_login()
+        if not watch:
+            console.print(_latest_table(device, login_))
+            return
+        with Live(_latest_table(device, login_), console=console) as live:
+            shown = 1
+            while times is None or shown < times:
+                time.sleep(interval_s)  # a terminal refresh, paced for a person
+                live.update(_latest_table(device, login_))
+                shown += 1
+    except CliError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        return
 
 
 @app.command()

@@ -83,6 +83,8 @@ def test_login_claim_and_status(hub_app: str, tmp_path: Path) -> None:
     assert config.hub.password is not None
     r = runner.invoke(app, ["node", "GZ-WG-0900"])
     assert r.exit_code == 0 and "claimed" in r.output and "GZ-WG-0900.level" in r.output
+    r = runner.invoke(app, ["readings", "GZ-WG-0900.level", "--watch", "--interval-s", "0.5", "--times", "2"])
+    assert r.exit_code == 0 and "GZ-WG-0900.level" in r.output
     r = runner.invoke(app, ["node", "W2"])  # another town: not visible to this technician
     assert r.exit_code == 1 and "404" in r.output
 
