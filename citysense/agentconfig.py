@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -93,10 +93,18 @@ class DeviceConfig(Strict):
 
 
 class UplinkConfig(Strict):
-    """Batching of readings into MQTT messages."""
+    """Batching, the durable buffer, backlog pacing and reconnection (see docs/edge-agent.md)."""
 
     batch_max_readings: Annotated[int, Field(ge=1, le=10000)] = 500
     batch_max_wait_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    buffer_max_mb: Annotated[float, Field(gt=0, le=100_000)] = 256.0
+    buffer_max_age_s: Annotated[float, Field(gt=0, le=90 * 86400)] = 30 * 86400.0
+    durability: Literal["process", "power"] = "process"
+    drain_batches_per_s: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    status_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    backoff_min_s: Annotated[float, Field(gt=0, le=600)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    auth_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
 
 class AgentConfig(Strict):

@@ -1,4 +1,4 @@
-"""The agent: one uplink, one link per connection, one poller per device, one TaskGroup."""
+"""The agent: one durable buffer + uplink, one link per connection, one poller per device, one TaskGroup."""
 
 from __future__ import annotations
 
@@ -7,13 +7,31 @@ import logging
 from pathlib import Path
 
 from citysense.agentconfig import AgentConfig
+from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
+from edge_agent.buffer import DurableBuffer
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
-from edge_agent.seqstate import SeqState
 from edge_agent.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+
+def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
+    """Open (or create) the node's durable buffer under ``state_dir``."""
+    up = config.uplink
+    first_seq = 0
+    legacy = state_dir / f"{config.node_id}.seq"  # the counter file of agents before the durable buffer
+    if legacy.exists():
+        first_seq = int(legacy.read_text().strip() or 0)
+    return DurableBuffer(
+        state_dir / f"{config.node_id}.buffer.sqlite",
+        config.node_id,
+        max_bytes=int(up.buffer_max_mb * 1024 * 1024),
+        max_age_s=up.buffer_max_age_s,
+        durability=up.durability,
+        first_seq=first_seq,
+    )
 
 
 class Agent:
@@ -21,15 +39,21 @@ class Agent:
 
     def __init__(self, config: AgentConfig, profiles: ProfileSet, state_dir: Path) -> None:
         self.config = config
-        self.uplink = Uplink(config, SeqState(state_dir / f"{config.node_id}.seq"))
+        self.buffer = open_buffer(config, state_dir)
+        points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
+        self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
         self.links = {c.id: ModbusLink(c) for c in config.connections}
         self.pollers = [
             DevicePoller(d.id, profiles[d.profile], d.unit_id, self.links[d.connection], self.uplink, d.poll_interval_s)
             for d in config.devices
         ]
 
+    def device_health(self) -> list[DeviceHealth]:
+        """Every device's acquisition health, for the status message."""
+        return [p.health() for p in self.pollers]
+
     async def run(self) -> None:
-        """Run until cancelled; connections are closed on the way out."""
+        """Run until cancelled; connections and the buffer are closed on the way out."""
         node = self.config.node_id
         log.info("%s: starting with %d devices", node, len(self.pollers))
         try:
@@ -40,3 +64,4 @@ class Agent:
         finally:
             for link in self.links.values():
                 await link.close()
+            self.buffer.close()

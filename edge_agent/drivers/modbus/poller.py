@@ -1,4 +1,13 @@
-"""Poll one device at its interval: plan, read, decode per profile, emit readings."""
+"""Poll one device at its interval: plan, read, decode per profile, emit readings.
+
+Failure isolation: a unit that stops answering costs the bus at most one
+timeout per poll (the rest of that poll's requests are skipped and their
+points reported with the same bad quality), and after
+``QUARANTINE_AFTER`` failed polls in a row it is *quarantined*: polled only
+once per back-off period (doubling up to ``QUARANTINE_MAX_S``), so the other
+units sharing the bus keep their cadence. Its state is reported in the
+agent's health status. Failure and recovery are logged once each.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ import asyncio
 import logging
 import time
 
-from citysense.contract import Reading
+from citysense.contract import DeviceHealth, Reading
 from citysense.profiles.model import Point, Profile
 from citysense.profiles.transform import to_value
 from citysense.quality import Quality
@@ -16,6 +25,10 @@ from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
+
+QUARANTINE_AFTER = 3
+QUARANTINE_MAX_S = 300.0
+_SILENT = (Quality.TIMEOUT, Quality.COMM_FAILURE)
 
 
 class DevicePoller:
@@ -32,6 +45,31 @@ class DevicePoller:
         self.interval_s = interval_s
         self.requests = plan_profile(profile)
         self._failing = False
+        self.failed_polls = 0  # consecutive polls in which the unit did not answer at all
+        self.quarantine_s = 0.0
+        self.reads_ok = 0
+        self.reads_failed = 0
+        self.last_good_ms: int | None = None
+        self.rtt_ms: float | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        """True while the unit is polled only once per back-off period."""
+        return self.quarantine_s > 0
+
+    def health(self) -> DeviceHealth:
+        """This device's acquisition health."""
+        state = "quarantined" if self.quarantined else "failing" if self._failing else "ok"
+        if self.reads_ok == 0 and self.reads_failed == 0:
+            state = "unknown"
+        return DeviceHealth(
+            device=self.device_id,
+            state=state,
+            rtt_ms=None if self.rtt_ms is None else round(self.rtt_ms, 3),
+            reads_ok=self.reads_ok,
+            reads_failed=self.reads_failed,
+            last_good_ms=self.last_good_ms,
+        )
 
     async def run(self) -> None:
         """Poll forever on a fixed cadence (missed ticks are skipped, not bunched)."""
@@ -40,31 +78,64 @@ class DevicePoller:
         while True:
             readings = await self.poll_once()
             await self.sink.put(readings)
-            next_tick += self.interval_s
+            period = self.quarantine_s if self.quarantined else self.interval_s
+            next_tick += period
             now = loop.time()
             if next_tick < now:  # overran: skip the missed ticks rather than fire them back to back
-                next_tick = now + self.interval_s - ((now - next_tick) % self.interval_s)
+                next_tick = now + period - ((now - next_tick) % period)
             await asyncio.sleep(next_tick - now)
 
     async def poll_once(self) -> list[Reading]:
         """Execute every planned request once and return one reading per point."""
         out: list[Reading] = []
-        failures = 0
+        answered = False
+        silent: ModbusError | None = None
+        rtts: list[float] = []
         for req in self.requests:
+            if silent is not None:  # the unit did not answer this poll: do not spend a timeout per request
+                out.extend(self._reading(p, None, silent.quality, time.time_ns() // 1_000_000) for p in req.points)
+                continue
+            started = time.perf_counter()
             try:
                 values = await self.link.read(req.table, self.unit_id, req.start, req.count)
             except ModbusError as exc:
-                failures += 1
+                self.reads_failed += 1
+                if exc.quality in _SILENT:
+                    silent = exc
+                else:
+                    answered = True
                 self._note_failure(exc)
                 ts_ms = time.time_ns() // 1_000_000
                 out.extend(self._reading(p, None, exc.quality, ts_ms) for p in req.points)
                 continue
+            rtts.append((time.perf_counter() - started) * 1000)
+            answered = True
+            self.reads_ok += 1
             ts_ms = time.time_ns() // 1_000_000  # the time this request completed
+            self.last_good_ms = ts_ms
             out.extend(self._decode(req, values, ts_ms))
-        if failures == 0 and self._failing:
-            self._failing = False
-            log.info("%s: reads recovered", self.device_id)
+        if rtts:
+            self.rtt_ms = sum(rtts) / len(rtts)
+        self._update_state(answered, silent)
         return out
+
+    def _update_state(self, answered: bool, silent: ModbusError | None) -> None:
+        if answered:
+            if self._failing or self.quarantined:
+                log.info("%s: unit %d answers again", self.device_id, self.unit_id)
+            self._failing = False
+            self.failed_polls = 0
+            self.quarantine_s = 0.0
+            return
+        self.failed_polls += 1
+        if self.failed_polls >= QUARANTINE_AFTER:
+            was = self.quarantine_s
+            self.quarantine_s = min(QUARANTINE_MAX_S, max(self.interval_s * 2, was * 2))
+            if not was:
+                log.warning(
+                    "%s: unit %d quarantined after %d silent polls (%s); retrying every %.0f s",
+                    self.device_id, self.unit_id, self.failed_polls, silent, self.quarantine_s,
+                )  # fmt: skip
 
     def _decode(self, req: ReadRequest, values: list[int], ts_ms: int) -> list[Reading]:
         out = []
