@@ -21,14 +21,22 @@ from citysense.profiles.transform import to_value
 from citysense.quality import Quality
 from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.link import ModbusLink
-from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile
+from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
 
 QUARANTINE_AFTER = 3
 QUARANTINE_MAX_S = 300.0
+REPROBE_EVERY = 30  # polls between re-asking a range the device refused
 _SILENT = (Quality.TIMEOUT, Quality.COMM_FAILURE)
+# Exception 2 "illegal data address" / 3 "illegal data value" (Modbus Application Protocol v1.1b3 §7):
+# the request touched registers the device does not have.
+_REFUSED_CODES = (2, 3)
+
+
+def _splittable(exc: ModbusError) -> bool:
+    return exc.quality is Quality.DEVICE_EXCEPTION and exc.exception_code in _REFUSED_CODES
 
 
 class DevicePoller:
@@ -51,6 +59,9 @@ class DevicePoller:
         self.reads_failed = 0
         self.last_good_ms: int | None = None
         self.rtt_ms: float | None = None
+        self.polls = 0
+        self.refused: set[tuple[str, int, int]] = set()  # single-point requests the device refuses
+        self._answered = False
 
     @property
     def quarantined(self) -> bool:
@@ -87,37 +98,75 @@ class DevicePoller:
 
     async def poll_once(self) -> list[Reading]:
         """Execute every planned request once and return one reading per point."""
+        self.polls += 1
         out: list[Reading] = []
-        answered = False
+        self._answered = False
         silent: ModbusError | None = None
         rtts: list[float] = []
+        plan: list[ReadRequest] = []
         for req in self.requests:
             if silent is not None:  # the unit did not answer this poll: do not spend a timeout per request
+                plan.append(req)
                 out.extend(self._reading(p, None, silent.quality, time.time_ns() // 1_000_000) for p in req.points)
                 continue
-            started = time.perf_counter()
-            try:
-                values = await self.link.read(req.table, self.unit_id, req.start, req.count)
-            except ModbusError as exc:
-                self.reads_failed += 1
-                if exc.quality in _SILENT:
-                    silent = exc
-                else:
-                    answered = True
-                self._note_failure(exc)
-                ts_ms = time.time_ns() // 1_000_000
-                out.extend(self._reading(p, None, exc.quality, ts_ms) for p in req.points)
+            if req.key in self.refused and self.polls % REPROBE_EVERY:
+                plan.append(req)  # a known hole: report it without asking (re-asked every REPROBE_EVERY polls)
+                out.extend(
+                    self._reading(p, None, Quality.DEVICE_EXCEPTION, time.time_ns() // 1_000_000) for p in req.points
+                )
                 continue
-            rtts.append((time.perf_counter() - started) * 1000)
-            answered = True
-            self.reads_ok += 1
-            ts_ms = time.time_ns() // 1_000_000  # the time this request completed
-            self.last_good_ms = ts_ms
-            out.extend(self._decode(req, values, ts_ms))
+            parts = await self._read(req, rtts)
+            if len(parts) > 1:  # keep the split, re-joining neighbours that were both answered
+                good = [part for part, result in parts if not isinstance(result, ModbusError)]
+                bad = [part for part, result in parts if isinstance(result, ModbusError)]
+                cap = self.profile.defaults.max_registers_per_request
+                plan.extend(sorted([*rejoin(good, cap), *bad], key=lambda r: r.start))
+            else:
+                plan.append(req)
+            for part, result in parts:
+                ts_ms = time.time_ns() // 1_000_000  # the time this request completed
+                if isinstance(result, ModbusError):
+                    if result.quality in _SILENT and not self._answered:
+                        silent = result
+                    elif _splittable(result) and len(part.points) == 1:
+                        self.refused.add(part.key)
+                    out.extend(self._reading(p, None, result.quality, ts_ms) for p in part.points)
+                else:
+                    self.refused.discard(part.key)
+                    self.last_good_ms = ts_ms
+                    out.extend(self._decode(part, result, ts_ms))
+        if plan != self.requests:
+            log.info(
+                "%s: read plan now %d requests (was %d) after refused reads",
+                self.device_id,
+                len(plan),
+                len(self.requests),
+            )
+            self.requests = plan
         if rtts:
             self.rtt_ms = sum(rtts) / len(rtts)
-        self._update_state(answered, silent)
+        self._update_state(self._answered, silent)
         return out
+
+    async def _read(self, req: ReadRequest, rtts: list[float]) -> list[tuple[ReadRequest, list[int] | ModbusError]]:
+        """Read ``req``; when the device refuses it, split it and read the halves (see the planner)."""
+        started = time.perf_counter()
+        try:
+            values = await self.link.read(req.table, self.unit_id, req.start, req.count)
+        except ModbusError as exc:
+            self.reads_failed += 1
+            self._note_failure(exc)
+            if exc.quality not in _SILENT:
+                self._answered = True
+            # Split on a refused address range, or on a timeout of a unit that otherwise answers this poll.
+            if len(req.points) > 1 and (_splittable(exc) or (exc.quality is Quality.TIMEOUT and self._answered)):
+                first, second = split(req, self.profile.pdu_address)
+                return [*await self._read(first, rtts), *await self._read(second, rtts)]
+            return [(req, exc)]
+        rtts.append((time.perf_counter() - started) * 1000)
+        self._answered = True
+        self.reads_ok += 1
+        return [(req, values)]
 
     def _update_state(self, answered: bool, silent: ModbusError | None) -> None:
         if answered:
