@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from citysense.codec import ByteOrder, WordOrder
 from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
-from citysense.profiles.model import Strict
+from citysense.profiles.model import ReportSpec, Strict
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
@@ -90,6 +91,12 @@ class DeviceConfig(Strict):
     connection: Id
     unit_id: Annotated[int, Field(ge=0, le=247)]
     poll_interval_s: Seconds = 10.0
+    # Site overrides of the profile (see docs/edge-agent.md): wiring, planner limits, report strategies.
+    byte_order: ByteOrder | None = None
+    word_order: WordOrder | None = None
+    max_registers_per_request: Annotated[int | None, Field(ge=1, le=125)] = None
+    max_gap_registers: Annotated[int | None, Field(ge=0, le=100)] = None
+    report: dict[str, ReportSpec] = Field(default_factory=dict, description="metric -> report strategy")
 
 
 class UplinkConfig(Strict):

@@ -10,6 +10,7 @@ from citysense.agentconfig import AgentConfig
 from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
 from edge_agent.buffer import DurableBuffer
+from edge_agent.config import device_profile
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
 from edge_agent.uplink import Uplink
@@ -44,9 +45,12 @@ class Agent:
         self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
         self.links = {c.id: ModbusLink(c) for c in config.connections}
         self.pollers = [
-            DevicePoller(d.id, profiles[d.profile], d.unit_id, self.links[d.connection], self.uplink, d.poll_interval_s)
+            DevicePoller(
+                d.id, device_profile(profiles[d.profile], d), d.unit_id, self.links[d.connection], self.uplink,
+                d.poll_interval_s,
+            )
             for d in config.devices
-        ]
+        ]  # fmt: skip
 
     def device_health(self) -> list[DeviceHealth]:
         """Every device's acquisition health, for the status message."""

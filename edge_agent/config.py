@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citysense.agentconfig import AgentConfig
+from citysense.agentconfig import AgentConfig, DeviceConfig
 from citysense.errors import ConfigError
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.profiles.model import Profile
 from citysense.yamlconf import read_yaml, validate_data
 
 
@@ -22,4 +23,34 @@ def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
     except ConfigError as exc:
         raise ConfigError(path, [("profiles_dir", str(exc))]) from exc
     config = validate_data(AgentConfig, data, path, context={"profiles": set(profiles)})
+    problems = []
+    for i, dev in enumerate(config.devices):
+        metrics = {p.metric for p in profiles[dev.profile].points}
+        for metric in dev.report:
+            if metric not in metrics:
+                known = ", ".join(sorted(metrics))
+                problems.append(
+                    (f"devices.{i}.report.{metric}", f"profile '{dev.profile}' has no metric '{metric}' ({known})")
+                )
+    if problems:
+        raise ConfigError(path, problems)
     return config, profiles
+
+
+def device_profile(profile: Profile, device: DeviceConfig) -> Profile:
+    """The profile as this device uses it: the site's wiring, planner limits and report strategies applied."""
+    wiring = {
+        k: v
+        for k, v in {
+            "byte_order": device.byte_order,
+            "word_order": device.word_order,
+            "max_registers_per_request": device.max_registers_per_request,
+            "max_gap_registers": device.max_gap_registers,
+        }.items()
+        if v is not None
+    }
+    if not wiring and not device.report:
+        return profile
+    points = [p.model_copy(update={"report": device.report[p.metric]}) if p.metric in device.report else p
+              for p in profile.points]  # fmt: skip
+    return profile.model_copy(update={"defaults": profile.defaults.model_copy(update=wiring), "points": points})

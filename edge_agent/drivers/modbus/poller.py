@@ -23,6 +23,7 @@ from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
 from edge_agent.errors import ModbusError
+from edge_agent.report import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class DevicePoller:
         self.sink = sink
         self.interval_s = interval_s
         self.requests = plan_profile(profile)
+        self.reporter = Reporter({p.metric: p.report for p in profile.points})
         self._failing = False
         self.failed_polls = 0  # consecutive polls in which the unit did not answer at all
         self.quarantine_s = 0.0
@@ -87,8 +89,9 @@ class DevicePoller:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            readings = await self.poll_once()
-            await self.sink.put(readings)
+            readings = self.reporter.filter(await self.poll_once())
+            if readings:
+                await self.sink.put(readings)
             period = self.quarantine_s if self.quarantined else self.interval_s
             next_tick += period
             now = loop.time()
