@@ -10,6 +10,7 @@ from citysense.agentconfig import AgentConfig
 from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
 from edge_agent.buffer import DurableBuffer
+from edge_agent.commands import CommandServer
 from edge_agent.config import device_profile
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
@@ -51,6 +52,8 @@ class Agent:
             )
             for d in config.devices
         ]  # fmt: skip
+
+        self.uplink.commands = CommandServer(config.node_id, {p.device_id: p for p in self.pollers})
 
     def device_health(self) -> list[DeviceHealth]:
         """Every device's acquisition health, for the status message."""

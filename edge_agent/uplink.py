@@ -29,14 +29,27 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from citysense import __version__
 from citysense.agentconfig import AgentConfig
-from citysense.contract import AgentHealth, Channel, DeviceHealth, DeviceInfo, NodeStatus, Reading, encode, topic
+from citysense.contract import (
+    AgentHealth,
+    Channel,
+    Command,
+    CommandReply,
+    DeviceHealth,
+    DeviceInfo,
+    NodeStatus,
+    Reading,
+    decode,
+    encode,
+    topic,
+)
+from citysense.errors import ContractError
 from edge_agent.buffer import Batch, DurableBuffer
 from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 
@@ -57,6 +70,7 @@ class Uplink:
         points: dict[str, list[str]] | None = None,
         health: HealthSource | None = None,
         malformed: Callable[[], dict[str, int]] | None = None,
+        commands: Callable[[Command], Awaitable[CommandReply]] | None = None,
     ) -> None:
         up = config.uplink
         self.config = config
@@ -64,6 +78,7 @@ class Uplink:
         self.points = points or {}
         self.health_source = health
         self.malformed_source = malformed
+        self.commands = commands
         self.policy = ReconnectPolicy(min_s=up.backoff_min_s, max_s=up.backoff_max_s, auth_s=up.auth_backoff_s)
         self.published_batches = 0
         self.connected = asyncio.Event()
@@ -169,6 +184,8 @@ class Uplink:
                     tg.create_task(self._live(client, live_from), name=f"{node}:uplink:live")
                     tg.create_task(self._drain(client, backlog, live_from), name=f"{node}:uplink:drain")
                     tg.create_task(self._heartbeat(client, status_topic, session), name=f"{node}:uplink:status")
+                    if self.commands is not None:
+                        tg.create_task(self._serve_commands(client), name=f"{node}:uplink:cmd")
             except ExceptionGroup as group:
                 # A lost link fails every lane at once; surface it as the one MqttError run() retries on.
                 lost, other = group.split(aiomqtt.MqttError)
@@ -219,6 +236,21 @@ class Uplink:
             await asyncio.sleep(pause)
         if sent:
             log.info("%s: backlog drained (%d batches)", self.config.node_id, sent)
+
+    async def _serve_commands(self, client: aiomqtt.Client) -> None:
+        hub, node = self.config.hub, self.config.node_id
+        assert self.commands is not None
+        reply_topic = topic(node, Channel.COMMAND_REPLY, hub.topic_prefix)
+        await client.subscribe(topic(node, Channel.COMMAND, hub.topic_prefix), qos=1, timeout=hub.connect_timeout_s)
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            try:
+                cmd = decode(Command, payload, node)
+            except ContractError as exc:
+                log.warning("%s: command refused (%s: %s)", node, exc.reason, exc.detail)
+                continue
+            reply = await self.commands(cmd)
+            await client.publish(reply_topic, encode(reply), qos=1, timeout=hub.connect_timeout_s)
 
     async def _heartbeat(self, client: aiomqtt.Client, status_topic: str, session: str) -> None:
         hub, up = self.config.hub, self.config.uplink
