@@ -124,6 +124,8 @@ class AgentConfig(Strict):
     connections: list[Connection] = Field(min_length=1)
     devices: list[DeviceConfig] = Field(min_length=1)
     uplink: UplinkConfig = UplinkConfig()
+    # MQTT sensor sources; the driver's own model (edge_agent.drivers.mqtt.model) validates each entry.
+    mqtt: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("devices")
     @classmethod

@@ -11,9 +11,10 @@ from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
 from edge_agent.buffer import DurableBuffer
 from edge_agent.commands import CommandServer
-from edge_agent.config import device_profile
+from edge_agent.config import device_profile, mqtt_sources
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
+from edge_agent.drivers.mqtt.source import MqttSensorSource
 from edge_agent.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
 class Agent:
     """Runs the acquisition and the uplink of one node until cancelled."""
 
-    def __init__(self, config: AgentConfig, profiles: ProfileSet, state_dir: Path) -> None:
+    def __init__(
+        self, config: AgentConfig, profiles: ProfileSet, state_dir: Path, config_path: Path | None = None
+    ) -> None:
         self.config = config
         self.buffer = open_buffer(config, state_dir)
         points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
@@ -53,7 +56,20 @@ class Agent:
             for d in config.devices
         ]  # fmt: skip
 
+        self.mqtt = [
+            MqttSensorSource(src, maps, self.uplink)
+            for src, maps in mqtt_sources(config, config_path or Path("agent.yaml"))
+        ]
+        self.uplink.malformed_source = self.malformed
         self.uplink.commands = CommandServer(config.node_id, {p.device_id: p for p in self.pollers})
+
+    def malformed(self) -> dict[str, int]:
+        """Malformed MQTT sensor payloads, by reason, over all sources."""
+        total: dict[str, int] = {}
+        for src in self.mqtt:
+            for reason, n in src.malformed.items():
+                total[reason] = total.get(reason, 0) + n
+        return total
 
     def device_health(self) -> list[DeviceHealth]:
         """Every device's acquisition health, for the status message."""
@@ -68,6 +84,8 @@ class Agent:
                 tg.create_task(self.uplink.run(), name=f"{node}:uplink")
                 for p in self.pollers:
                     tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}")
+                for m in self.mqtt:
+                    tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:
             for link in self.links.values():
                 await link.close()

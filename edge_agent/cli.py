@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points")
         return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    agent = Agent(config, profiles, args.state_dir)
+    agent = Agent(config, profiles, args.state_dir, args.config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(agent.run())
     return 0

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from citysense.agentconfig import AgentConfig, DeviceConfig
 from citysense.errors import ConfigError
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.profiles.model import Profile
 from citysense.yamlconf import read_yaml, validate_data
+from edge_agent.drivers.mqtt.model import Mapping, MqttSource, load_mapping
 
 
 def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
@@ -34,7 +37,31 @@ def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
                 )
     if problems:
         raise ConfigError(path, problems)
+    mqtt_sources(config, path)  # validated now so that 'validate' reports its errors too
     return config, profiles
+
+
+def mqtt_sources(config: AgentConfig, path: Path) -> list[tuple[MqttSource, list[Mapping]]]:
+    """Validate the ``mqtt`` entries and load the mappings they name; errors name file and key."""
+    out = []
+    problems: list[tuple[str, str]] = []
+    for i, raw in enumerate(config.mqtt):
+        try:
+            source = MqttSource.model_validate(raw)
+        except ValidationError as exc:
+            for e in exc.errors(include_url=False):
+                problems.append((".".join(["mqtt", str(i), *(str(p) for p in e["loc"])]), e["msg"]))
+            continue
+        mappings = list(source.mappings)
+        for j, name in enumerate(source.mapping_files):
+            try:
+                mappings.append(load_mapping(name, path.parent))
+            except ConfigError as exc:
+                problems.extend((f"mqtt.{i}.mapping_files.{j} ({name}): {k}", m) for k, m in exc.problems)
+        out.append((source, mappings))
+    if problems:
+        raise ConfigError(path, problems)
+    return out
 
 
 def device_profile(profile: Profile, device: DeviceConfig) -> Profile:
