@@ -27,7 +27,11 @@ def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
         raise ConfigError(path, [("profiles_dir", str(exc))]) from exc
     config = validate_data(AgentConfig, data, path, context={"profiles": set(profiles)})
     problems = []
+    units: dict[tuple[str, int], str] = {}
     for i, dev in enumerate(config.devices):
+        other = units.setdefault((dev.connection, dev.unit_id), dev.id)
+        if other != dev.id:
+            problems.append((f"devices.{i}.unit_id", f"unit {dev.unit_id} on '{dev.connection}' is already '{other}'"))
         metrics = {p.metric for p in profiles[dev.profile].points}
         for metric in dev.report:
             if metric not in metrics:

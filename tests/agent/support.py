@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -97,10 +98,14 @@ def counting_device(unit: int, reads: dict[int, int], size: int = 100) -> SimDev
 
 
 @contextlib.asynccontextmanager
-async def modbus_tcp_server(devices: list[SimDevice]) -> AsyncIterator[int]:
-    """Serve ``devices`` on a free loopback port until the block exits; yields the port."""
+async def modbus_tcp_server(devices: list[SimDevice], *, rtu_framing: bool = False) -> AsyncIterator[int]:
+    """Serve ``devices`` on a free loopback port until the block exits; yields the port.
+
+    ``rtu_framing`` makes it a serial server / DTU: RTU frames (with CRC) over TCP.
+    """
     port = free_port()
-    server = ModbusTcpServer(devices, address=("127.0.0.1", port))
+    framer = FramerType.RTU if rtu_framing else FramerType.SOCKET
+    server = ModbusTcpServer(devices, address=("127.0.0.1", port), framer=framer)
     async with asyncio.TaskGroup() as tg:
         serve = tg.create_task(server.serve_forever(), name="test:modbus")
         try:
