@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from citysense.codec import ByteOrder, WordOrder
 from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
 from citysense.profiles.model import ReportSpec, Strict
+from citysense.yamlconf import keyed
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
@@ -132,9 +133,9 @@ class AgentConfig(Strict):
     def _known_profiles(cls, devices: list[DeviceConfig], info: ValidationInfo) -> list[DeviceConfig]:
         known: Any = (info.context or {}).get("profiles")
         if known is not None:
-            for d in devices:
+            for i, d in enumerate(devices):
                 if d.profile not in known:
-                    raise ValueError(f"device '{d.id}': unknown profile '{d.profile}'")
+                    raise keyed(f"{i}.profile", f"device '{d.id}': unknown profile '{d.profile}'")
         return devices
 
     @model_validator(mode="after")
@@ -145,7 +146,7 @@ class AgentConfig(Strict):
         devs = [d.id for d in self.devices]
         if len(set(devs)) != len(devs):
             raise ValueError("device ids must be unique")
-        for d in self.devices:
+        for i, d in enumerate(self.devices):
             if d.connection not in conns:
-                raise ValueError(f"device '{d.id}' names unknown connection '{d.connection}'")
+                raise keyed(f"devices.{i}.connection", f"device '{d.id}' names unknown connection '{d.connection}'")
         return self

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from citysense.codec import ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
+from citysense.yamlconf import keyed
 
 MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
 
@@ -185,25 +186,25 @@ class Profile(Strict):
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
         seen_metrics: set[str] = set()
-        spans: dict[Table, list[tuple[int, int, str, int | None]]] = {}
-        for p in self.points:
+        spans: dict[Table, list[tuple[int, int, int, int | None]]] = {}
+        base = self.defaults.address_base
+        for i, p in enumerate(self.points):
             if p.metric in seen_metrics:
-                raise ValueError(f"metric '{p.metric}' is defined twice")
+                raise keyed(f"points.{i}.metric", f"metric '{p.metric}' is defined twice")
             seen_metrics.add(p.metric)
-            if p.address < self.defaults.address_base:
-                raise ValueError(
-                    f"point '{p.metric}': address {p.address} is below address_base {self.defaults.address_base}"
-                )
+            if p.address < base:
+                raise keyed(f"points.{i}.address", f"address {p.address} is below address_base {base}")
             end = p.address + p.register_count
-            if end - self.defaults.address_base > 65536:
-                raise ValueError(f"point '{p.metric}': {p.register_count} registers from {p.address} run past 65535")
-            spans.setdefault(p.table, []).append((p.address, end, p.metric, p.bit))
+            if end - base > 65536:
+                raise keyed(f"points.{i}.address", f"{p.register_count} registers from {p.address} run past 65535")
+            spans.setdefault(p.table, []).append((p.address, end, i, p.bit))
         for table, items in spans.items():
             items.sort()
-            for (a0, a1, m0, b0), (c0, _c1, m1, b1) in itertools.pairwise(items):
+            for (a0, a1, i0, b0), (c0, _c1, i1, b1) in itertools.pairwise(items):
                 shares_bits = b0 is not None and b1 is not None and a0 == c0 and a1 == c0 + 1
                 if c0 < a1 and not (shares_bits and b0 != b1):
-                    raise ValueError(f"points '{m0}' and '{m1}' overlap in the {table.value} table")
+                    m0, m1 = self.points[i0].metric, self.points[i1].metric
+                    raise keyed(f"points.{i1}.address", f"points '{m0}' and '{m1}' overlap in the {table.value} table")
         return self
 
     def point(self, metric: str) -> Point:
