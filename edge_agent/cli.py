@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         points = sum(len(profiles[d.profile].points) for d in config.devices)
         print(
-            f"{args.config}: OK: node {config.node_id}, {len(config.devices)} Modbus devices, {points} points, "
+            f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points, "
             f"{len(config.mqtt)} MQTT sources"
         )
         return 0
