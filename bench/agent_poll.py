@@ -189,7 +189,10 @@ async def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp, MosquittoServer() as broker:
         work = Path(tmp)
-        ports = [free_port() for _ in range(args.devices)]
+        unique: set[int] = set()
+        while len(unique) < args.devices:  # free_port() may hand out a port twice across calls
+            unique.add(free_port())
+        ports = sorted(unique)
         half = len(ports) // 2
         sims = [
             subprocess.Popen([sys.executable, str(ROOT / "bench" / "agent_sim.py"), ",".join(chunk)], cwd=ROOT)
@@ -197,6 +200,8 @@ async def run(args: argparse.Namespace) -> list[Result]:
         ]
         try:
             await asyncio.sleep(5)
+            if any(sim.poll() is not None for sim in sims):
+                raise RuntimeError("a device simulator failed to start; see its error above")
             async with asyncio.TaskGroup() as tg:
                 cs = Counter(broker, "citysense/v1/+/telemetry", "citysense")
                 task = tg.create_task(cs.run())
