@@ -107,9 +107,13 @@ class Uplink:
         )
 
     def _status(self, state: str, session: str, *, with_health: bool = False) -> bytes:
+        # The will is registered in CONNECT, whose will payload is limited to 65,535 bytes (MQTT 3.1.1 §3.1.3.3):
+        # only the birth lists the devices and their points.
         devices = [
             DeviceInfo(device=d.id, profile=d.profile, points=self.points.get(d.id, [])) for d in self.config.devices
         ]
+        if state != "online":
+            devices = []
         msg = NodeStatus(
             node=self.config.node_id,
             state="online" if state == "online" else "offline",

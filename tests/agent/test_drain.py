@@ -60,3 +60,15 @@ async def test_live_readings_overtake_a_paced_backlog(tmp_path: Path, mosquitto:
     live_at = next(i for i, (_, values) in enumerate(arrivals) if 1000 in values)
     assert live_at < len(arrivals) - 1  # the live reading did not wait for the backlog
     assert arrivals[-1][0] >= 1.5  # the backlog was paced (8 batches at 4/s), not flushed at once
+
+
+def test_last_will_of_a_large_node_fits_in_connect(tmp_path: Path) -> None:
+    raw = config("mqtt://127.0.0.1:1883").model_dump(mode="json")
+    raw["devices"] = [{"id": f"d{i}", "profile": "p", "connection": "bus", "unit_id": 1} for i in range(500)]
+    raw["connections"] = [{"id": "bus", "type": "modbus_tcp", "host": "127.0.0.1", "port": 1}]
+    raw["hub"]["password"] = None
+    cfg = AgentConfig.model_validate(raw)
+    points = {f"d{i}": [f"metric_{j:02d}" for j in range(30)] for i in range(500)}
+    uplink = Uplink(cfg, DurableBuffer(tmp_path / "b.sqlite", "ND1"), points=points)
+    assert len(uplink._status("offline", "s1")) < 65_535  # the will travels in CONNECT (MQTT 3.1.1 §3.1.3.3)
+    assert b"metric_29" in uplink._status("online", "s1")  # the birth lists every point
