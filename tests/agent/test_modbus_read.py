@@ -100,3 +100,36 @@ async def test_a_unit_that_does_not_exist_times_out_and_is_quarantined() -> None
             await conn.close()
     assert all(r.quality in ("timeout", "device_exception", "comm_failure") for rs in rounds for r in rs)
     assert all(r.value is None for rs in rounds for r in rs)
+
+
+async def test_every_read_function_code_reaches_its_table() -> None:
+    # FC 1 coils, FC 2 discrete inputs, FC 3 holding, FC 4 input registers: four separate tables.
+    prof = profile(
+        """
+- {metric: lamp_on, table: coil, address: 1, type: bool}
+- {metric: door_open, table: discrete_input, address: 2, type: bool}
+- {metric: setpoint, table: holding, address: 0, type: uint16}
+- {metric: level, table: input, address: 3, type: int16, scale: 0.01, unit: m}
+"""
+    )
+    device = SimDevice(
+        1,
+        simdata=(
+            [SimData(0, values=[False, True, False, False], datatype=DataType.BITS)],
+            [SimData(0, values=[False, False, True, False], datatype=DataType.BITS)],
+            [SimData(0, values=[77, 0, 0, 0], datatype=DataType.REGISTERS)],
+            [SimData(0, values=[0, 0, 0, 0xFF38], datatype=DataType.REGISTERS)],
+        ),
+    )
+    async with modbus_tcp_server([device]) as port:
+        conn = link(port)
+        try:
+            got = {
+                r.metric: (r.value, r.quality)
+                for r in await DevicePoller("d1", prof, 1, conn, ListSink(), 1).poll_once()
+            }
+        finally:
+            await conn.close()
+    assert got == {
+        "lamp_on": (True, "good"), "door_open": (True, "good"), "setpoint": (77, "good"), "level": (-2.0, "good"),
+    }  # fmt: skip
