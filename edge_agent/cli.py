@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -62,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     agent = Agent(config, profiles, args.state_dir, args.config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(agent.run())
+    # SIGTERM (systemd stop) and Ctrl-C cancel the agent, so connections and the buffer close in order.
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(_until_terminated(agent))
     return 0
+
+
+async def _until_terminated(agent: Agent) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await agent.run()
 
 
 def run_probe(args: argparse.Namespace) -> int:

@@ -79,6 +79,8 @@ async def test_sigkill_and_restart_lose_nothing_from_the_buffer(
                 return expected <= await stored()
 
             await wait_for(has_all, 60, "every reading that was in the killed agent's buffer")
+            proc.terminate()  # systemd's stop: SIGTERM ends the agent cleanly
+            assert await asyncio.to_thread(proc.wait, 15) == 0
         finally:
             if proc.poll() is None:
                 kill(proc)
