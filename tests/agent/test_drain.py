@@ -72,3 +72,17 @@ def test_last_will_of_a_large_node_fits_in_connect(tmp_path: Path) -> None:
     uplink = Uplink(cfg, DurableBuffer(tmp_path / "b.sqlite", "ND1"), points=points)
     assert len(uplink._status("offline", "s1")) < 65_535  # the will travels in CONNECT (MQTT 3.1.1 §3.1.3.3)
     assert b"metric_29" in uplink._status("online", "s1")  # the birth lists every point
+
+
+async def test_health_status_reports_buffer_and_devices(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    from citysense.contract import DeviceHealth, NodeStatus
+
+    buffer = DurableBuffer(tmp_path / "b.sqlite", "ND1", max_bytes=400)
+    now = time.time_ns() // 1_000_000
+    buffer.put([Reading(device="d1", metric="m", value=i, ts_ms=now + i) for i in range(20)])  # some are dropped
+    devices = [DeviceHealth(device="d1", state="quarantined", reads_ok=5, reads_failed=9, last_good_ms=now)]
+    uplink = Uplink(config(mosquitto.url), buffer, health=lambda: devices, malformed=lambda: {"bad_json": 2})
+    status = decode(NodeStatus, uplink._status("online", "s1", with_health=True), "ND1")
+    assert status.health is not None
+    assert status.health.dropped > 0 and status.health.queue_depth + status.health.dropped == 20
+    assert status.health.devices[0].state == "quarantined" and status.health.malformed == {"bad_json": 2}
