@@ -1,72 +1,113 @@
-"""The agent: one uplink, one link per connection, one poller per device, one TaskGroup."""
+"""The agent: one durable buffer + uplink, one link per connection, one poller per device, one TaskGroup."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from citysense.agentconfig import AgentConfig
+from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
-from edge_agent.control import Control
+from edge_agent.buffer import DurableBuffer
+from edge_agent.commands import CommandServer
+from edge_agent.config import device_profile, mqtt_sources
+from edge_agent.control import CommandHandler, Control, probe_pollers, with_probe
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
-from edge_agent.seqstate import SeqState
+from edge_agent.drivers.mqtt.source import MqttSensorSource
 from edge_agent.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 
+def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
+    """Open (or create) the node's durable buffer under ``state_dir``."""
+    up = config.uplink
+    first_seq = 0
+    legacy = state_dir / f"{config.node_id}.seq"  # the counter file of agents before the durable buffer
+    if legacy.exists():
+        first_seq = int(legacy.read_text().strip() or 0)
+    return DurableBuffer(
+        state_dir / f"{config.node_id}.buffer.sqlite",
+        config.node_id,
+        max_bytes=int(up.buffer_max_mb * 1024 * 1024),
+        max_age_s=up.buffer_max_age_s,
+        durability=up.durability,
+        first_seq=first_seq,
+    )
+
+
 class Agent:
     """Runs the acquisition and the uplink of one node until cancelled."""
 
-    def __init__(self, config: AgentConfig, profiles: ProfileSet, state_dir: Path) -> None:
+    def __init__(
+        self, config: AgentConfig, profiles: ProfileSet, state_dir: Path, config_path: Path | None = None
+    ) -> None:
         self.config = config
+        self.buffer = open_buffer(config, state_dir)
+        points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
+        self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
         self.profiles = profiles
-        self.uplink = Uplink(config, SeqState(state_dir / f"{config.node_id}.seq"))
         self.links = {c.id: ModbusLink(c) for c in config.connections}
-        self.pollers = self._pollers(config)
-        # Config pushed by the hub and remote commands (edge_agent/control.py).
-        self.control = Control(config, profiles, self.links, state_dir, on_config=self._apply, probe=self._probe)
+        self.pollers = self._make_pollers(config)
+
+        self.mqtt = [
+            MqttSensorSource(src, maps, self.uplink)
+            for src, maps in mqtt_sources(config, config_path or Path("agent.yaml"))
+        ]
+        self.uplink.malformed_source = self.malformed
+        self.uplink.commands = self._commands()
+        # Configuration pushed by the hub (edge_agent/control.py); _apply_config swaps links and pollers.
+        self.control = Control(config, state_dir, on_config=self._apply_config)
         self._tg: asyncio.TaskGroup | None = None
         self._poll_tasks: list[asyncio.Task[None]] = []
 
-    def _pollers(self, config: AgentConfig) -> list[DevicePoller]:
+    def _make_pollers(self, config: AgentConfig) -> list[DevicePoller]:
         return [
             DevicePoller(
-                d.id, self.profiles[d.profile], d.unit_id, self.links[d.connection], self.uplink, d.poll_interval_s
+                d.id, device_profile(self.profiles[d.profile], d), d.unit_id, self.links[d.connection], self.uplink,
+                d.poll_interval_s,
             )
             for d in config.devices
-        ]
+        ]  # fmt: skip
+
+    def _commands(self) -> CommandHandler:
+        server = CommandServer(self.config.node_id, {p.device_id: p for p in self.pollers})
+        return with_probe(server, lambda: probe_pollers(self.pollers))
 
     def _start_polling(self) -> None:
         assert self._tg is not None
         node = self.config.node_id
         self._poll_tasks = [self._tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}") for p in self.pollers]
 
-    async def _apply(self, new: AgentConfig) -> None:
-        """Switch to a configuration pushed by the hub: new links and pollers, same uplink."""
+    async def _apply_config(self, new: AgentConfig) -> None:
+        """Switch to a configuration pushed by the hub: new links and pollers; same buffer and uplink."""
         for task in self._poll_tasks:
             task.cancel()
         await asyncio.gather(*self._poll_tasks, return_exceptions=True)
         for link in self.links.values():
             await link.close()
-        self.links.clear()
-        self.links.update({c.id: ModbusLink(c) for c in new.connections})
+        self.links = {c.id: ModbusLink(c) for c in new.connections}
         self.config = self.uplink.config = new
-        self.pollers = self._pollers(new)
+        self.pollers = self._make_pollers(new)
+        self.uplink.commands = self._commands()
         self._start_polling()
 
-    async def _probe(self) -> dict[str, Any]:
-        """Read every device once: metric -> [value, quality] per device."""
-        out: dict[str, Any] = {}
-        for p in self.pollers:
-            out[p.device_id] = {r.metric: [r.value, r.quality] for r in await p.poll_once()}
-        return out
+    def malformed(self) -> dict[str, int]:
+        """Malformed MQTT sensor payloads, by reason, over all sources."""
+        total: dict[str, int] = {}
+        for src in self.mqtt:
+            for reason, n in src.malformed.items():
+                total[reason] = total.get(reason, 0) + n
+        return total
+
+    def device_health(self) -> list[DeviceHealth]:
+        """Every device's acquisition health, for the status message."""
+        return [p.health() for p in self.pollers]
 
     async def run(self) -> None:
-        """Run until cancelled; connections are closed on the way out."""
+        """Run until cancelled; connections and the buffer are closed on the way out."""
         node = self.config.node_id
         log.info("%s: starting with %d devices", node, len(self.pollers))
         try:
@@ -75,7 +116,9 @@ class Agent:
                 tg.create_task(self.uplink.run(), name=f"{node}:uplink")
                 tg.create_task(self.control.run(), name=f"{node}:control")
                 self._start_polling()
+                for m in self.mqtt:
+                    tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:
-            self._tg = None
             for link in self.links.values():
                 await link.close()
+            self.buffer.close()

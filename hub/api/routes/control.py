@@ -73,13 +73,15 @@ def check_write(services: Services, node: Node, device: str | None, metric: str 
     if not point.writable:
         raise HTTPException(400, f"'{metric}' is not writable")
     if point.enum is not None and isinstance(value, str):
-        if value not in point.enum.values():
+        by_name = {name: code for code, name in point.enum.items()}
+        if value not in by_name:
             raise HTTPException(400, f"'{value}' is not a state of '{metric}' ({', '.join(point.enum.values())})")
-        return
+        value = by_name[value]
     try:
         to_raw(profile, point, value)
     except CodecError as exc:
         raise HTTPException(400, str(exc)) from exc
+    return value
 
 
 def _record(services: Services, actor: str, node_id: str, what: dict[str, Any]) -> None:
@@ -93,8 +95,9 @@ async def send_command(services: Services, principal: Installer, node_id: str, b
     if body.action == "write" and principal.role not in WRITERS:
         raise HTTPException(403, f"role '{principal.role}' may not write points")
     node = await _node(services, principal, node_id)
+    value = body.value
     if body.action == "write":
-        check_write(services, node, body.device, body.metric, body.value)
+        value = check_write(services, node, body.device, body.metric, body.value)
     if services.commands is None:
         raise HTTPException(503, "no broker connection for commands")
     now = time.time_ns() // 1_000_000
@@ -104,7 +107,7 @@ async def send_command(services: Services, principal: Installer, node_id: str, b
         action=body.action,
         device=body.device,
         metric=body.metric,
-        value=body.value,
+        value=value,
         expires_ms=now + int(body.timeout_s * 1000),
     )
     what: dict[str, Any] = {"id": cmd.id, **body.model_dump(exclude={"timeout_s"})}
