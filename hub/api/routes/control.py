@@ -60,8 +60,11 @@ async def _node(services: Services, principal: Principal, node_id: str) -> Node:
     return node
 
 
-def check_write(services: Services, node: Node, device: str | None, metric: str | None, value: Any) -> None:
-    """Refuse (422) a write the device cannot take, before anything is sent."""
+def check_write(services: Services, node: Node, device: str | None, metric: str | None, value: Any) -> Any:
+    """Refuse (400) a write the device cannot take, before anything is sent; return the value to send.
+
+    A state name of an enumerated point (``"flashing_yellow"``) is sent as its number.
+    """
     dev = next((d for d in node.devices if d.local_id == device), None)
     if dev is None or metric is None or value is None:
         raise HTTPException(400, "a write needs an existing device, a metric and a value")
