@@ -1,15 +1,18 @@
-"""One simulated device: its register tables, filled from its value model on every read.
+"""One simulated device: a value model rendered into a register image, served under one unit id.
 
-Built on pymodbus' ``SimDevice`` with an ``action`` hook, which pymodbus calls
-before it answers a request with the table's register list: reads refresh the
-registers from the model at the current (or frozen) time, writes are checked
-(only writable points, only valid values, else Modbus exception 2 or 3 as a
-real device answers) and handed to the model so that they stick.
+The node re-renders the image on a timer; pymodbus' ``action`` hook copies
+the image into the response of every read. A client's write is checked as a
+real device checks it (only writable points, whole points, valid values;
+else Modbus exception 2 or 3), then becomes part of the device's state, so
+the next render keeps it: a written dimming level stays, a rain counter
+written to 0 counts on from 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from typing import cast
 
 from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -18,146 +21,148 @@ from citysense.errors import CodecError
 from citysense.profiles.model import Point, Profile, Table
 from citysense.profiles.transform import to_raw, to_value
 from citysense.quality import Quality
-from simulator.models import DeviceModel, Value, model_for
+from simulator.models import DeviceState, Value, complete, model_for
+from simulator.registers import RegisterImage
 
-_TABLE_OF_FC = {
-    1: Table.COIL,
-    5: Table.COIL,
-    15: Table.COIL,
-    2: Table.DISCRETE_INPUT,
-    3: Table.HOLDING,
-    6: Table.HOLDING,
-    16: Table.HOLDING,
-    23: Table.HOLDING,
-    4: Table.INPUT,
-}
-_ORDER = (Table.COIL, Table.DISCRETE_INPUT, Table.HOLDING, Table.INPUT)  # pymodbus' block tuple order
+log = logging.getLogger(__name__)
+
+_TABLE_OF_FC = {1: Table.COIL, 5: Table.COIL, 15: Table.COIL, 2: Table.DISCRETE_INPUT, 4: Table.INPUT}
+_TABLE_OF_FC |= {3: Table.HOLDING, 6: Table.HOLDING, 16: Table.HOLDING}
+
+Served = tuple[Value | None, Quality]
 
 
 class SimulatedDevice:
-    """A profile's registers served under one unit id."""
+    """A profile's registers under one unit id, driven by the value model of its category."""
 
-    def __init__(self, profile: Profile, unit_id: int, seed: int, now: Callable[[], float]) -> None:
+    def __init__(self, device_id: str, profile: Profile, unit_id: int, seed: int, clock: Callable[[], float]) -> None:
+        self.device_id = device_id
         self.profile = profile
         self.unit_id = unit_id
-        self.model: DeviceModel = model_for(profile, seed)
-        self.now = now
-        self._by_table: dict[Table, list[Point]] = {t: [] for t in Table}
-        for p in profile.points:
-            self._by_table[p.table].append(p)
+        self.seed = seed
+        self.clock = clock
+        self.model = model_for(profile.category)
+        self.state = DeviceState()
+        self.image = RegisterImage(profile)
+        self.forced: dict[str, list[int]] = {}
+        self.served: dict[str, Served] = {}
+        self.render(clock())
 
-    def values(self) -> dict[str, Value]:
-        """Engineering values the model holds now."""
-        return self.model.values(self.now())
+    def values(self, t: float) -> dict[str, Value]:
+        """Return the engineering value of every point at ``t`` under the current state."""
+        return complete(self.profile, self.model.values(t, self.seed, self.state), self.state.written)
+
+    def render(self, t: float) -> None:
+        """Recompute the values at ``t`` and write them into the register image."""
+        self.image.render(self.values(t), self.forced)
+        self.served = {p.metric: self.image.decode(p) for p in self.profile.points}
 
     def snapshot(self) -> dict[str, Value | None]:
-        """What a client decoding per profile obtains now: ``to_value(to_raw(v))`` for each point."""
-        vals = self.values()
-        out: dict[str, Value | None] = {}
-        for p in self.profile.points:
-            # A bit point encodes to its register with only that bit set, which decodes to the same bit.
-            value, _quality = to_value(self.profile, p, self._encode(p, vals[p.metric]))
-            out[p.metric] = value
-        return out
+        """Return what a client decoding per profile reads now, per metric (``None`` for a sentinel)."""
+        return {metric: value for metric, (value, _quality) in self.served.items()}
+
+    def write(self, metric: str, value: Value) -> None:
+        """Apply a write as the device does, also without Modbus; raises ``CodecError`` when refused."""
+        point = self.profile.point(metric)
+        if not point.writable:
+            raise CodecError(f"'{metric}' of {self.profile.id} is read-only")
+        to_raw(self.profile, point, value)  # refuses what the device would refuse
+        t = self.clock()
+        self.state = self.state.after_write(t, metric, value, self.values(t), self.model.counters)
+        log.info("%s: %s written: %s", self.device_id, metric, value)
+        self.render(t)
+
+    def force_raw(self, metric: str, registers: Sequence[int] | None) -> None:
+        """Serve ``registers`` for ``metric`` whatever the model says (a sentinel, say); ``None`` undoes it."""
+        point = self.profile.point(metric)
+        if registers is None:
+            self.forced.pop(metric, None)
+        elif point.table.is_bit_table or len(registers) != point.register_count:
+            raise ValueError(f"'{metric}' takes {point.register_count} register(s)")
+        else:
+            self.forced[metric] = list(registers)
+        self.render(self.clock())
 
     def sim_device(self) -> SimDevice:
-        """Build the pymodbus device with one block per table that has points."""
-        blocks: list[list[SimData]] = []
-        vals = self.values()
-        for table in _ORDER:
-            points = self._by_table[table]
-            if not points:
-                blocks.append(
-                    [
-                        SimData(
-                            0,
-                            count=1,
-                            values=False if table.is_bit_table else 0,
-                            datatype=DataType.BITS if table.is_bit_table else DataType.REGISTERS,
-                        )
-                    ]
-                )
-                continue
-            start = min(self.profile.pdu_address(p) for p in points)
-            end = max(self.profile.pdu_address(p) + p.register_count for p in points)
-            if table.is_bit_table:
-                bits = [False] * (end - start)
-                for p in points:
-                    bits[self.profile.pdu_address(p) - start] = bool(vals[p.metric])
-                blocks.append([SimData(start, values=bits, datatype=DataType.BITS)])
-            else:
-                regs = [0] * (end - start)
-                self._fill(table, start, regs)
-                blocks.append([SimData(start, values=regs, datatype=DataType.REGISTERS)])
-        return SimDevice(self.unit_id, simdata=(blocks[0], blocks[1], blocks[2], blocks[3]), action=self._action)
-
-    def _fill(self, table: Table, start: int, regs: list[int]) -> None:
-        vals = self.values()
-        bit_regs: dict[int, int] = {}
-        for p in self._by_table[table]:
-            offset = self.profile.pdu_address(p) - start
-            raw = self._encode(p, vals[p.metric])
-            if p.bit is not None:
-                bit_regs[offset] = bit_regs.get(offset, 0) | raw[0]
-            else:
-                regs[offset : offset + len(raw)] = raw
-        for offset, word in bit_regs.items():
-            regs[offset] = word
-
-    def _encode(self, p: Point, value: Value) -> list[int]:
-        """Encode a model value, clamping it into the point's valid range (a model must not crash the device)."""
-        try:
-            return to_raw(self.profile, p, value)
-        except CodecError:
-            if p.range is None or isinstance(value, str | bool):
-                raise
-            return to_raw(self.profile, p, min(max(float(value), p.range[0]), p.range[1]))
+        """Build the pymodbus device whose reads and writes go through this object."""
+        return SimDevice(self.unit_id, simdata=self.image.sim_blocks(), action=self._action)
 
     async def _action(
-        self, fc: int, start: int, address: int, count: int, regs: list[int], set_values: list[int] | list[bool] | None
+        self, fc: int, start: int, address: int, count: int, registers: list[int], new: list[int] | list[bool] | None
     ) -> ExcCodes | None:
+        """Serve the image on reads; check and apply writes (pymodbus' ``SimDevice.action`` hook)."""
         table = _TABLE_OF_FC.get(fc)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
-        if set_values is None:
-            if not table.is_bit_table:
-                self._fill(table, start, regs)
-            return None
-        return self._write(table, start, address, regs, list(set_values))
+        if not self.image.points[table]:
+            return ExcCodes.ILLEGAL_ADDRESS
+        if new is not None:
+            refused = self._write(table, address, new)
+            if refused is not None:
+                return refused
+            self._echo(table, address, new)
+        self.image.serve(table, start, address, count, registers)
+        return None
 
-    def _write(
-        self, table: Table, start: int, address: int, regs: list[int], new: list[int] | list[bool]
-    ) -> ExcCodes | None:
-        span = range(address, address + len(new))
-        touched = [
-            p
-            for p in self._by_table[table]
-            if set(range(self.profile.pdu_address(p), self.profile.pdu_address(p) + p.register_count)) & set(span)
-        ]
-        covered = {
-            a
-            for p in touched
-            for a in range(self.profile.pdu_address(p), self.profile.pdu_address(p) + p.register_count)
-        }
-        if not touched or not all(p.writable for p in touched) or not set(span) <= covered:
-            return ExcCodes.ILLEGAL_ADDRESS  # a real device refuses writes to read-only or unmapped registers
-        if table.is_bit_table:
-            for p in touched:
-                self.model.write(p.metric, bool(new[self.profile.pdu_address(p) - address]))
-            return None
-        after = list(regs)
-        after[address - start : address - start + len(new)] = [int(v) for v in new]
+    def _write(self, table: Table, address: int, new: Sequence[int | bool]) -> ExcCodes | None:
+        """Check and apply a write of ``new`` from ``address``; return the exception to answer, if any."""
+        end = address + len(new)
+        touched = [p for p in self.image.points[table] if self._start(p) < end and address < self._end(p)]
+        if not touched or not all(p.writable for p in touched):
+            return ExcCodes.ILLEGAL_ADDRESS  # read-only or unmapped, as a real device answers
+        if any(self._start(p) < address or self._end(p) > end for p in touched):
+            return ExcCodes.ILLEGAL_ADDRESS  # half of a multi-register value
         decoded: list[tuple[Point, Value]] = []
         for p in touched:
-            offset = self.profile.pdu_address(p) - start
-            value, quality = to_value(self.profile, p, after[offset : offset + p.register_count])
+            offset = self._start(p) - address
+            if table.is_bit_table:
+                decoded.append((p, bool(new[offset])))
+                continue
+            words = [int(w) for w in new[offset : offset + p.register_count]]
+            if p.bit is not None:  # one bit of a register: the other bits are not this point's
+                words = [words[0] & (1 << p.bit)]
+            value, quality = to_value(self.profile, p, words)
             if quality is not Quality.GOOD or value is None:
                 return ExcCodes.ILLEGAL_VALUE
             decoded.append((p, value))
+        try:
+            for p, value in decoded:
+                to_raw(self.profile, p, value)  # all or nothing: check every value before applying one
+        except CodecError:
+            return ExcCodes.ILLEGAL_VALUE
         for p, value in decoded:
-            try:
-                to_raw(self.profile, p, value)
-            except CodecError:
-                return ExcCodes.ILLEGAL_VALUE
-            self.model.write(p.metric, value)
+            self.write(p.metric, value)
         return None
+
+    def _echo(self, table: Table, address: int, new: list[int] | list[bool]) -> None:
+        """Make pymodbus store what the device now holds, not the raw request."""
+        if table.is_bit_table:
+            bits = self.image.bits[table]
+            for i in range(len(new)):
+                new[i] = bits.get(address + i, False)
+            return
+        words = self.image.words[table]
+        base = self.image.base[table]
+        registers = cast("list[int]", new)
+        for i in range(len(registers)):
+            registers[i] = words[address + i - base]
+
+    def _start(self, point: Point) -> int:
+        return self.image.address(point)
+
+    def _end(self, point: Point) -> int:
+        return self.image.address(point) + point.register_count
+
+
+async def _no_response(
+    _fc: int, _start: int, _address: int, _count: int, _registers: list[int], _new: list[int] | list[bool] | None
+) -> ExcCodes:
+    return ExcCodes.GATEWAY_NO_RESPONSE
+
+
+def absent_units() -> SimDevice:
+    """Return a catch-all for unit ids without a device: exception 0x0B, as a serial gateway answers.
+
+    (Modbus Application Protocol v1.1b3 §7: "gateway target device failed to respond".)
+    """
+    return SimDevice(0, simdata=[SimData(0, count=65536, values=0, datatype=DataType.REGISTERS)], action=_no_response)

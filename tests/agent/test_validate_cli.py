@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from citysense.profiles import load_profiles
+from citysense.profiles.loader import default_profile_dir
 from edge_agent.cli import main
 
 CONFIG = """\
@@ -29,8 +31,10 @@ def _run(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple
 
 def test_valid_config_is_summarised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _run(tmp_path, CONFIG, capsys)
+    profiles = load_profiles(default_profile_dir())
+    points = len(profiles["radar_level_rs485"].points) + len(profiles["tipping_bucket_rs485"].points)
     assert code == 0
-    assert "OK: node GZ-WG-0001, 2 devices, 11 points" in out
+    assert f"OK: node GZ-WG-0001, 2 devices, {points} points" in out
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ async def _create_placeholder(api: Api, node: str) -> str:
 def _dim(node: str) -> dict[str, Any]:
     if node == "P1":
         return {"action": "write", "device": "lamp", "metric": "dim_level", "value": 40}
-    return {"action": "write", "device": "rain", "metric": "tip_count", "value": 0}
+    return {"action": "write", "device": "rain", "metric": "rainfall", "value": 0}
 
 
 async def _call(api: Api, user: str, op: str, node: str) -> int:

@@ -34,7 +34,7 @@ async def test_dim_flash_and_reset_on_the_demo(tmp_path: Path) -> None:
             for node, device, metric, value, register in (
                 (pole, "lamp", "dim_level", 40, 40),  # dim a street light to 40 %
                 (signal, "ctrl", "mode", "flashing_yellow", 2),  # emergency: flashing yellow (state 2)
-                (gauge, "rain", "tip_count", 0, 0),  # reset the rain counter
+                (gauge, "rain", "rainfall", 0, 0),  # clear the rain counter
             ):
                 r = await _write(api, node, device, metric, value)
                 assert r.status_code == 200 and r.json()["ok"], r.text

@@ -36,6 +36,13 @@ def _profile(**point: object) -> tuple[Profile, Point]:
         ({"type": "uint16", "mask": 0x0F00, "shift": 8}, [0x0A05], 10, Quality.GOOD),
         ({"type": "uint16", "enum": {0: "off", 1: "on"}}, [1], 1, Quality.GOOD),
         ({"type": "uint16", "enum": {0: "off", 1: "on"}}, [7], 7, Quality.OUT_OF_RANGE),
+        ({"type": "uint32", "word_order": "little", "scale": 0.01}, [0x5678, 0x1234], 3054198.96, Quality.GOOD),
+        ({"type": "uint32", "sentinels": [0xFFFFFFFF]}, [0xFFFF, 0xFFFF], None, Quality.SENTINEL),
+        ({"type": "int32", "scale": 0.01, "range": [-500, 500]}, [0xFFFF, 0x3CB0], -500.0, Quality.GOOD),
+        ({"type": "int16", "scale": 0.1, "range": [-40, 80]}, [801], 80.1, Quality.OUT_OF_RANGE),
+        ({"type": "float32", "word_order": "little", "scale": 1000}, [0x0000, 0x3FC0], 1500.0, Quality.GOOD),
+        ({"type": "string", "length": 2}, [0x4232, 0x3320], "B23", Quality.GOOD),  # "B23 ", ABB type register
+        ({"table": "coil", "type": "bool"}, [1], True, Quality.GOOD),
     ],
 )
 def test_to_value(point: dict[str, object], registers: list[int], value: object, quality: Quality) -> None:
@@ -50,6 +57,9 @@ def test_to_value(point: dict[str, object], registers: list[int], value: object,
         ({"type": "uint32", "scale": 0.01}, 1234.56),
         ({"type": "float32", "scale": 1000}, 1.5),
         ({"type": "uint16", "enum": {0: "a", 2: "b"}}, 2),
+        ({"type": "uint64", "scale": 0.01}, 12345678901.23),
+        ({"type": "float32", "word_order": "little"}, 3.25),
+        ({"type": "int16", "scale": 0.1, "offset": -40}, -12.5),
     ],
 )
 def test_to_raw_inverts_to_value(point: dict[str, object], value: float) -> None:
@@ -62,3 +72,10 @@ def test_writes_outside_the_valid_range_are_refused(point: dict[str, object], va
     prof, p = _profile(**point)
     with pytest.raises(CodecError):
         to_raw(prof, p, value)
+
+
+def test_a_bit_point_encodes_only_its_bit() -> None:
+    prof, p = _profile(type="bool", bit=5)
+    assert to_raw(prof, p, True) == [0b100000]
+    assert to_raw(prof, p, False) == [0]
+    assert to_value(prof, p, [0b100001]) == (True, Quality.GOOD)

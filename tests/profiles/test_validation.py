@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from citysense.errors import ConfigError
+from citysense.nodekinds import load_node_kinds
 from citysense.profiles import load_profile
 
 GOOD = """\
@@ -47,6 +48,12 @@ def test_good_profile_loads(tmp_path: Path) -> None:
         (("table: holding", "table: coil"), "points.0", "type must be 'bool'"),
         (("unit: m", "unit: m, range: [10, 1]"), "points.0", "exceeds maximum"),
         (("unit: m", "unit: m, enum: {0: a}"), "points.0", "'enum' maps integer states"),
+        (("unit: m", "unit: m, bit: 3"), "points.0", "'bit' picks a bit of one 16-bit register"),
+        (("type: float32", "type: string"), "points.0", "needs 'length'"),
+        (("unit: m", "unit: m, sentinels: [none]"), "points.0.sentinels.0", "integer"),
+        (("unit: m", "unit: m, scale: 0"), "points.0", "must not be 0"),
+        (("category: water", "category: water\ndefaults: {address_base: 2}"), "defaults.address_base", "less than"),
+        (("category: water", "category: water\ndefaults: {address_base: 1}"), "points.0.address", "below"),
     ],
 )
 def test_broken_profile_names_file_and_key(tmp_path: Path, change: tuple[str, str], key: str, words: str) -> None:
@@ -70,3 +77,41 @@ def test_file_name_must_match_id(tmp_path: Path) -> None:
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     err = _error(tmp_path, "id: [unclosed\n")
     assert "line" in err.problems[0][0] and "invalid YAML" in err.problems[0][1]
+
+
+KIND = """\
+kind: {kind}
+name: Gauge station
+department: water
+connections:
+  - {{id: rs485, type: modbus_tcp}}
+devices:
+  - {{id: level, profile: gauge, connection: rs485, unit_id: 1}}
+  - {{id: rain, profile: gauge, connection: rs485, unit_id: 2}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (("unit_id: 2", "unit_id: 1"), "devices.1.unit_id", "unit id 1 is used twice"),
+        (
+            ("profile: gauge, connection: rs485, unit_id: 2", "profile: nope, connection: rs485, unit_id: 2"),
+            "devices.1.profile",
+            "no profile 'nope'",
+        ),
+        (
+            ("connection: rs485, unit_id: 2", "connection: can, unit_id: 2"),
+            "devices.1.connection",
+            "unknown connection",
+        ),
+        (("type: modbus_tcp", "type: lorawan"), "connections.0.type", "modbus_tcp"),
+        (("department: water", "departement: water"), "departement", "unknown key"),
+        (("kind: {kind}", "kind: other"), "kind", "must equal the file name"),
+    ],
+)
+def test_broken_node_kind_names_file_and_key(tmp_path: Path, change: tuple[str, str], key: str, words: str) -> None:
+    (tmp_path / "station.yaml").write_text(KIND.replace(*change).format(kind="station"))
+    with pytest.raises(ConfigError) as err:
+        load_node_kinds(tmp_path, {"gauge"})
+    assert any(k == f"station.yaml: {key}" and words in msg for k, msg in err.value.problems), err.value.problems
