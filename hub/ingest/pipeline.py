@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
@@ -26,6 +27,9 @@ from hub.store.errors import StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STORE_RETRY_MAX_S = 30.0
+
+# Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
+StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
 
 
 class Pipeline:
@@ -51,6 +55,7 @@ class Pipeline:
         self.prefix = topic_prefix
         self.dedupe = SeqWindow()
         self.dead = DeadLetterSink(registry, stats)
+        self.on_stored: list[StoredObserver] = []
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Process one message; returns once its readings are stored or dead-lettered."""
@@ -88,6 +93,7 @@ class Pipeline:
                 ok = []
             else:
                 await self.latest.publish(ok)
+                await self._notify(ok)
         self.dedupe.mark(node, batch.seq)
         self.stats.batches += 1
         self.stats.readings_stored += len(ok)
@@ -106,6 +112,14 @@ class Pipeline:
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
             else:
                 return
+
+    async def _notify(self, readings: list[StoredReading]) -> None:
+        """Tell every observer; one failing observer never stops ingest or the others."""
+        for observer in self.on_stored:
+            try:
+                await observer(readings)
+            except Exception:
+                log.exception("on_stored observer %r failed", observer)
 
     async def _status(self, status: NodeStatus) -> None:
         log.info(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from citysense import contract as c
+from hub.store.base import StoredReading
 from tests.hub.conftest import HubParts
 
 T = "citysense/v1/N1/telemetry"
@@ -89,3 +91,18 @@ async def test_birth_and_death_set_liveness(hub_parts: HubParts) -> None:
     death = birth.model_copy(update={"state": "offline"})
     await hub_parts.pipeline.handle(status, c.encode(death))
     assert not hub_parts.registry.get_node("N1").online
+
+
+async def test_observers_see_stored_readings_and_a_failing_one_does_not_stop_ingest(hub_parts: HubParts) -> None:
+    seen: list[list[str]] = []
+
+    async def broken(_: Sequence[StoredReading]) -> None:
+        raise RuntimeError("observer bug")
+
+    async def record(readings: Sequence[StoredReading]) -> None:
+        seen.append([r.metric for r in readings])
+
+    hub_parts.pipeline.on_stored += [broken, record]
+    await hub_parts.pipeline.handle(T, _batch(9, [_r(), _r("state", 0)]))
+    assert seen == [["level", "state"]]
+    assert hub_parts.stats.readings_stored == 2
