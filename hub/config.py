@@ -33,6 +33,9 @@ class HubSettings(Strict):
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_client_id: str = "citysense-hub"
+    # Several workers: the same group, a distinct mqtt_client_id each (docs/hub-ingest.md).
+    mqtt_share_group: str | None = None
+    spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
     registry_url: str | None = None

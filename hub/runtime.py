@@ -22,6 +22,7 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.fleet import Fleet
@@ -88,6 +89,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             for metrics in (await store.latest(pairs)).values():
                 latest.update(metrics.values())
         stats = IngestStats()
+        spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
+        stack.callback(spool.close)
         services = HubServices(registry, store, latest, stats, profiles)
         pipeline = Pipeline(
             registry=registry,
@@ -97,6 +100,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             latest=latest,
             stats=stats,
             topic_prefix=settings.topic_prefix,
+            spool=spool,
         )
         consumer = Consumer(
             pipeline,
@@ -105,6 +109,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             client_id=settings.mqtt_client_id,
             username=settings.mqtt_username,
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            share_group=settings.mqtt_share_group,
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -122,12 +127,14 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         api_url = f"http://{bound[0]}:{bound[1]}"
         async with asyncio.TaskGroup() as tg:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
+            drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()
+                drain_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

@@ -16,7 +16,8 @@ from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, pars
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink
-from hub.ingest.dedupe import SeqWindow
+from hub.ingest.seqledger import SeqLedger
+from hub.ingest.spool import Spool, SpoolFull
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
 from hub.latest import LatestCache
@@ -45,6 +46,7 @@ class Pipeline:
         latest: LatestCache,
         stats: IngestStats,
         topic_prefix: str,
+        spool: Spool | None = None,
     ) -> None:
         self.registry = registry
         self.snapshot = snapshot
@@ -53,7 +55,8 @@ class Pipeline:
         self.latest = latest
         self.stats = stats
         self.prefix = topic_prefix
-        self.dedupe = SeqWindow()
+        self.dedupe = SeqLedger(registry)
+        self.spool = spool
         self.dead = DeadLetterSink(registry, stats)
         self.on_stored: list[StoredObserver] = []
 
@@ -77,7 +80,7 @@ class Pipeline:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
 
     async def _telemetry(self, topic: str, node: str, batch: TelemetryBatch, payload: bytes) -> None:
-        if self.dedupe.seen(node, batch.seq):
+        if await self.dedupe.seen(node, batch.seq):
             self.stats.duplicates += 1
             return
         now_ms = time.time_ns() // 1_000_000
@@ -94,24 +97,83 @@ class Pipeline:
             else:
                 await self.latest.publish(ok)
                 await self._notify(ok)
-        self.dedupe.mark(node, batch.seq)
+        await self.dedupe.mark(node, batch.seq)
         self.stats.batches += 1
         self.stats.readings_stored += len(ok)
         await asyncio.to_thread(self.registry.set_node_status, node, True, now_ms)
 
     async def _write(self, readings: list[StoredReading]) -> None:
-        """Write, retrying with capped back-off while the store is unreachable."""
-        delay = 0.5
-        while True:
+        """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
+        if self.spool is None or self.spool.batches == 0:
             try:
                 await self.store.write(readings)
             except StoreUnavailable as exc:
+                if self.spool is None:
+                    await self._retry(readings, exc)
+                    return
+                log.warning("store unavailable (%s); spooling to %s", exc, self.spool.path)
+            else:
+                return
+        # Behind a non-empty spool so that the store receives batches in arrival order.
+        delay = 0.5
+        while True:
+            try:
+                await self.spool.put(readings)
+            except SpoolFull as exc:
                 self.stats.store_retries += 1
-                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+                log.warning("%s; holding the message unacknowledged for %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
             else:
                 return
+
+    async def _retry(self, readings: list[StoredReading], first: StoreUnavailable) -> None:
+        """Without a spool: retry with capped back-off while the store is unreachable."""
+        delay = 0.5
+        exc: StoreUnavailable = first
+        while True:
+            self.stats.store_retries += 1
+            log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_S)
+            try:
+                await self.store.write(readings)
+            except StoreUnavailable as again:
+                exc = again
+            else:
+                return
+
+    async def drain(self) -> None:
+        """Move spooled batches into the store, oldest first, forever (run as a task)."""
+        if self.spool is None:
+            return
+        spool, delay = self.spool, 0.5
+        while True:
+            await spool.nonempty.wait()
+            item = await spool.peek()
+            if item is None:
+                spool.nonempty.clear()
+                continue
+            batch_id, readings = item
+            try:
+                await self.store.write(readings)
+            except StoreUnavailable as exc:
+                self.stats.store_retries += 1
+                log.warning(
+                    "spool drain: store unavailable (%s); %d batches waiting, retry in %.1f s",
+                    exc,
+                    spool.batches,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+                continue
+            except StoreRejected as exc:
+                await self.dead.add("spool", readings[0].node if readings else None, "store_rejected", str(exc), "")
+            delay = 0.5
+            await spool.remove(batch_id, len(readings))
+            if spool.batches == 0:
+                log.info("spool drained into the store")
 
     async def _notify(self, readings: list[StoredReading]) -> None:
         """Tell every observer; one failing observer never stops ingest or the others."""
