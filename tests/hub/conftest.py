@@ -37,6 +37,15 @@ connections: [{id: bus, type: modbus_tcp}]
 devices: [{id: gauge, profile: test_gauge, connection: bus, unit_id: 1}]
 """
 
+FLEET = {
+    "regions": [
+        {"code": "440981", "name": "City", "level": "city"},
+        {"code": "440981103", "name": "Town", "level": "town", "parent": "440981"},
+    ],
+    "departments": [{"id": "water", "name": "Water"}],
+    "nodes": [{"id": "N1", "kind": "test_site", "region": "440981103", "endpoints": {"bus": {"host": "h", "port": 1}}}],
+}
+
 
 @dataclass
 class HubParts:
@@ -60,18 +69,7 @@ def build_parts(tmp_path: Path, store: Store, spool: Spool | None = None) -> Hub
     kinds = load_node_kinds(tmp_path / "kinds", set(profiles))
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.create_all()
-    fleet = Fleet.model_validate(
-        {
-            "regions": [
-                {"code": "440981", "name": "City", "level": "city"},
-                {"code": "440981103", "name": "Town", "level": "town", "parent": "440981"},
-            ],
-            "departments": [{"id": "water", "name": "Water"}],
-            "nodes": [
-                {"id": "N1", "kind": "test_site", "region": "440981103", "endpoints": {"bus": {"host": "h", "port": 1}}}
-            ],
-        }
-    )
+    fleet = Fleet.model_validate(FLEET)
     registry.apply_fleet(fleet, kinds, profiles)
     latest, stats = LatestCache(), IngestStats()
     pipeline = Pipeline(
