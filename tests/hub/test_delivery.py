@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiomqtt
@@ -17,6 +17,8 @@ import pytest
 
 from citysense.contract import Channel, subscription
 from hub.ingest.consumer import Consumer
+from hub.ingest.pipeline import StoredObserver
+from hub.store.base import StoredReading
 from hub.store.influx_v1 import InfluxV1Store
 from tests.harness import InfluxServer, MosquittoServer
 from tests.hub.conftest import FLEET, KIND, PROFILE, build_parts
@@ -159,6 +161,19 @@ async def test_two_workers_on_a_shared_subscription_store_every_batch_exactly_on
     ]
     t0 = time.time_ns() // 1_000_000 - 3_600_000
     n = 200
+    per_worker = [0, 0]
+    all_stored = asyncio.Event()
+
+    def observer(i: int) -> StoredObserver:
+        async def count(_: Sequence[StoredReading]) -> None:
+            per_worker[i] += 1
+            if sum(per_worker) >= n:
+                all_stored.set()
+
+        return count
+
+    for i, w in enumerate(workers):
+        w.pipeline.on_stored.append(observer(i))
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(c.run(), name=f"worker-{i}") for i, c in enumerate(consumers)]
@@ -166,15 +181,14 @@ async def test_two_workers_on_a_shared_subscription_store_every_batch_exactly_on
                 for c in consumers:
                     await c.subscribed.wait()
             await _publish(mosquitto_fresh, range(n), t0)
+            async with asyncio.timeout(60):
+                await all_stored.wait()
             values = await _wait_for_points(influx_db, t0, n)
-            async with asyncio.timeout(10):
-                while sum(w.stats.batches for w in workers) < n:
-                    await asyncio.sleep(0.1)
             for t in tasks:
                 t.cancel()
         assert values == _expected(n)
-        assert [w.stats.batches for w in workers] != [n, 0]
-        assert sum(w.stats.batches for w in workers) == n
+        assert 0 not in per_worker, "the broker did not share the subscription"
+        assert sum(per_worker) == n
         assert sum(w.stats.duplicates for w in workers) == 0
     finally:
         for w in workers:
