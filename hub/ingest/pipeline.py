@@ -184,6 +184,7 @@ class Pipeline:
                 log.exception("on_stored observer %r failed", observer)
 
     async def _status(self, status: NodeStatus) -> None:
+        self.stats.status_messages += 1
         log.info(
             "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
         )

@@ -16,3 +16,4 @@ class IngestStats:
     duplicates: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
+    status_messages: int = 0

@@ -29,7 +29,7 @@ READINGS_PER_BATCH = 10
 
 def _batch(seq: int, t0: int) -> bytes:
     readings = [
-        {"device": "gauge", "metric": "level", "value": seq + i / 100, "unit": "m", "ts_ms": t0 + seq * 100 + i}
+        {"device": "gauge", "metric": "level", "value": _value(seq, i), "unit": "m", "ts_ms": t0 + seq * 100 + i}
         for i in range(READINGS_PER_BATCH)
     ]
     return json.dumps({"v": 1, "node": "N1", "seq": seq, "sent_ms": t0, "readings": readings}).encode()
@@ -63,8 +63,12 @@ async def _wait_for_points(store: InfluxV1Store, t0: int, n_batches: int, timeou
             await asyncio.sleep(0.5)
 
 
+def _value(seq: int, i: int) -> float:
+    return seq / 100 + i / 10_000  # unique, and inside the test profile's range [-5, 50]
+
+
 def _expected(n_batches: int) -> list[float]:
-    return [seq + i / 100 for seq in range(n_batches) for i in range(READINGS_PER_BATCH)]
+    return [_value(seq, i) for seq in range(n_batches) for i in range(READINGS_PER_BATCH)]
 
 
 @pytest.fixture

@@ -63,6 +63,8 @@ async def test_bad_quality_reading_is_stored_with_its_quality(hub_parts: HubPart
         ("citysense/v1/N1/telemetry", _batch(1, [{**_r(), "device": "ghost"}]), "unknown_device"),
         ("citysense/v1/N1/telemetry", _batch(1, [_r("no_such_metric")]), "unknown_metric"),
         ("citysense/v1/N1/telemetry", _batch(1, [_r(ts_ms=_now() + 3_600_000)]), "future_timestamp"),
+        ("citysense/v1/N1/telemetry", _batch(1, [_r(value=51.0)]), "out_of_range"),
+        ("citysense/v1/N1/telemetry", _batch(1, [_r(value="high")]), "wrong_type"),
     ],
 )
 async def test_refused_input_is_dead_lettered_with_reason(

@@ -21,7 +21,7 @@ OUTAGE_S = float(os.environ.get("CITYSENSE_OUTAGE_S", "120"))
 
 def _batch(seq: int, ts_ms: int) -> bytes:
     readings = [
-        {"device": "gauge", "metric": "level", "value": seq / 100, "unit": "m", "ts_ms": ts_ms},
+        {"device": "gauge", "metric": "level", "value": seq / 1000, "unit": "m", "ts_ms": ts_ms},
         {"device": "gauge", "metric": "state", "value": seq % 2, "ts_ms": ts_ms},
     ]
     return json.dumps({"v": 1, "node": "N1", "seq": seq, "sent_ms": ts_ms, "readings": readings}).encode()
@@ -60,7 +60,7 @@ async def test_influx_outage_under_steady_load_loses_and_duplicates_nothing(
                 await spool.empty.wait()
             drain.cancel()
         rows = await store.query_range("N1.gauge", "test_gauge", ["level"], t0, t0 + sent + 1, limit=1_000_000)
-        assert [r.value for r in rows] == [seq / 100 for seq in range(sent)]
+        assert [r.value for r in rows] == [seq / 1000 for seq in range(sent)]
         assert spool.spooled_total > 0
         assert spool.drained_total == spool.spooled_total
         assert not parts.stats.dead_letters
@@ -94,7 +94,7 @@ async def test_spooled_batches_survive_a_restart_and_drain_in_order(influx: Infl
                 await reopened.empty.wait()
             drain.cancel()
         rows = await store.query_range("N1.gauge", "test_gauge", ["level"], t0, t0 + 10)
-        assert [r.value for r in rows] == [0.0, 0.01, 0.02, 0.03, 0.04]
+        assert [r.value for r in rows] == [0.0, 0.001, 0.002, 0.003, 0.004]
     finally:
         reopened.close()
         await store.close()
@@ -121,7 +121,7 @@ async def test_full_spool_holds_the_message_until_the_store_returns(tmp_path: Pa
                 await spool.empty.wait()
             drain.cancel()
         rows = await good.query_range("N1.gauge", "test_gauge", ["level"], t0, t0 + 10)
-        assert [r.value for r in rows] == [0.0, 0.01]
+        assert [r.value for r in rows] == [0.0, 0.001]
     finally:
         spool.close()
         await good.close()
