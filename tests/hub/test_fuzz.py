@@ -1,4 +1,4 @@
-"""Hostile input never crashes ingest: every message is stored, dropped as a duplicate, or dead-lettered with a reason."""
+"""Hostile input never crashes ingest: each message is stored, dropped as a duplicate, or dead-lettered."""
 
 from __future__ import annotations
 
