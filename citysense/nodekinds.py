@@ -17,7 +17,7 @@ from citysense.agentconfig import ConnectionType
 from citysense.contract import ID_PATTERN
 from citysense.errors import ConfigError
 from citysense.profiles.model import Strict
-from citysense.yamlconf import load_model
+from citysense.yamlconf import keyed, load_model
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -59,13 +59,13 @@ class NodeKind(Strict):
         ids = [d.id for d in self.devices]
         if len(set(ids)) != len(ids):
             raise ValueError("device ids must be unique")
-        for d in self.devices:
+        for i, d in enumerate(self.devices):
             if d.connection not in conns:
-                raise ValueError(f"device '{d.id}' names unknown connection '{d.connection}'")
+                raise keyed(f"devices.{i}.connection", f"device '{d.id}' names unknown connection '{d.connection}'")
         seen: set[tuple[str, int]] = set()
-        for d in self.devices:
+        for i, d in enumerate(self.devices):
             if (d.connection, d.unit_id) in seen:
-                raise ValueError(f"device '{d.id}': unit id {d.unit_id} is used twice on '{d.connection}'")
+                raise keyed(f"devices.{i}.unit_id", f"unit id {d.unit_id} is used twice on '{d.connection}'")
             seen.add((d.connection, d.unit_id))
         return self
 

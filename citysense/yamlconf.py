@@ -13,6 +13,11 @@ from citysense.errors import ConfigError
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 
+def keyed(key: str, message: str) -> ValueError:
+    """Return a ValueError that :func:`errors_of` reports under ``key`` (relative to the model)."""
+    return ValueError(f"@{key}: {message}")
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file, mapping syntax errors to :class:`ConfigError`."""
     try:
@@ -34,6 +39,10 @@ def errors_of(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
         msg = err["msg"]
+        # Cross-field validators name the offending key as "@dotted.key: message" (see keyed()).
+        if err["type"] == "value_error" and msg.startswith("Value error, @"):
+            key, _, msg = msg.removeprefix("Value error, @").partition(": ")
+            loc.extend(key.split("."))
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see the schema in docs/)"
         elif err["type"] == "missing":

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import sys
 from pathlib import Path
 
 from citysense.errors import ConfigError
+from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from hub.config import HubSettings
 from hub.runtime import running_hub
@@ -39,10 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         print(f"{args.config}: OK")
         return 0
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings))
-    return 0
+    return run_until_interrupted(_serve(settings), args.log_level)
 
 
 if __name__ == "__main__":

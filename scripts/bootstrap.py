@@ -43,8 +43,8 @@ def ensure_venv(root: Path = ROOT) -> Path:
     digest = pyproject_digest(root)
     if not stamp.exists() or stamp.read_text().strip() != digest:
         print('==> pip install -e ".[dev]" (pyproject.toml changed since the last install)', flush=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--upgrade", "pip"], cwd=root, check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-e", ".[dev]"], cwd=root, check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], cwd=root, check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", ".[dev]"], cwd=root, check=True)
         stamp.write_text(digest + "\n")
     return venv
 

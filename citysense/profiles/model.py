@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from citysense.codec import ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
+from citysense.yamlconf import keyed
 
 MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
 
@@ -73,6 +74,45 @@ class WireDefaults(Strict):
     max_gap_registers: Annotated[int, Field(ge=0, le=100)] = 10
 
 
+class ReportMode(enum.StrEnum):
+    """When the agent forwards a point's readings (docs/edge-agent.md, "Report strategies")."""
+
+    EVERY_POLL = "every_poll"  # every reading
+    ON_CHANGE = "on_change"  # when the value moves more than ``deadband`` (or the quality changes)
+    CHANGE_OR_HEARTBEAT = "change_or_heartbeat"  # on change, and at least every ``heartbeat_s``
+    AGGREGATE = "aggregate"  # one reading per ``interval_s``: min, max, mean, sum or count of the good values
+
+
+class Aggregate(enum.StrEnum):
+    """Aggregation of the good values of one report interval."""
+
+    MIN = "min"
+    MAX = "max"
+    MEAN = "mean"
+    SUM = "sum"
+    COUNT = "count"
+
+
+class ReportSpec(Strict):
+    """A point's report strategy; readings of bad quality are always forwarded when the quality changes."""
+
+    mode: ReportMode = ReportMode.EVERY_POLL
+    deadband: Annotated[float, Field(ge=0)] = 0.0
+    heartbeat_s: Annotated[float | None, Field(gt=0, le=86400)] = None
+    interval_s: Annotated[float | None, Field(gt=0, le=86400)] = None
+    aggregate: Aggregate | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> Self:
+        if self.mode is ReportMode.CHANGE_OR_HEARTBEAT and self.heartbeat_s is None:
+            raise ValueError("mode 'change_or_heartbeat' needs 'heartbeat_s'")
+        if self.mode is ReportMode.AGGREGATE and (self.interval_s is None or self.aggregate is None):
+            raise ValueError("mode 'aggregate' needs 'interval_s' and 'aggregate' (min, max, mean, sum or count)")
+        if self.mode is not ReportMode.AGGREGATE and self.aggregate is not None:
+            raise ValueError("'aggregate' applies only to mode 'aggregate'")
+        return self
+
+
 class Point(Strict):
     """One measured or settable quantity of the device."""
 
@@ -94,6 +134,7 @@ class Point(Strict):
     sentinels: list[int] = Field(default_factory=list, description="Raw values meaning 'no value'")
     enum: dict[int, str] | None = None
     writable: bool = False
+    report: ReportSpec = ReportSpec()
     description: str = ""
 
     @property
@@ -145,25 +186,25 @@ class Profile(Strict):
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
         seen_metrics: set[str] = set()
-        spans: dict[Table, list[tuple[int, int, str, int | None]]] = {}
-        for p in self.points:
+        spans: dict[Table, list[tuple[int, int, int, int | None]]] = {}
+        base = self.defaults.address_base
+        for i, p in enumerate(self.points):
             if p.metric in seen_metrics:
-                raise ValueError(f"metric '{p.metric}' is defined twice")
+                raise keyed(f"points.{i}.metric", f"metric '{p.metric}' is defined twice")
             seen_metrics.add(p.metric)
-            if p.address < self.defaults.address_base:
-                raise ValueError(
-                    f"point '{p.metric}': address {p.address} is below address_base {self.defaults.address_base}"
-                )
+            if p.address < base:
+                raise keyed(f"points.{i}.address", f"address {p.address} is below address_base {base}")
             end = p.address + p.register_count
-            if end - self.defaults.address_base > 65536:
-                raise ValueError(f"point '{p.metric}': {p.register_count} registers from {p.address} run past 65535")
-            spans.setdefault(p.table, []).append((p.address, end, p.metric, p.bit))
+            if end - base > 65536:
+                raise keyed(f"points.{i}.address", f"{p.register_count} registers from {p.address} run past 65535")
+            spans.setdefault(p.table, []).append((p.address, end, i, p.bit))
         for table, items in spans.items():
             items.sort()
-            for (a0, a1, m0, b0), (c0, _c1, m1, b1) in itertools.pairwise(items):
+            for (a0, a1, i0, b0), (c0, _c1, i1, b1) in itertools.pairwise(items):
                 shares_bits = b0 is not None and b1 is not None and a0 == c0 and a1 == c0 + 1
                 if c0 < a1 and not (shares_bits and b0 != b1):
-                    raise ValueError(f"points '{m0}' and '{m1}' overlap in the {table.value} table")
+                    m0, m1 = self.points[i0].metric, self.points[i1].metric
+                    raise keyed(f"points.{i1}.address", f"points '{m0}' and '{m1}' overlap in the {table.value} table")
         return self
 
     def point(self, metric: str) -> Point:

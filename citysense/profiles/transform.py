@@ -4,7 +4,8 @@ Read direction, in order (each step may end the chain with a bad quality):
 
 1. decode registers per type and byte/word order (:mod:`citysense.codec`);
 2. raw integer equal to one of ``sentinels`` -> quality ``sentinel``;
-   a float NaN or infinity -> quality ``sentinel``;
+   a float NaN or infinity -> quality ``sentinel``; a float32 is rounded to
+   the 7 significant digits it can hold (5.236, not 5.236000061035156);
 3. ``bit`` extracts one bit -> ``bool``; else ``mask`` then ``shift``;
 4. ``enum`` points report the raw state number (labels come from the profile);
    an undefined state -> quality ``out_of_range`` with the number kept;
@@ -42,6 +43,8 @@ def to_value(profile: Profile, point: Point, registers: list[int]) -> tuple[Valu
     if isinstance(raw, float):
         if math.isnan(raw) or math.isinf(raw):
             return None, Quality.SENTINEL
+        if point.type is DataType.FLOAT32:
+            raw = float(f"{raw:.7g}")  # a float32 holds ~7 significant digits; drop the binary tail
     elif raw in point.sentinels:
         return None, Quality.SENTINEL
     if point.bit is not None:
