@@ -185,6 +185,7 @@ class Pipeline:
 
     async def _status(self, status: NodeStatus) -> None:
         self.stats.status_messages += 1
+        self.latest.set_node_online(status.node, status.state == "online", status.ts_ms, status.session)
         log.info(
             "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
         )

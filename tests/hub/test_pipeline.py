@@ -108,3 +108,27 @@ async def test_observers_see_stored_readings_and_a_failing_one_does_not_stop_ing
     await hub_parts.pipeline.handle(T, _batch(9, [_r(), _r("state", 0)]))
     assert seen == [["level", "state"]]
     assert hub_parts.stats.readings_stored == 2
+
+
+def _status(state: str, session: str) -> bytes:
+    return c.encode(c.NodeStatus(node="N1", state=state, session=session, ts_ms=_now()))  # type: ignore[arg-type]
+
+
+async def test_a_dead_nodes_latest_values_are_stale_until_it_is_born_again(hub_parts: HubParts) -> None:
+    status = "citysense/v1/N1/status"
+    await hub_parts.pipeline.handle(status, _status("online", "s1"))
+    await hub_parts.pipeline.handle(T, _batch(20, [_r()]))
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "good"
+    await hub_parts.pipeline.handle(status, _status("offline", "s1"))
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"
+    assert hub_parts.latest.get("N1.gauge")["level"].value == 1.25
+    await hub_parts.pipeline.handle(status, _status("online", "s2"))
+    await hub_parts.pipeline.handle(status, _status("offline", "s1"))  # the old session's will, delivered late
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "good"
+
+
+async def test_a_silent_nodes_latest_values_are_stale(hub_parts: HubParts) -> None:
+    hub_parts.latest.stale_after_ms = 0
+    await hub_parts.pipeline.handle(T, _batch(21, [_r(ts_ms=_now() - 5000)]))
+    time.sleep(0.01)
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"
