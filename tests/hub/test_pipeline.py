@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Sequence
@@ -130,5 +131,5 @@ async def test_a_dead_nodes_latest_values_are_stale_until_it_is_born_again(hub_p
 async def test_a_silent_nodes_latest_values_are_stale(hub_parts: HubParts) -> None:
     hub_parts.latest.stale_after_ms = 0
     await hub_parts.pipeline.handle(T, _batch(21, [_r(ts_ms=_now() - 5000)]))
-    time.sleep(0.01)
+    await asyncio.sleep(0.01)
     assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"
