@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from hub.store.retention import RetentionSettings
 
 
 class InfluxSettings(Strict):
@@ -23,6 +24,8 @@ class InfluxSettings(Strict):
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # Retention policies + rollup continuous queries (InfluxDB 1.x); null leaves the database as it is.
+    retention: RetentionSettings | None = RetentionSettings()
 
 
 class HubSettings(Strict):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from citysense.codec import DataType
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
@@ -46,15 +47,20 @@ class RunningHub:
     kinds: dict[str, NodeKind]
 
 
-def _make_store(settings: HubSettings) -> Store:
+def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
     if settings.influx is not None:
         i = settings.influx
+        numeric = {
+            pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
+        }
         return InfluxV1Store(
             i.url,
             i.database,
             username=i.username,
             password=i.password.get_secret_value() if i.password else None,
             timeout_s=i.timeout_s,
+            rollups=i.retention,
+            rollup_metrics=numeric,
         )
     return SqliteStore(settings.data_dir / "readings.db")
 
@@ -79,7 +85,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         else:
             parts = urlsplit(settings.mqtt_url)
             host, port = parts.hostname or "127.0.0.1", parts.port or 1883
-        store = _make_store(settings)
+        store = _make_store(settings, profiles)
         await store.start()
         stack.push_async_callback(store.close)
 
