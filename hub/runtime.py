@@ -97,7 +97,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
         stack.callback(spool.close)
-        services = HubServices(registry, store, latest, stats, profiles)
+        services = HubServices(registry, store, latest, stats, profiles, spool)
         pipeline = Pipeline(
             registry=registry,
             snapshot=snapshot,

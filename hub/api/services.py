@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from citysense.profiles import ProfileSet
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -20,3 +21,4 @@ class HubServices:
     latest: LatestCache
     stats: IngestStats
     profiles: ProfileSet
+    spool: Spool | None = None

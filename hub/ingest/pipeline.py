@@ -84,6 +84,7 @@ class Pipeline:
             self.stats.duplicates += 1
             return
         now_ms = time.time_ns() // 1_000_000
+        self.stats.lag_ms = now_ms - batch.sent_ms
         ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
         if rejected:
             await self.dead.add_many([(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected])
@@ -105,6 +106,7 @@ class Pipeline:
     async def _write(self, readings: list[StoredReading]) -> None:
         """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
         if self.spool is None or self.spool.batches == 0:
+            started = time.perf_counter()
             try:
                 await self.store.write(readings)
             except StoreUnavailable as exc:
@@ -113,6 +115,7 @@ class Pipeline:
                     return
                 log.warning("store unavailable (%s); spooling to %s", exc, self.spool.path)
             else:
+                self.stats.observe_write(time.perf_counter() - started)
                 return
         # Behind a non-empty spool so that the store receives batches in arrival order.
         delay = 0.5
