@@ -29,6 +29,7 @@ from hub.latest import LatestCache
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
+from hub.store.errors import StoreUnavailable
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.sqlite import SqliteStore
 
@@ -86,14 +87,16 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             parts = urlsplit(settings.mqtt_url)
             host, port = parts.hostname or "127.0.0.1", parts.port or 1883
         store = _make_store(settings, profiles)
-        await store.start()
         stack.push_async_callback(store.close)
-
         latest = LatestCache()
         pairs = [(d.uid, d.profile) for n in snapshot.nodes.values() for d in n.devices.values()]
-        if pairs:
-            for metrics in (await store.latest(pairs)).values():
+        try:
+            await store.start()
+            for metrics in (await store.latest(pairs) if pairs else {}).values():
                 latest.update(metrics.values())
+        except StoreUnavailable as exc:
+            # Ingest still runs: batches spool to disk and drain when the store answers (it then creates its schema).
+            log.warning("store unavailable at start (%s); spooling until it answers", exc)
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
         stack.callback(spool.close)
