@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy import BigInteger, Integer, String, delete, select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,19 +53,45 @@ class SeqLedger:
         with self.registry.session() as s:
             return s.scalar(select(StoredBatch.seq).where(StoredBatch.node == node, StoredBatch.seq == seq)) is not None
 
+    async def seen_many(self, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Return those of ``keys`` already stored (one query for all that the memory window does not know)."""
+        known = {k for k in keys if self.recent.seen(*k)}
+        ask = [k for k in dict.fromkeys(keys) if k not in known]
+        if ask:
+            known |= await asyncio.to_thread(self._db_seen_many, ask)
+        return known
+
+    def _db_seen_many(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+        out: set[tuple[str, int]] = set()
+        with self.registry.session() as s:
+            for i in range(0, len(keys), 400):  # stay under SQLite's bound-parameter limit
+                chunk = keys[i : i + 400]
+                q = select(StoredBatch.node, StoredBatch.seq).where(
+                    tuple_(StoredBatch.node, StoredBatch.seq).in_(chunk)
+                )
+                out |= {(n, q_) for n, q_ in s.execute(q)}
+        return out
+
     async def mark(self, node: str, seq: int) -> None:
         """Record that ``(node, seq)`` is safe."""
-        self.recent.mark(node, seq)
-        await asyncio.to_thread(self._db_mark, node, seq)
+        await self.mark_many([(node, seq)])
 
-    def _db_mark(self, node: str, seq: int) -> None:
+    async def mark_many(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Record that every ``(node, seq)`` is safe, in one transaction."""
+        for node, seq in keys:
+            self.recent.mark(node, seq)
+        if keys:
+            await asyncio.to_thread(self._db_mark, list(dict.fromkeys(keys)))
+
+    def _db_mark(self, keys: list[tuple[str, int]]) -> None:
         now = time.time_ns() // 1_000_000
+        rows = [{"node": n, "seq": q, "stored_ms": now} for n, q in keys]
         with self.registry.session() as s, s.begin():
             if s.bind is not None and s.bind.dialect.name == "sqlite":
-                stmt = sqlite_insert(StoredBatch).values(node=node, seq=seq, stored_ms=now).on_conflict_do_nothing()
-                s.execute(stmt)
+                s.execute(sqlite_insert(StoredBatch).on_conflict_do_nothing(), rows)
             else:
-                s.merge(StoredBatch(node=node, seq=seq, stored_ms=now))
+                for row in rows:
+                    s.merge(StoredBatch(**row))
 
     async def prune(self, older_than_ms: int) -> None:
         """Forget batches stored before ``older_than_ms`` (agents never resend that far back)."""

@@ -169,8 +169,8 @@ async def test_two_workers_on_a_shared_subscription_store_every_batch_exactly_on
     all_stored = asyncio.Event()
 
     def observer(i: int) -> StoredObserver:
-        async def count(_: Sequence[StoredReading]) -> None:
-            per_worker[i] += 1
+        async def count(readings: Sequence[StoredReading]) -> None:
+            per_worker[i] += len(readings) // READINGS_PER_BATCH  # batches stored by worker i
             if sum(per_worker) >= n:
                 all_stored.set()
 
