@@ -7,7 +7,7 @@ unset stores readings in the embedded SQLite store under ``data_dir``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
@@ -17,13 +17,19 @@ from hub.store.retention import RetentionSettings
 
 
 class InfluxSettings(Strict):
-    """InfluxDB reached over its v1 HTTP API (1.x, or 2.x/3.x compatibility endpoints)."""
+    """InfluxDB over its v1 HTTP API (1.x, or 2.x/3.x compatibility endpoints), or writes over the v2 API.
+
+    ``write_api: v2`` writes to ``/api/v2/write`` with ``org``, the bucket
+    ``database`` and the token ``password``; reads still use ``/query``.
+    """
 
     url: str = "http://127.0.0.1:8086"
     database: str = "citysense"
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    write_api: Literal["v1", "v2"] = "v1"
+    org: str = ""
     # Retention policies + rollup continuous queries (InfluxDB 1.x); null leaves the database as it is.
     retention: RetentionSettings | None = RetentionSettings()
 

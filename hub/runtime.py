@@ -31,6 +31,7 @@ from hub.registry.service import Registry
 from hub.store.base import Store
 from hub.store.errors import StoreUnavailable
 from hub.store.influx_v1 import InfluxV1Store
+from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class RunningHub:
 def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
     if settings.influx is not None:
         i = settings.influx
+        if i.write_api == "v2":
+            token = i.password.get_secret_value() if i.password else ""
+            return InfluxV2Store(i.url, i.database, i.org, token, timeout_s=i.timeout_s)
         numeric = {
             pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
         }
