@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import devices, latest, metrics, nodes, system
+from hub.api.routes import devices, latest, metrics, nodes, readings, system
 from hub.api.services import HubServices
 
 
@@ -17,6 +17,6 @@ def create_app(services: HubServices) -> FastAPI:
         description="Device registry, latest values and history of the city's sensing devices.",
     )
     app.state.services = services
-    for module in (nodes, devices, system, latest, metrics):
+    for module in (nodes, devices, system, latest, readings, metrics):
         app.include_router(module.router)
     return app
