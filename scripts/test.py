@@ -26,10 +26,11 @@ from scripts.bootstrap import ROOT, ensure_venv, venv_bin
 BINARIES = {
     "mosquitto": "/usr/sbin/mosquitto",
     "influxd": "/usr/bin/influxd",
+    "initdb": "/usr/lib/postgresql/15/bin/initdb",
     "victoria-metrics": "/usr/bin/victoria-metrics",
 }
-APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "victoria-metrics"]
-SERVICES = ["mosquitto", "influxdb", "victoria-metrics"]
+APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql", "victoria-metrics"]
+SERVICES = ["mosquitto", "influxdb", "postgresql", "victoria-metrics"]
 
 
 def missing_binaries() -> list[str]:

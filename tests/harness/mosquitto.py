@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -21,6 +22,27 @@ from typing import Self
 from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DYNSEC_ADMIN = ("dynsec-admin", "dynsec-admin-test-password")
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """A second listener speaking TLS (MQTT over TLS, port 8883 in production)."""
+
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = True
+
+    def config(self, host: str) -> str:
+        """Mosquitto configuration lines of this listener."""
+        return (
+            f"listener {self.port} {host}\n"
+            f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\n"
+            f"require_certificate {'true' if self.require_certificate else 'false'}\n"
+        )
 
 
 class MosquittoServer:
@@ -36,6 +58,8 @@ class MosquittoServer:
         max_inflight_messages: int = 100,
         binary: str = MOSQUITTO,
         start_timeout_s: float = 10.0,
+        dynsec: bool = False,
+        tls: TlsListener | None = None,
     ) -> None:
         self.binary = find_binary(binary)
         self.host = "127.0.0.1"
@@ -50,6 +74,9 @@ class MosquittoServer:
         self.stderr_path = self.dir / "stderr.log"
         self.conf_path = self.dir / "mosquitto.conf"
         self._proc: subprocess.Popen[bytes] | None = None
+        # Dynamic security: clients and ACLs managed at run time over $CONTROL; DYNSEC_ADMIN administers it.
+        self.dynsec_file = self.dir / "dynamic-security.json" if dynsec else None
+        self.tls = tls
 
     @property
     def url(self) -> str:
@@ -69,12 +96,21 @@ class MosquittoServer:
             if self.password_file is not None
             else "allow_anonymous true\n"
         )
+        if self.dynsec_file is not None:
+            if not self.dynsec_file.exists():
+                ctrl = find_binary("/usr/bin/mosquitto_ctrl")
+                subprocess.run(
+                    [ctrl, "dynsec", "init", str(self.dynsec_file), *DYNSEC_ADMIN], capture_output=True, check=True
+                )
+            plugin = find_binary(DYNSEC_PLUGIN)
+            auth = f"allow_anonymous false\nplugin {plugin}\nplugin_opt_config_file {self.dynsec_file}\n"
         return (
             f"# written by tests.harness.mosquitto\n"
             # As root, mosquitto would switch to user "mosquitto", which cannot write our temp dir.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"per_listener_settings false\n"
             f"listener {self.port} {self.host}\n"
+            f"{self.tls.config(self.host) if self.tls else ''}"
             f"{auth}"
             f"persistence true\n"
             f"persistence_location {data}/\n"
