@@ -65,6 +65,7 @@ class HubSettings(Strict):
     # Several workers: the same group, a distinct mqtt_client_id each (docs/hub-ingest.md).
     mqtt_share_group: str | None = None
     spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
+    dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
     registry_url: str | None = None

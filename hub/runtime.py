@@ -178,6 +178,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         async with asyncio.TaskGroup() as tg:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
+            prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token)
@@ -185,6 +186,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 server.should_exit = True
                 ingest_task.cancel()
                 drain_task.cancel()
+                prune_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

@@ -93,6 +93,17 @@ class SeqLedger:
                 for row in rows:
                     s.merge(StoredBatch(**row))
 
+    async def run_pruning(self, keep_s: float, every_s: float = 600.0) -> None:
+        """Forget batches older than ``keep_s`` every ``every_s``, forever (run as a task).
+
+        The ledger must outlive any redelivery: a broker redelivers within the
+        hub's reconnect, an agent resends what it never saw acknowledged when it
+        reconnects. At 1,000 batches/s a day is 86 M rows, so keep hours, not weeks.
+        """
+        while True:
+            await self.prune(time.time_ns() // 1_000_000 - int(keep_s * 1000))
+            await asyncio.sleep(every_s)
+
     async def prune(self, older_than_ms: int) -> None:
         """Forget batches stored before ``older_than_ms`` (agents never resend that far back)."""
         await asyncio.to_thread(self._db_prune, older_than_ms)

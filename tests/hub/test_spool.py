@@ -143,3 +143,18 @@ async def test_dedupe_survives_a_hub_restart(tmp_path: Path) -> None:
     finally:
         await store.close()
         again.registry.engine.dispose()
+
+
+async def test_pruned_ledger_forgets_old_batches(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "readings.db")
+    await store.start()
+    parts = build_parts(tmp_path, store)
+    try:
+        await parts.pipeline.handle(T, _batch(3, time.time_ns() // 1_000_000))
+        fresh = build_parts(tmp_path, store).pipeline.dedupe  # no memory window: asks the database
+        assert await fresh.seen("N1", 3)
+        await fresh.prune(time.time_ns() // 1_000_000 + 1)
+        assert not await fresh.seen("N1", 3)
+    finally:
+        await store.close()
+        parts.registry.engine.dispose()
