@@ -23,7 +23,7 @@ NOW = time.time_ns() // 1_000_000
 @pytest.fixture
 async def api(hub_parts: HubParts) -> AsyncIterator[httpx.AsyncClient]:
     services = HubServices(
-        hub_parts.registry, hub_parts.store, hub_parts.latest, hub_parts.stats, hub_parts.profiles, None
+        hub_parts.registry, hub_parts.store, hub_parts.latest, hub_parts.stats, hub_parts.profiles, None, open_read=True
     )
     transport = httpx.ASGITransport(app=create_app(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
@@ -99,3 +99,22 @@ async def test_metrics_expose_ingest_counters(api: httpx.AsyncClient, hub_parts:
     assert 'citysense_dead_letters_total{reason="out_of_range"} 1' in text
     assert 'citysense_store_write_seconds_bucket{le="+Inf"} 1' in text
     assert "citysense_spool_readings 0" in text
+
+
+async def test_a_scoped_caller_sees_only_its_departments_devices(hub_parts: HubParts) -> None:
+    from hub.api import deps
+    from hub.registry.access import Principal
+
+    _fill(hub_parts, 3)
+    p = hub_parts
+    app = create_app(HubServices(p.registry, p.store, p.latest, p.stats, p.profiles, None))
+
+    async def weather_viewer() -> Principal:
+        return Principal("u1", "viewer", None, frozenset({"weather"}))
+
+    app.dependency_overrides[deps._principal] = weather_viewer
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+        latest = (await client.get("/api/v1/latest")).json()
+        readings = (await client.get("/api/v1/readings", params={"start_ms": 0, "device": "N1.gauge"})).json()
+    assert latest["devices"] == []  # N1 belongs to water
+    assert readings["series"] == []

@@ -23,7 +23,7 @@ T0 = (NOW - 600_000) // 60_000 * 60_000
 @pytest.fixture
 async def api(hub_parts: HubParts) -> AsyncIterator[httpx.AsyncClient]:
     p = hub_parts
-    app = create_app(HubServices(p.registry, p.store, p.latest, p.stats, p.profiles, None))
+    app = create_app(HubServices(p.registry, p.store, p.latest, p.stats, p.profiles, None, open_read=True))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
         # Minute one: 1, 2, 3; minute two: 10, 20 and a failed read that must not count.
         readings = [(0, 1.0), (10_000, 2.0), (20_000, 3.0), (60_000, 10.0), (70_000, 20.0)]

@@ -18,18 +18,28 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from hub.api.deps import Services
+from hub.api.deps import CurrentPrincipal, Services
 from hub.errors import NotFound
+from hub.registry.access import Principal
 from hub.registry.service import NodeFilter
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
 
-async def _nodes(services: Services, region: str | None, department: str | None) -> set[str] | None:
-    if region is None and department is None:
+async def _nodes(
+    services: Services, principal: Principal, region: str | None, department: str | None
+) -> set[str] | None:
+    """Node ids the caller may see and asked for; ``None`` when that is every node."""
+    if region is None and department is None and principal.unscoped:
         return None
+    flt = NodeFilter(
+        region=region,
+        department=department,
+        within_regions=principal.regions,
+        within_departments=principal.departments,
+    )
     try:
-        rows = await asyncio.to_thread(services.registry.list_nodes, NodeFilter(region=region, department=department))
+        rows = await asyncio.to_thread(services.registry.list_nodes, flt)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     return {n.id for n in rows}
@@ -38,6 +48,7 @@ async def _nodes(services: Services, region: str | None, department: str | None)
 @router.get("/latest", operation_id="listLatest", response_model=None)
 async def list_latest(
     services: Services,
+    principal: CurrentPrincipal,
     region: Annotated[str | None, Query(description="Region code; matches its whole subtree")] = None,
     department: str | None = None,
     profile: str | None = None,
@@ -46,8 +57,8 @@ async def list_latest(
     limit: Annotated[int, Query(ge=1, le=20_000)] = 5_000,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
-    """Return the newest reading of every metric of each matching device (stale when its node is)."""
-    allowed = await _nodes(services, region, department)
+    """Return the newest value of every metric of each matching device in the caller's scope."""
+    allowed = await _nodes(services, principal, region, department)
     wanted_nodes = set(node) if node else None
     latest, snapshot_profile = services.latest, profile
     now_ms = time.time_ns() // 1_000_000

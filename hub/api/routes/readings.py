@@ -21,8 +21,9 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from citysense.quality import Quality
-from hub.api.deps import Services
+from hub.api.deps import CurrentPrincipal, Services
 from hub.errors import NotFound
+from hub.registry.access import Principal
 from hub.registry.service import NodeFilter
 from hub.store.base import StoredReading
 from hub.store.influx_v1 import InfluxV1Store
@@ -50,17 +51,23 @@ def windows(rows: Sequence[StoredReading], window_ms: int, agg: str) -> dict[str
 
 async def _devices(
     services: Services,
+    principal: Principal,
     device: list[str] | None,
     region: str | None,
     department: str | None,
     profile: str | None,
     node: str | None,
 ) -> list[tuple[str, str]]:
-    """Return sorted ``(uid, profile)`` of the chosen devices."""
+    """Return sorted ``(uid, profile)`` of the chosen devices in the caller's scope."""
     try:
         rows = await asyncio.to_thread(services.registry.list_devices, node, profile)
-        if region is not None or department is not None:
-            flt = NodeFilter(region=region, department=department)
+        if region is not None or department is not None or not principal.unscoped:
+            flt = NodeFilter(
+                region=region,
+                department=department,
+                within_regions=principal.regions,
+                within_departments=principal.departments,
+            )
             nodes = {n.id for n in await asyncio.to_thread(services.registry.list_nodes, flt)}
             rows = [d for d in rows if d.node_id in nodes]
     except NotFound as exc:
@@ -72,6 +79,7 @@ async def _devices(
 @router.get("/readings", operation_id="listReadings", response_model=None)
 async def list_readings(
     services: Services,
+    principal: CurrentPrincipal,
     start_ms: Annotated[int, Query(ge=0)],
     end_ms: Annotated[int | None, Query(ge=0)] = None,
     window_s: Annotated[int, Query(ge=1, le=31_536_000)] = 60,
@@ -90,10 +98,10 @@ async def list_readings(
     now = time.time_ns() // 1_000_000
     end = end_ms if end_ms is not None else now + 1
     if start_ms >= end:
-        raise HTTPException(422, "start_ms must be before end_ms")
+        raise HTTPException(400, "start_ms must be before end_ms")
     chosen = [
         d
-        for d in await _devices(services, device, region, department, profile, node)
+        for d in await _devices(services, principal, device, region, department, profile, node)
         if cursor is None or d[0] > cursor
     ]
     page, more = chosen[:devices_per_page], len(chosen) > devices_per_page
