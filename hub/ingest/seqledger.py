@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Integer, String, delete, select, tuple_
+from sqlalchemy import BigInteger, Integer, String, delete, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,7 +33,8 @@ class StoredBatch(Base):
     __tablename__ = "ingest_stored_batches"
     node: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    stored_ms: Mapped[int] = mapped_column(Integer, index=True)
+    # Indexed by run_pruning (CREATE INDEX IF NOT EXISTS), outside the registry's migrated metadata.
+    stored_ms: Mapped[int] = mapped_column(Integer)
 
 
 class SeqLedger:
@@ -100,9 +101,18 @@ class SeqLedger:
         hub's reconnect, an agent resends what it never saw acknowledged when it
         reconnects. At 1,000 batches/s a day is 86 M rows, so keep hours, not weeks.
         """
+        await asyncio.to_thread(self._ensure_index)
         while True:
             await self.prune(time.time_ns() // 1_000_000 - int(keep_s * 1000))
             await asyncio.sleep(every_s)
+
+    def _ensure_index(self) -> None:
+        with self.registry.session() as s, s.begin():
+            s.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_ingest_stored_batches_stored_ms ON ingest_stored_batches (stored_ms)"
+                )
+            )
 
     async def prune(self, older_than_ms: int) -> None:
         """Forget batches stored before ``older_than_ms`` (agents never resend that far back)."""
