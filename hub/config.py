@@ -13,16 +13,25 @@ from pydantic import Field, SecretStr, model_validator
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from hub.store.retention import RetentionSettings
 
 
 class InfluxSettings(Strict):
-    """InfluxDB reached over its v1 HTTP API (1.x, or 2.x/3.x compatibility endpoints)."""
+    """InfluxDB over its v1 HTTP API (1.x, or 2.x/3.x compatibility endpoints), or writes over the v2 API.
+
+    ``write_api: v2`` writes to ``/api/v2/write`` with ``org``, the bucket
+    ``database`` and the token ``password``; reads still use ``/query``.
+    """
 
     url: str = "http://127.0.0.1:8086"
     database: str = "citysense"
     username: str | None = None
     password: SecretStr | None = None
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    write_api: Literal["v1", "v2"] = "v1"
+    org: str = ""
+    # Retention policies + rollup continuous queries (InfluxDB 1.x); null leaves the database as it is.
+    retention: RetentionSettings | None = RetentionSettings()
 
 
 DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)
@@ -53,6 +62,10 @@ class HubSettings(Strict):
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_client_id: str = "citysense-hub"
+    # Several workers: the same group, a distinct mqtt_client_id each (docs/hub-ingest.md).
+    mqtt_share_group: str | None = None
+    spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
+    dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
     registry_url: str | None = None

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from citysense.agentconfig import HubLink
+from citysense.codec import DataType
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
@@ -25,13 +26,16 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
+from hub.store.errors import StoreUnavailable
 from hub.store.influx_v1 import InfluxV1Store
+from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -50,15 +54,23 @@ class RunningHub:
     admin_token: str = ""
 
 
-def _make_store(settings: HubSettings) -> Store:
+def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
     if settings.influx is not None:
         i = settings.influx
+        if i.write_api == "v2":
+            token = i.password.get_secret_value() if i.password else ""
+            return InfluxV2Store(i.url, i.database, i.org, token, timeout_s=i.timeout_s)
+        numeric = {
+            pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
+        }
         return InfluxV1Store(
             i.url,
             i.database,
             username=i.username,
             password=i.password.get_secret_value() if i.password else None,
             timeout_s=i.timeout_s,
+            rollups=i.retention,
+            rollup_metrics=numeric,
         )
     return SqliteStore(settings.data_dir / "readings.db")
 
@@ -85,16 +97,20 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         else:
             parts = urlsplit(settings.mqtt_url)
             host, port = parts.hostname or "127.0.0.1", parts.port or 1883
-        store = _make_store(settings)
-        await store.start()
+        store = _make_store(settings, profiles)
         stack.push_async_callback(store.close)
-
         latest = LatestCache()
         pairs = [(d.uid, d.profile) for n in snapshot.nodes.values() for d in n.devices.values()]
-        if pairs:
-            for metrics in (await store.latest(pairs)).values():
+        try:
+            await store.start()
+            for metrics in (await store.latest(pairs) if pairs else {}).values():
                 latest.update(metrics.values())
+        except StoreUnavailable as exc:
+            # Ingest still runs: batches spool to disk and drain when the store answers (it then creates its schema).
+            log.warning("store unavailable at start (%s); spooling until it answers", exc)
         stats = IngestStats()
+        spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
+        stack.callback(spool.close)
         dynsec = None
         if settings.broker_admin is not None and settings.mqtt_password is not None:
             ba = settings.broker_admin
@@ -107,6 +123,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             latest,
             stats,
             profiles,
+            spool,
             kinds=kinds,
             dynsec=dynsec,
             hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
@@ -120,6 +137,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             latest=latest,
             stats=stats,
             topic_prefix=settings.topic_prefix,
+            spool=spool,
         )
 
         async def _refresh_snapshot() -> None:
@@ -141,6 +159,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             client_id=settings.mqtt_client_id,
             username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            share_group=settings.mqtt_share_group,
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -158,12 +177,16 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         api_url = f"http://{bound[0]}:{bound[1]}"
         async with asyncio.TaskGroup() as tg:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
+            drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
+            prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()
+                drain_task.cancel()
+                prune_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

@@ -27,9 +27,10 @@ BINARIES = {
     "mosquitto": "/usr/sbin/mosquitto",
     "influxd": "/usr/bin/influxd",
     "initdb": "/usr/lib/postgresql/15/bin/initdb",
+    "victoria-metrics": "/usr/bin/victoria-metrics",
 }
-APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql"]
-SERVICES = ["mosquitto", "influxdb", "postgresql"]
+APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql", "victoria-metrics"]
+SERVICES = ["mosquitto", "influxdb", "postgresql", "victoria-metrics"]
 
 
 def missing_binaries() -> list[str]:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import access, catalogue, control, devices, imports, nodes, provisioning, system
+from hub.api.routes import (
+    access,
+    catalogue,
+    control,
+    devices,
+    imports,
+    latest,
+    metrics,
+    nodes,
+    provisioning,
+    readings,
+    system,
+)
 from hub.api.services import HubServices
 
 
@@ -18,7 +30,7 @@ def create_app(services: HubServices) -> FastAPI:
     )
     app.state.services = services
     app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id
-    for module in (nodes, devices, system):
+    for module in (nodes, devices, system, latest, readings, metrics):
         app.include_router(module.router)
     for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)

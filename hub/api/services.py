@@ -10,6 +10,7 @@ from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
 from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -25,6 +26,7 @@ class HubServices:
     latest: LatestCache
     stats: IngestStats
     profiles: ProfileSet
+    spool: Spool | None = None
     # Device management (issue 6): node kinds for provisioning, the broker admin, how agents reach the hub.
     kinds: dict[str, NodeKind] = field(default_factory=dict)
     dynsec: DynSec | None = None

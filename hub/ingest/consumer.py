@@ -1,8 +1,24 @@
 """MQTT consumer: subscribe to every node's telemetry and status, feed the pipeline.
 
-The session is persistent (``clean_session=False`` with a fixed client id), so
-the broker keeps QoS 1 messages for the hub while it is away (MQTT 3.1.1
-§3.1.2.4). Messages are handled one at a time, in order.
+Nothing accepted is lost:
+
+* The session is persistent (``clean_session=False`` with a fixed client id),
+  so the broker keeps QoS 1 messages for the hub while it is away
+  (MQTT 3.1.1 §3.1.2.4).
+* A message is acknowledged (PUBACK, §4.3.2) only after the pipeline has put
+  its readings into the store or the on-disk spool, or dead-lettered it.
+  aiomqtt acknowledges on receipt, before our code runs, so we switch the
+  underlying paho client to manual acknowledgement before connecting and send
+  the PUBACK ourselves. A hub killed before that PUBACK gets the message again
+  from the broker on reconnect (§4.4), and the dedupe ledger drops it if it was
+  already stored.
+
+Several workers: give each the same ``share_group`` and a distinct client id;
+the broker then hands each message to one of them (``$share/<group>/...``,
+MQTT 5 §4.8.2; Mosquitto also honours it for 3.1.1 clients). Messages are
+handled in arrival order, in groups of what arrived meanwhile (up to
+``batch_messages``, waiting at most ``batch_wait_s``): one store write and one
+dedupe transaction per group, then one PUBACK per message.
 """
 
 from __future__ import annotations
@@ -32,31 +48,43 @@ class Consumer:
         client_id: str = "citysense-hub",
         username: str | None = None,
         password: str | None = None,
+        share_group: str | None = None,
         timeout_s: float = 10.0,
+        batch_messages: int = 500,
+        batch_wait_s: float = 0.02,
     ) -> None:
         self.pipeline = pipeline
         self.host, self.port = host, port
         self.client_id = client_id
         self.username, self.password = username, password
+        self.share_group = share_group
         self.timeout_s = timeout_s
+        self.batch_messages = batch_messages
+        self.batch_wait_s = batch_wait_s
         self.subscribed = asyncio.Event()
+        self.acked = 0
 
     async def run(self) -> None:
         """Consume forever, reconnecting with full-jitter back-off."""
         attempt = 0
         while True:
+            lost: BaseException | None = None
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
-                self.subscribed.clear()
-                delay = random.uniform(0, min(BACKOFF_MAX_S, 0.5 * 2**attempt))
-                attempt += 1
-                log.warning("hub: broker connection lost (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+            except* aiomqtt.MqttError as group:
+                lost = group.exceptions[0]
+            if lost is None:
+                attempt = 0
+                continue
+            self.subscribed.clear()
+            delay = random.uniform(0, min(BACKOFF_MAX_S, 0.5 * 2**attempt))
+            attempt += 1
+            log.warning("hub: broker connection lost (%s); retrying in %.1f s", lost, delay)
+            await asyncio.sleep(delay)
 
     async def _session(self) -> None:
         prefix = self.pipeline.prefix
-        async with aiomqtt.Client(
+        client = aiomqtt.Client(
             self.host,
             self.port,
             identifier=self.client_id,
@@ -64,12 +92,46 @@ class Consumer:
             username=self.username,
             password=self.password,
             timeout=self.timeout_s,
-        ) as client:
+        )
+        # paho-mqtt 2.x: with manual ack, PUBACK is sent only by Client.ack(mid, qos).
+        client._client.manual_ack_set(True)  # aiomqtt exposes no such option
+        async with client:
             for channel in (Channel.TELEMETRY, Channel.STATUS):
-                await client.subscribe(subscription(channel, prefix), qos=1, timeout=self.timeout_s)
-            log.info("hub: subscribed at %s:%s", self.host, self.port)
+                flt = subscription(channel, prefix, self.share_group)
+                await client.subscribe(flt, qos=1, timeout=self.timeout_s)
+            log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
             self.subscribed.set()
-            async for message in client.messages:
-                payload = message.payload
-                data = payload if isinstance(payload, bytes) else str(payload).encode()
-                await self.pipeline.handle(message.topic.value, data)
+            queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=self.batch_messages * 2)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive(client, queue), name="hub:mqtt-receive")
+                tg.create_task(self._process(client, queue), name="hub:ingest-batches")
+
+    async def _receive(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
+        """Move messages to the bounded queue (a full queue stops reading: back-pressure to the broker)."""
+        async for message in client.messages:
+            await queue.put(message)
+        raise aiomqtt.MqttError("message stream ended")
+
+    async def _process(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
+        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``), store it, then ack it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await queue.get()]
+            deadline = loop.time() + self.batch_wait_s
+            while len(batch) < self.batch_messages:
+                if not queue.empty():
+                    batch.append(queue.get_nowait())
+                    continue
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        batch.append(await queue.get())
+                except TimeoutError:
+                    break
+            items = [
+                (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()) for m in batch
+            ]
+            await self.pipeline.handle_many(items)
+            for m in batch:
+                if m.qos > 0:
+                    client._client.ack(m.mid, m.qos)
+            self.acked += len(batch)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink
-from hub.ingest.dedupe import SeqWindow
+from hub.ingest.seqledger import SeqLedger
+from hub.ingest.spool import Spool, SpoolFull
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
 from hub.latest import LatestCache
@@ -26,6 +28,10 @@ from hub.store.errors import StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STORE_RETRY_MAX_S = 30.0
+TOUCH_EVERY_MS = 5_000
+
+# Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
+StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
 
 
 class Pipeline:
@@ -41,6 +47,7 @@ class Pipeline:
         latest: LatestCache,
         stats: IngestStats,
         topic_prefix: str,
+        spool: Spool | None = None,
     ) -> None:
         self.registry = registry
         self.snapshot = snapshot
@@ -49,65 +56,198 @@ class Pipeline:
         self.latest = latest
         self.stats = stats
         self.prefix = topic_prefix
-        self.dedupe = SeqWindow()
+        self.dedupe = SeqLedger(registry)
+        self.spool = spool
         self.dead = DeadLetterSink(registry, stats)
+        self.on_stored: list[StoredObserver] = []
+        self._touched: dict[str, int] = {}
 
     async def handle(self, topic: str, payload: bytes) -> None:
-        """Process one message; returns once its readings are stored or dead-lettered."""
-        self.stats.messages += 1
+        """Process one message; returns once its readings are stored, spooled or dead-lettered."""
+        await self.handle_many([(topic, payload)])
+
+    async def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Process messages as one store write; returns once all are stored, spooled or dead-lettered."""
+        batches: list[tuple[str, str, TelemetryBatch, bytes]] = []
+        for topic, payload in messages:
+            self.stats.messages += 1
+            parsed = await self._parse(topic, payload)
+            if parsed is not None:
+                batches.append((topic, parsed[0], parsed[1], payload))
+        if batches:
+            await self._telemetry(batches)
+
+    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch] | None:
+        """Return ``(node, batch)`` of a telemetry message; handle status; dead-letter the rest."""
         try:
             node, channel = parse_topic(topic, self.prefix)
         except ContractError as exc:
             await self.dead.add(topic, None, exc.reason, exc.detail, payload)
-            return
+            return None
         if node not in self.snapshot.nodes:
             await self.dead.add(topic, node, "unknown_node", f"node '{node}' is not registered", payload)
-            return
+            return None
         try:
             if channel is Channel.TELEMETRY:
-                await self._telemetry(topic, node, decode(TelemetryBatch, payload, node), payload)
-            elif channel is Channel.STATUS:
+                return node, decode(TelemetryBatch, payload, node)
+            if channel is Channel.STATUS:
                 await self._status(decode(NodeStatus, payload, node))
         except ContractError as exc:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
+        return None
 
-    async def _telemetry(self, topic: str, node: str, batch: TelemetryBatch, payload: bytes) -> None:
-        if self.dedupe.seen(node, batch.seq):
-            self.stats.duplicates += 1
-            return
+    async def _telemetry(self, batches: list[tuple[str, str, TelemetryBatch, bytes]]) -> None:
+        seen = await self.dedupe.seen_many([(node, b.seq) for _, node, b, _ in batches])
         now_ms = time.time_ns() // 1_000_000
-        ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
-        if rejected:
-            await self.dead.add_many([(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected])
-        if ok:
+        groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
+        letters: list[tuple[str, str | None, str, str, bytes | str]] = []
+        for topic, node, batch, payload in batches:
+            if (node, batch.seq) in seen:
+                self.stats.duplicates += 1
+                continue
+            seen.add((node, batch.seq))
+            self.stats.lag_ms = now_ms - batch.sent_ms
+            ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
+            letters += [(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected]
+            groups.append((topic, node, payload, ok))
+            self.stats.batches += 1
+        if letters:
+            await self.dead.add_many(letters)
+        stored = await self._store_groups(groups)
+        if stored:
+            await self.latest.publish(stored)
+            await self._notify(stored)
+        self.stats.readings_stored += len(stored)
+        marks = [(node, b.seq) for _, node, b, _ in batches]
+        await self.dedupe.mark_many(marks)
+        await self._touch_nodes({node for _, node, _, _ in batches}, now_ms)
+
+    async def _store_groups(self, groups: list[tuple[str, str, bytes, list[StoredReading]]]) -> list[StoredReading]:
+        """Write all groups at once; if the store refuses, write them one by one to dead-letter only the culprit."""
+        everything = [r for *_, ok in groups for r in ok]
+        if not everything:
+            return []
+        try:
+            await self._write(everything)
+        except StoreRejected as exc:
+            if len(groups) == 1:
+                topic, node, payload, _ = groups[0]
+                return await self._refused(topic, node, payload, exc)
+        else:
+            return everything
+        stored: list[StoredReading] = []
+        for topic, node, payload, ok in groups:
             try:
                 await self._write(ok)
             except StoreRejected as exc:
-                # The store refuses this data itself; retrying cannot help, so keep it as a dead letter.
-                await self.dead.add(topic, node, "store_rejected", str(exc), payload)
-                ok = []
+                await self._refused(topic, node, payload, exc)
             else:
-                await self.latest.publish(ok)
-        self.dedupe.mark(node, batch.seq)
-        self.stats.batches += 1
-        self.stats.readings_stored += len(ok)
-        await asyncio.to_thread(self.registry.set_node_status, node, True, now_ms)
+                stored += ok
+        return stored
+
+    async def _refused(self, topic: str, node: str, payload: bytes, exc: StoreRejected) -> list[StoredReading]:
+        # The store refuses this data itself; retrying cannot help, so keep it as a dead letter.
+        await self.dead.add(topic, node, "store_rejected", str(exc), payload)
+        return []
+
+    async def _touch_nodes(self, nodes: set[str], now_ms: int) -> None:
+        """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node (one DB write each)."""
+        due = [n for n in nodes if now_ms - self._touched.get(n, 0) >= TOUCH_EVERY_MS]
+        for node in due:
+            self._touched[node] = now_ms
+        if due:
+            await asyncio.to_thread(self._set_online, due, now_ms)
+
+    def _set_online(self, nodes: list[str], now_ms: int) -> None:
+        for node in nodes:
+            self.registry.set_node_status(node, True, now_ms)
 
     async def _write(self, readings: list[StoredReading]) -> None:
-        """Write, retrying with capped back-off while the store is unreachable."""
-        delay = 0.5
-        while True:
+        """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
+        if self.spool is None or self.spool.batches == 0:
+            started = time.perf_counter()
             try:
                 await self.store.write(readings)
             except StoreUnavailable as exc:
+                if self.spool is None:
+                    await self._retry(readings, exc)
+                    return
+                log.warning("store unavailable (%s); spooling to %s", exc, self.spool.path)
+            else:
+                self.stats.observe_write(time.perf_counter() - started)
+                return
+        # Behind a non-empty spool so that the store receives batches in arrival order.
+        delay = 0.5
+        while True:
+            try:
+                await self.spool.put(readings)
+            except SpoolFull as exc:
                 self.stats.store_retries += 1
-                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+                log.warning("%s; holding the message unacknowledged for %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
             else:
                 return
 
+    async def _retry(self, readings: list[StoredReading], first: StoreUnavailable) -> None:
+        """Without a spool: retry with capped back-off while the store is unreachable."""
+        delay = 0.5
+        exc: StoreUnavailable = first
+        while True:
+            self.stats.store_retries += 1
+            log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_S)
+            try:
+                await self.store.write(readings)
+            except StoreUnavailable as again:
+                exc = again
+            else:
+                return
+
+    async def drain(self) -> None:
+        """Move spooled batches into the store, oldest first, forever (run as a task)."""
+        if self.spool is None:
+            return
+        spool, delay = self.spool, 0.5
+        while True:
+            await spool.nonempty.wait()
+            item = await spool.peek()
+            if item is None:
+                spool.nonempty.clear()
+                continue
+            batch_id, readings = item
+            try:
+                await self.store.write(readings)
+            except StoreUnavailable as exc:
+                self.stats.store_retries += 1
+                log.warning(
+                    "spool drain: store unavailable (%s); %d batches waiting, retry in %.1f s",
+                    exc,
+                    spool.batches,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+                continue
+            except StoreRejected as exc:
+                await self.dead.add("spool", readings[0].node if readings else None, "store_rejected", str(exc), "")
+            delay = 0.5
+            await spool.remove(batch_id, len(readings))
+            if spool.batches == 0:
+                log.info("spool drained into the store")
+
+    async def _notify(self, readings: list[StoredReading]) -> None:
+        """Tell every observer; one failing observer never stops ingest or the others."""
+        for observer in self.on_stored:
+            try:
+                await observer(readings)
+            except Exception:
+                log.exception("on_stored observer %r failed", observer)
+
     async def _status(self, status: NodeStatus) -> None:
+        self.stats.status_messages += 1
+        self.latest.set_node_online(status.node, status.state == "online", status.ts_ms, status.session)
         log.info(
             "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
         )

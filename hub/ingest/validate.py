@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
 from citysense.profiles import ProfileSet
 from hub.registry.snapshot import NodeView
@@ -34,8 +36,13 @@ def check_batch(
             bad.append(Rejected(r, "unknown_device", f"node {node.id} has no device '{r.device}'"))
             continue
         profile = profiles.get(dev.profile)
-        if profile is None or not any(p.metric == r.metric for p in profile.points):
+        point = None if profile is None else next((p for p in profile.points if p.metric == r.metric), None)
+        if point is None:
             bad.append(Rejected(r, "unknown_metric", f"profile '{dev.profile}' has no metric '{r.metric}'"))
+            continue
+        if isinstance(r.value, str) != (point.type is DataType.STRING) and r.value is not None:
+            want = "text" if point.type is DataType.STRING else "a number"
+            bad.append(Rejected(r, "wrong_type", f"{dev.uid}.{r.metric} takes {want}, got {r.value!r:.80}"))
             continue
         if r.ts_ms > now_ms + MAX_FUTURE_MS:
             bad.append(Rejected(r, "future_timestamp", f"ts_ms {r.ts_ms} is ahead of hub time {now_ms}"))
@@ -43,13 +50,16 @@ def check_batch(
         if r.ts_ms < now_ms - MAX_PAST_MS:
             bad.append(Rejected(r, "stale_timestamp", f"ts_ms {r.ts_ms} is older than {MAX_PAST_MS} ms"))
             continue
-        value: float | str | None
-        if isinstance(r.value, bool):
-            value = 1.0 if r.value else 0.0
-        elif isinstance(r.value, int | float):
-            value = float(r.value)
-        else:
-            value = r.value
+        value = _normalise(r.value)
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(Rejected(r, "bad_value", f"{dev.uid}.{r.metric}: {str(r.value)[:40]} is not a finite number"))
+            continue
+        if point.range is not None and isinstance(value, float) and r.quality == "good":
+            low, high = point.range
+            if not low <= value <= high:
+                detail = f"{dev.uid}.{r.metric} = {value} is outside the physical range [{low}, {high}]"
+                bad.append(Rejected(r, "out_of_range", detail))
+                continue
         ok.append(
             StoredReading(
                 node=node.id,
@@ -64,3 +74,15 @@ def check_batch(
             )
         )
     return ok, bad
+
+
+def _normalise(value: float | int | bool | str | None) -> float | str | None:
+    """Numbers and booleans as floats (``inf`` when too big for one); text and ``None`` unchanged."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf
+    return value

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from hub.store import influxql
+from hub.store import influxql, retention
 from hub.store.base import Store, StoredReading, reading_order
 from hub.store.errors import StoreRejected, StoreUnavailable
 from hub.store.lineprotocol import encode
@@ -49,6 +49,8 @@ class InfluxV1Store(Store):
         create_database: bool = True,
         batch_lines: int = 5_000,
         transport: httpx.AsyncBaseTransport | None = None,
+        rollups: retention.RetentionSettings | None = None,
+        rollup_metrics: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if timeout_s <= 0 or batch_lines < 1:
             raise ValueError("timeout_s must be > 0 and batch_lines >= 1")
@@ -58,6 +60,8 @@ class InfluxV1Store(Store):
         self.create_database = create_database
         self.batch_lines = batch_lines
         self.timeout_s = timeout_s
+        self.rollups = rollups
+        self.rollup_metrics = dict(rollup_metrics or {})
         auth = httpx.BasicAuth(username, password or "") if username is not None else None
         self._client = httpx.AsyncClient(
             base_url=self.url,
@@ -75,6 +79,48 @@ class InfluxV1Store(Store):
             await self._query([f"CREATE DATABASE {influxql.ident(self.database)}"], with_db=False)
         else:
             await self._request("GET", "/ping")
+        if self.rollups is not None:
+            await self._create_rollups(self.rollups)
+
+    async def _create_rollups(self, r: retention.RetentionSettings) -> None:
+        """Create or update the retention policies and (re)create the continuous queries (InfluxDB 1.x)."""
+        for policy in retention.policy_statements(self.database, r):
+            try:
+                await self._query([f"CREATE {policy}"], with_db=False)
+            except StoreRejected:  # exists with other settings: bring it in line
+                await self._query([f"ALTER {policy}"], with_db=False)
+        for statement in retention.continuous_queries(self.database, self.rollup_metrics):
+            try:
+                await self._query([statement], with_db=False)
+            except StoreRejected:
+                if not statement.startswith("DROP"):  # dropping one that does not exist yet is fine
+                    raise
+        log.info("%s: retention policies and %d rollup queries in place", self.database, len(self.rollup_metrics))
+
+    async def rollup_range(self, target: str, start_ms: int, end_ms: int) -> None:
+        """Compute ``target`` (m1 or h1) rollups for a past range now, as the continuous queries would."""
+        source, every = (retention.RAW, "1m") if target == retention.M1 else (retention.M1, "1h")
+        where = f"time >= {start_ms}ms AND time < {end_ms}ms"
+        for profile, metrics in sorted(self.rollup_metrics.items()):
+            if metrics:
+                sel = retention.rollup_select(self.database, profile, metrics, source, target, every, where)
+                await self._query([sel], with_db=False)
+
+    async def query_resolved(
+        self,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        limit: int = 10_000,
+    ) -> tuple[str, list[StoredReading]]:
+        """Read the range from the resolution that fits it (raw, m1 or h1); return that resolution too."""
+        if self.rollups is None:
+            return retention.RAW, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+        rp = retention.choose_resolution(start_ms, end_ms, now_ms, self.rollups)
+        return rp, await self._range(device, profile, metrics, start_ms, end_ms, limit, rp)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -106,13 +152,15 @@ class InfluxV1Store(Store):
             raise StoreUnavailable(detail)
         raise StoreRejected(detail, resp.status_code)
 
-    async def _query(self, statements: Sequence[str], *, with_db: bool = True) -> list[dict[str, Any]]:
+    async def _query(
+        self, statements: Sequence[str], *, with_db: bool = True, rp: str | None = None
+    ) -> list[dict[str, Any]]:
         """Run statements in one request; return one result per statement; raise on any statement error."""
         params = {"epoch": "ms"}
         if with_db:
             params["db"] = self.database
-            if self.retention_policy:
-                params["rp"] = self.retention_policy
+            if rp or self.retention_policy:
+                params["rp"] = rp or self.retention_policy or ""
         resp = await self._request("POST", "/query", params=params, data={"q": ";\n".join(statements)})
         try:
             body = resp.json()
@@ -162,10 +210,22 @@ class InfluxV1Store(Store):
         limit: int = 10_000,
     ) -> list[StoredReading]:
         """Return the device's readings in ``[start_ms, end_ms)``, by time then metric."""
+        return await self._range(device, profile, metrics, start_ms, end_ms, limit, None)
+
+    async def _range(
+        self,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+        rp: str | None,
+    ) -> list[StoredReading]:
         if limit < 1 or start_ms >= end_ms or (metrics is not None and not metrics):
             return []
         q = influxql.range_query(profile, device, metrics, start_ms, end_ms, limit)
-        (result,) = await self._query([q])
+        (result,) = await self._query([q], rp=rp)
         wanted = None if metrics is None else set(metrics)
         out = [
             r

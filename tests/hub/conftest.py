@@ -11,10 +11,12 @@ import pytest
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from hub.ingest.pipeline import Pipeline
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
+from hub.store.base import Store
 from hub.store.sqlite import SqliteStore
 
 PROFILE = """
@@ -35,6 +37,15 @@ connections: [{id: bus, type: modbus_tcp}]
 devices: [{id: gauge, profile: test_gauge, connection: bus, unit_id: 1}]
 """
 
+FLEET = {
+    "regions": [
+        {"code": "440981", "name": "City", "level": "city"},
+        {"code": "440981103", "name": "Town", "level": "town", "parent": "440981"},
+    ],
+    "departments": [{"id": "water", "name": "Water"}],
+    "nodes": [{"id": "N1", "kind": "test_site", "region": "440981103", "endpoints": {"bus": {"host": "h", "port": 1}}}],
+}
+
 
 @dataclass
 class HubParts:
@@ -42,37 +53,24 @@ class HubParts:
 
     pipeline: Pipeline
     registry: Registry
-    store: SqliteStore
+    store: Store
     latest: LatestCache
     stats: IngestStats
     profiles: ProfileSet
 
 
-@pytest.fixture
-async def hub_parts(tmp_path: Path) -> AsyncIterator[HubParts]:
-    (tmp_path / "profiles").mkdir()
+def build_parts(tmp_path: Path, store: Store, spool: Spool | None = None) -> HubParts:
+    """Write the test profile and kind, register node N1, and build a pipeline over ``store`` (started)."""
+    (tmp_path / "profiles").mkdir(parents=True, exist_ok=True)
     (tmp_path / "profiles" / "test_gauge.yaml").write_text(PROFILE)
-    (tmp_path / "kinds").mkdir()
+    (tmp_path / "kinds").mkdir(exist_ok=True)
     (tmp_path / "kinds" / "test_site.yaml").write_text(KIND)
     profiles = load_profiles(tmp_path / "profiles")
     kinds = load_node_kinds(tmp_path / "kinds", set(profiles))
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.create_all()
-    fleet = Fleet.model_validate(
-        {
-            "regions": [
-                {"code": "440981", "name": "City", "level": "city"},
-                {"code": "440981103", "name": "Town", "level": "town", "parent": "440981"},
-            ],
-            "departments": [{"id": "water", "name": "Water"}],
-            "nodes": [
-                {"id": "N1", "kind": "test_site", "region": "440981103", "endpoints": {"bus": {"host": "h", "port": 1}}}
-            ],
-        }
-    )
+    fleet = Fleet.model_validate(FLEET)
     registry.apply_fleet(fleet, kinds, profiles)
-    store = SqliteStore(tmp_path / "readings.db")
-    await store.start()
     latest, stats = LatestCache(), IngestStats()
     pipeline = Pipeline(
         registry=registry,
@@ -82,9 +80,18 @@ async def hub_parts(tmp_path: Path) -> AsyncIterator[HubParts]:
         latest=latest,
         stats=stats,
         topic_prefix="citysense/v1",
+        spool=spool,
     )
+    return HubParts(pipeline, registry, store, latest, stats, profiles)
+
+
+@pytest.fixture
+async def hub_parts(tmp_path: Path) -> AsyncIterator[HubParts]:
+    store = SqliteStore(tmp_path / "readings.db")
+    await store.start()
+    parts = build_parts(tmp_path, store)
     try:
-        yield HubParts(pipeline, registry, store, latest, stats, profiles)
+        yield parts
     finally:
         await store.close()
-        registry.engine.dispose()
+        parts.registry.engine.dispose()

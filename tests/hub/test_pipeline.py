@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from citysense import contract as c
+from hub.store.base import StoredReading
 from tests.hub.conftest import HubParts
 
 T = "citysense/v1/N1/telemetry"
@@ -61,6 +64,8 @@ async def test_bad_quality_reading_is_stored_with_its_quality(hub_parts: HubPart
         ("citysense/v1/N1/telemetry", _batch(1, [{**_r(), "device": "ghost"}]), "unknown_device"),
         ("citysense/v1/N1/telemetry", _batch(1, [_r("no_such_metric")]), "unknown_metric"),
         ("citysense/v1/N1/telemetry", _batch(1, [_r(ts_ms=_now() + 3_600_000)]), "future_timestamp"),
+        ("citysense/v1/N1/telemetry", _batch(1, [_r(value=51.0)]), "out_of_range"),
+        ("citysense/v1/N1/telemetry", _batch(1, [_r(value="high")]), "wrong_type"),
     ],
 )
 async def test_refused_input_is_dead_lettered_with_reason(
@@ -89,3 +94,42 @@ async def test_birth_and_death_set_liveness(hub_parts: HubParts) -> None:
     death = birth.model_copy(update={"state": "offline"})
     await hub_parts.pipeline.handle(status, c.encode(death))
     assert not hub_parts.registry.get_node("N1").online
+
+
+async def test_observers_see_stored_readings_and_a_failing_one_does_not_stop_ingest(hub_parts: HubParts) -> None:
+    seen: list[list[str]] = []
+
+    async def broken(_: Sequence[StoredReading]) -> None:
+        raise RuntimeError("observer bug")
+
+    async def record(readings: Sequence[StoredReading]) -> None:
+        seen.append([r.metric for r in readings])
+
+    hub_parts.pipeline.on_stored += [broken, record]
+    await hub_parts.pipeline.handle(T, _batch(9, [_r(), _r("state", 0)]))
+    assert seen == [["level", "state"]]
+    assert hub_parts.stats.readings_stored == 2
+
+
+def _status(state: str, session: str) -> bytes:
+    return c.encode(c.NodeStatus(node="N1", state=state, session=session, ts_ms=_now()))  # type: ignore[arg-type]
+
+
+async def test_a_dead_nodes_latest_values_are_stale_until_it_is_born_again(hub_parts: HubParts) -> None:
+    status = "citysense/v1/N1/status"
+    await hub_parts.pipeline.handle(status, _status("online", "s1"))
+    await hub_parts.pipeline.handle(T, _batch(20, [_r()]))
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "good"
+    await hub_parts.pipeline.handle(status, _status("offline", "s1"))
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"
+    assert hub_parts.latest.get("N1.gauge")["level"].value == 1.25
+    await hub_parts.pipeline.handle(status, _status("online", "s2"))
+    await hub_parts.pipeline.handle(status, _status("offline", "s1"))  # the old session's will, delivered late
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "good"
+
+
+async def test_a_silent_nodes_latest_values_are_stale(hub_parts: HubParts) -> None:
+    hub_parts.latest.stale_after_ms = 0
+    await hub_parts.pipeline.handle(T, _batch(21, [_r(ts_ms=_now() - 5000)]))
+    await asyncio.sleep(0.01)
+    assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"

@@ -1,0 +1,68 @@
+"""A real VictoriaMetrics single-node server for tests: it implements InfluxDB's ``/api/v2/write``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
+
+VICTORIA = "/usr/bin/victoria-metrics"
+
+
+class VictoriaServer:
+    """One ``victoria-metrics`` on 127.0.0.1:<free port> with its data in a temp dir."""
+
+    def __init__(self, *, binary: str = VICTORIA, start_timeout_s: float = 15.0) -> None:
+        self.binary = find_binary(binary)
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="victoria-"))
+        self.log_path = self.dir / "victoria.log"
+        self.start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the HTTP API."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        """Start the server; return when its port accepts connections."""
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [
+                    self.binary,
+                    f"-httpListenAddr={self.host}:{self.port}",
+                    f"-storageDataPath={self.dir / 'data'}",
+                    "-retentionPeriod=100y",
+                    "-search.latencyOffset=0s",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_port(self._proc, self.host, self.port, self.start_timeout_s, self.log_path)
+        except HarnessError as exc:
+            self.close()
+            raise HarnessError(f"{exc}\n{log_tail(self.log_path)}") from None
+
+    def close(self) -> None:
+        """Stop the server and delete its directory."""
+        terminate(self._proc)
+        self._proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
