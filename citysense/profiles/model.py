@@ -32,9 +32,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from citysense.profiles.alertrules import AlertRule
 from citysense.codec import ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
+from citysense.profiles.alertrules import AlertRule
 from citysense.yamlconf import keyed
 
 MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]

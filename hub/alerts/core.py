@@ -69,7 +69,9 @@ class EvalState:
         return cls(**d, flags=flags, samples=samples)
 
 
-def _debounce(rule: AlertRule, st: EvalState, target: int | None, now_ms: int, value: float | None) -> Transition | None:
+def _debounce(
+    rule: AlertRule, st: EvalState, target: int | None, now_ms: int, value: float | None
+) -> Transition | None:
     st.last_target = target
     if target is None:  # inside the hysteresis band: neither raise nor clear progresses
         st.pending_since_ms = None if not st.active else st.pending_since_ms
