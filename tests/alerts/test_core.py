@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from pydantic import ValidationError
 
@@ -16,9 +18,9 @@ def rule(**kw: object) -> AlertRule:
     return AlertRule.model_validate({"id": "r", "metric": "level", **kw})
 
 
-def run(r: AlertRule, samples: list[tuple[int, float | None, Quality]]) -> list[tuple[int, str, int]]:
+def run(r: AlertRule, samples: Sequence[tuple[int, float | None, Quality]]) -> list[tuple[int, str, int]]:
     st = EvalState(created_ms=0)
-    out = []
+    out: list[tuple[int, str, int]] = []
     for t, v, q in samples:
         tr = evaluate(r, st, v, q, t * 1000)
         if tr:
