@@ -50,6 +50,7 @@ class Alarm(Base):
     next_repeat_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     notify_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_notified_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     __table_args__ = (Index("ix_alarms_open_pair", "device", "rule_id", "is_open"),)
 
 

@@ -118,13 +118,13 @@ class AlarmStore:
             return list(s.scalars(q))
 
     def due(self, now_ms: int) -> list[Alarm]:
-        """Alarms with a notification, a repeat or an escalation due."""
+        """Alarms with a notification pending (due or waiting to be grouped), or a repeat/escalation due."""
         with self._session() as s:
             return list(
                 s.scalars(
                     select(Alarm).where(
                         or_(
-                            Alarm.notify_due_ms <= now_ms,
+                            Alarm.notify_due_ms.is_not(None),
                             (Alarm.is_open) & (Alarm.state == lifecycle.ACTIVE) & (Alarm.next_repeat_ms <= now_ms),
                         )
                     )
@@ -142,6 +142,7 @@ class AlarmStore:
                 alarm.next_repeat_ms = next_repeat if alarm.state == lifecycle.ACTIVE else None
                 alarm.escalation_step = step
                 alarm.notify_count += 1
+                alarm.last_notified_ms = now_ms
                 s.add(AlarmEvent(alarm_id=alarm_id, ts_ms=now_ms, actor="engine", action=action, detail=detail))
 
     def set_inhibited(self, alarm_ids: Sequence[int], inhibited: bool) -> None:
