@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
@@ -41,6 +42,7 @@ class Pipeline:
         latest: LatestCache,
         stats: IngestStats,
         topic_prefix: str,
+        on_stored: Sequence[Callable[[list[StoredReading]], Awaitable[None]]] = (),
     ) -> None:
         self.registry = registry
         self.snapshot = snapshot
@@ -51,6 +53,7 @@ class Pipeline:
         self.prefix = topic_prefix
         self.dedupe = SeqWindow()
         self.dead = DeadLetterSink(registry, stats)
+        self.on_stored = list(on_stored)  # observers (the alert engine) called after each successful store write
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Process one message; returns once its readings are stored or dead-lettered."""
@@ -88,6 +91,11 @@ class Pipeline:
                 ok = []
             else:
                 await self.latest.publish(ok)
+                for observer in self.on_stored:
+                    try:
+                        await observer(ok)
+                    except Exception:  # an observer's bug must not stop ingest; the readings are stored
+                        log.exception("%s: on_stored observer %r failed", node, observer)
         self.dedupe.mark(node, batch.seq)
         self.stats.batches += 1
         self.stats.readings_stored += len(ok)
