@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from citysense.codec import ByteOrder, WordOrder
 from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
-from citysense.profiles.model import Strict
+from citysense.profiles.model import ReportSpec, Strict
 from citysense.yamlconf import keyed
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -91,13 +92,27 @@ class DeviceConfig(Strict):
     connection: Id
     unit_id: Annotated[int, Field(ge=0, le=247)]
     poll_interval_s: Seconds = 10.0
+    # Site overrides of the profile (see docs/edge-agent.md): wiring, planner limits, report strategies.
+    byte_order: ByteOrder | None = None
+    word_order: WordOrder | None = None
+    max_registers_per_request: Annotated[int | None, Field(ge=1, le=125)] = None
+    max_gap_registers: Annotated[int | None, Field(ge=0, le=100)] = None
+    report: dict[str, ReportSpec] = Field(default_factory=dict, description="metric -> report strategy")
 
 
 class UplinkConfig(Strict):
-    """Batching of readings into MQTT messages."""
+    """Batching, the durable buffer, backlog pacing and reconnection (see docs/edge-agent.md)."""
 
     batch_max_readings: Annotated[int, Field(ge=1, le=10000)] = 500
     batch_max_wait_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    buffer_max_mb: Annotated[float, Field(gt=0, le=100_000)] = 256.0
+    buffer_max_age_s: Annotated[float, Field(gt=0, le=90 * 86400)] = 30 * 86400.0
+    durability: Literal["process", "power"] = "process"
+    drain_batches_per_s: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    status_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    backoff_min_s: Annotated[float, Field(gt=0, le=600)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    auth_backoff_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
 
 class AgentConfig(Strict):
@@ -110,6 +125,8 @@ class AgentConfig(Strict):
     connections: list[Connection] = Field(min_length=1)
     devices: list[DeviceConfig] = Field(min_length=1)
     uplink: UplinkConfig = UplinkConfig()
+    # MQTT sensor sources; the driver's own model (edge_agent.drivers.mqtt.model) validates each entry.
+    mqtt: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("devices")
     @classmethod

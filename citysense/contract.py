@@ -108,10 +108,33 @@ class DeviceInfo(_Wire):
 
     device: Ident
     profile: Ident
+    points: list[MetricName] = Field(default_factory=list, description="Metrics the agent reports for it")
+
+
+class DeviceHealth(_Wire):
+    """Acquisition health of one device, as seen by the agent."""
+
+    device: Ident
+    state: Literal["ok", "failing", "quarantined", "unknown"] = "unknown"
+    rtt_ms: float | None = Field(default=None, ge=0, description="Mean round-trip time of the last poll")
+    reads_ok: int = Field(default=0, ge=0)
+    reads_failed: int = Field(default=0, ge=0)
+    last_good_ms: EpochMs | None = None
+
+
+class AgentHealth(_Wire):
+    """The agent's self-telemetry: its durable buffer and every device's acquisition."""
+
+    queue_depth: int = Field(ge=0, description="Readings waiting in the durable buffer")
+    queue_oldest_s: float = Field(ge=0, description="Age of the oldest waiting reading")
+    queue_bytes: int = Field(default=0, ge=0)
+    dropped: int = Field(ge=0, description="Readings dropped by the buffer caps, since the buffer was created")
+    malformed: dict[str, int] = Field(default_factory=dict, description="Malformed sensor payloads by reason")
+    devices: list[DeviceHealth] = Field(default_factory=list)
 
 
 class NodeStatus(_Wire):
-    """Birth (``online``, on connect) or death (``offline``, the last will)."""
+    """Birth (``online``, on connect), periodic health (``online`` + ``health``) or death (the last will)."""
 
     v: Literal[1] = 1
     node: Ident
@@ -121,6 +144,7 @@ class NodeStatus(_Wire):
     agent_version: str = ""
     config_version: int = Field(default=0, ge=0)
     devices: list[DeviceInfo] = Field(default_factory=list)
+    health: AgentHealth | None = None
 
 
 class ConfigPush(_Wire):

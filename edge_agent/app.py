@@ -1,4 +1,4 @@
-"""The agent: one uplink, one link per connection, one poller per device, one TaskGroup."""
+"""The agent: one durable buffer + uplink, one link per connection, one poller per device, one TaskGroup."""
 
 from __future__ import annotations
 
@@ -7,29 +7,76 @@ import logging
 from pathlib import Path
 
 from citysense.agentconfig import AgentConfig
+from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
+from edge_agent.buffer import DurableBuffer
+from edge_agent.commands import CommandServer
+from edge_agent.config import device_profile, mqtt_sources
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
-from edge_agent.seqstate import SeqState
+from edge_agent.drivers.mqtt.source import MqttSensorSource
 from edge_agent.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 
+def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
+    """Open (or create) the node's durable buffer under ``state_dir``."""
+    up = config.uplink
+    first_seq = 0
+    legacy = state_dir / f"{config.node_id}.seq"  # the counter file of agents before the durable buffer
+    if legacy.exists():
+        first_seq = int(legacy.read_text().strip() or 0)
+    return DurableBuffer(
+        state_dir / f"{config.node_id}.buffer.sqlite",
+        config.node_id,
+        max_bytes=int(up.buffer_max_mb * 1024 * 1024),
+        max_age_s=up.buffer_max_age_s,
+        durability=up.durability,
+        first_seq=first_seq,
+    )
+
+
 class Agent:
     """Runs the acquisition and the uplink of one node until cancelled."""
 
-    def __init__(self, config: AgentConfig, profiles: ProfileSet, state_dir: Path) -> None:
+    def __init__(
+        self, config: AgentConfig, profiles: ProfileSet, state_dir: Path, config_path: Path | None = None
+    ) -> None:
         self.config = config
-        self.uplink = Uplink(config, SeqState(state_dir / f"{config.node_id}.seq"))
+        self.buffer = open_buffer(config, state_dir)
+        points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
+        self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
         self.links = {c.id: ModbusLink(c) for c in config.connections}
         self.pollers = [
-            DevicePoller(d.id, profiles[d.profile], d.unit_id, self.links[d.connection], self.uplink, d.poll_interval_s)
+            DevicePoller(
+                d.id, device_profile(profiles[d.profile], d), d.unit_id, self.links[d.connection], self.uplink,
+                d.poll_interval_s,
+            )
             for d in config.devices
+        ]  # fmt: skip
+
+        self.mqtt = [
+            MqttSensorSource(src, maps, self.uplink)
+            for src, maps in mqtt_sources(config, config_path or Path("agent.yaml"))
         ]
+        self.uplink.malformed_source = self.malformed
+        self.uplink.commands = CommandServer(config.node_id, {p.device_id: p for p in self.pollers})
+
+    def malformed(self) -> dict[str, int]:
+        """Malformed MQTT sensor payloads, by reason, over all sources."""
+        total: dict[str, int] = {}
+        for src in self.mqtt:
+            for reason, n in src.malformed.items():
+                total[reason] = total.get(reason, 0) + n
+        return total
+
+    def device_health(self) -> list[DeviceHealth]:
+        """Every device's acquisition health, for the status message."""
+        return [p.health() for p in self.pollers]
 
     async def run(self) -> None:
-        """Run until cancelled; connections are closed on the way out."""
+        """Run until cancelled; connections and the buffer are closed on the way out."""
         node = self.config.node_id
         log.info("%s: starting with %d devices", node, len(self.pollers))
         try:
@@ -37,6 +84,9 @@ class Agent:
                 tg.create_task(self.uplink.run(), name=f"{node}:uplink")
                 for p in self.pollers:
                     tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}")
+                for m in self.mqtt:
+                    tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:
             for link in self.links.values():
                 await link.close()
+            self.buffer.close()

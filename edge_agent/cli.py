@@ -6,12 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
+from citysense.agentconfig import Connection, ConnectionType
 from citysense.errors import ConfigError
+from citysense.profiles import load_profiles
+from citysense.profiles.loader import default_profile_dir
+from citysense.profiles.model import Table
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
+from edge_agent.drivers.modbus.link import ModbusLink
+from edge_agent.errors import ModbusError
+from edge_agent.probe import interpretations, render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +32,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--log-level", default="INFO")
     check = sub.add_parser("validate", help="check a configuration file and its profiles; connects to nothing")
     check.add_argument("--config", type=Path, required=True)
+    probe = sub.add_parser("probe", help="read registers and print every type x byte/word order interpretation")
+    probe.add_argument("--host", help="Modbus TCP host (or serial server)")
+    probe.add_argument("--port", type=int, default=502)
+    probe.add_argument("--serial-port", help="read over a local RS-485 port instead (RTU)")
+    probe.add_argument("--baudrate", type=int, default=9600)
+    probe.add_argument("--rtu-over-tcp", action="store_true", help="RTU frames through a serial server / DTU")
+    probe.add_argument("--unit", type=int, default=1)
+    probe.add_argument("--table", choices=["holding", "input"], default="holding")
+    probe.add_argument("--address", type=int, required=True, help="protocol (0-based) address of the first register")
+    probe.add_argument("--count", type=int, default=4)
+    probe.add_argument("--profile", help="profile id: show each point's scale beside the raw value")
+    probe.add_argument("--profiles-dir", type=Path, help="where --profile is looked up (default: the shipped ones)")
+    probe.add_argument("--timeout-s", type=float, default=2.0)
     args = parser.parse_args(argv)
+    if args.command == "probe":
+        return run_probe(args)
 
     try:
         config, profiles = load_agent_config(args.config)
@@ -33,12 +56,59 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "validate":
         points = sum(len(profiles[d.profile].points) for d in config.devices)
-        print(f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points")
+        print(
+            f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points, "
+            f"{len(config.mqtt)} MQTT sources"
+        )
         return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    agent = Agent(config, profiles, args.state_dir)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(agent.run())
+    agent = Agent(config, profiles, args.state_dir, args.config)
+    # SIGTERM (systemd stop) and Ctrl-C cancel the agent, so connections and the buffer close in order.
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(_until_terminated(agent))
+    return 0
+
+
+async def _until_terminated(agent: Agent) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await agent.run()
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """Read the registers once and print the interpretation table."""
+    profile = None
+    if args.profile:
+        profiles = load_profiles(args.profiles_dir or default_profile_dir())
+        if args.profile not in profiles:
+            print(f"unknown profile '{args.profile}'", file=sys.stderr)
+            return 2
+        profile = profiles[args.profile]
+    if args.serial_port:
+        conn = Connection(id="probe", type=ConnectionType.MODBUS_RTU, serial_port=args.serial_port,
+                          baudrate=args.baudrate, timeout_s=args.timeout_s)  # fmt: skip
+    elif args.host:
+        kind = ConnectionType.MODBUS_RTU_OVER_TCP if args.rtu_over_tcp else ConnectionType.MODBUS_TCP
+        conn = Connection(id="probe", type=kind, host=args.host, port=args.port, timeout_s=args.timeout_s)
+    else:
+        print("give --host or --serial-port", file=sys.stderr)
+        return 2
+    table = Table(args.table)
+
+    async def read() -> list[int]:
+        link = ModbusLink(conn)
+        try:
+            return await link.read(table, args.unit, args.address, args.count)
+        finally:
+            await link.close()
+
+    try:
+        registers = asyncio.run(read())
+    except ModbusError as exc:
+        print(f"read failed: {exc}", file=sys.stderr)
+        return 1
+    print(render(interpretations(registers, args.address, profile, table), registers, args.address))
     return 0
 
 

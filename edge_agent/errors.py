@@ -4,6 +4,8 @@
 
     AgentError                  root of every error raised by edge_agent
     ├── ModbusError             a Modbus request failed; ``quality`` says how
+    ├── WriteRefused            a write was not sent: point not writable, value out of range
+    ├── ReadBackMismatch        a write was accepted but reads back differently
     └── UplinkError             the hub's broker cannot be reached or refused us
 
 Configuration errors are :class:`citysense.errors.ConfigError`.
@@ -30,3 +32,11 @@ class ModbusError(AgentError):
 
 class UplinkError(AgentError):
     """The hub's broker cannot be reached or refused the agent."""
+
+
+class WriteRefused(AgentError):
+    """The write was not sent: the point is not writable or the value does not fit it."""
+
+
+class ReadBackMismatch(AgentError):
+    """The device accepted the write but reads back a different value."""

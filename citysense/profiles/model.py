@@ -75,6 +75,45 @@ class WireDefaults(Strict):
     max_gap_registers: Annotated[int, Field(ge=0, le=100)] = 10
 
 
+class ReportMode(enum.StrEnum):
+    """When the agent forwards a point's readings (docs/edge-agent.md, "Report strategies")."""
+
+    EVERY_POLL = "every_poll"  # every reading
+    ON_CHANGE = "on_change"  # when the value moves more than ``deadband`` (or the quality changes)
+    CHANGE_OR_HEARTBEAT = "change_or_heartbeat"  # on change, and at least every ``heartbeat_s``
+    AGGREGATE = "aggregate"  # one reading per ``interval_s``: min, max, mean, sum or count of the good values
+
+
+class Aggregate(enum.StrEnum):
+    """Aggregation of the good values of one report interval."""
+
+    MIN = "min"
+    MAX = "max"
+    MEAN = "mean"
+    SUM = "sum"
+    COUNT = "count"
+
+
+class ReportSpec(Strict):
+    """A point's report strategy; readings of bad quality are always forwarded when the quality changes."""
+
+    mode: ReportMode = ReportMode.EVERY_POLL
+    deadband: Annotated[float, Field(ge=0)] = 0.0
+    heartbeat_s: Annotated[float | None, Field(gt=0, le=86400)] = None
+    interval_s: Annotated[float | None, Field(gt=0, le=86400)] = None
+    aggregate: Aggregate | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> Self:
+        if self.mode is ReportMode.CHANGE_OR_HEARTBEAT and self.heartbeat_s is None:
+            raise ValueError("mode 'change_or_heartbeat' needs 'heartbeat_s'")
+        if self.mode is ReportMode.AGGREGATE and (self.interval_s is None or self.aggregate is None):
+            raise ValueError("mode 'aggregate' needs 'interval_s' and 'aggregate' (min, max, mean, sum or count)")
+        if self.mode is not ReportMode.AGGREGATE and self.aggregate is not None:
+            raise ValueError("'aggregate' applies only to mode 'aggregate'")
+        return self
+
+
 class Point(Strict):
     """One measured or settable quantity of the device."""
 
@@ -96,6 +135,7 @@ class Point(Strict):
     sentinels: list[int] = Field(default_factory=list, description="Raw values meaning 'no value'")
     enum: dict[int, str] | None = None
     writable: bool = False
+    report: ReportSpec = ReportSpec()
     description: str = ""
 
     @property

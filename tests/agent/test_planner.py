@@ -58,3 +58,16 @@ def test_plan_respects_the_modbus_register_limit() -> None:
     reqs = plan(points, max_count=125)
     assert all(r.count <= 125 for r in reqs)
     assert sum(len(r.points) for r in reqs) == 100
+
+
+def test_split_halves_at_a_point_boundary_and_never_inside_a_value() -> None:
+    from edge_agent.drivers.modbus.planner import split
+
+    items = [_p("a", 0), _p("b", 1, "float32"), _p("c", 8), _p("d", 9, "uint32")]
+    [req] = plan(items)
+    addresses = {p.metric: a for a, p in items}
+    first, second = split(req, lambda p: addresses[p.metric])
+    assert (first.start, first.count, [p.metric for p in first.points]) == (0, 3, ["a", "b"])
+    assert (second.start, second.count, [p.metric for p in second.points]) == (8, 3, ["c", "d"])
+    with pytest.raises(ValueError, match="one point"):
+        split(split(first, lambda p: addresses[p.metric])[0], lambda p: addresses[p.metric])

@@ -2,14 +2,18 @@
 
 The link owns the pymodbus client, serialises requests with one lock (a bus
 carries one transaction at a time; for RTU a pause of ``inter_frame_delay_s``
-separates frames) and maps every pymodbus outcome onto :class:`ModbusError`
+separates frames; writes are served ahead of waiting polls) and maps every pymodbus outcome onto :class:`ModbusError`
 with the quality code the affected points get. It knows nothing of profiles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -25,12 +29,51 @@ log = logging.getLogger(__name__)
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 
+class BusLock:
+    """One owner of the bus at a time; writes (``urgent``) are served before waiting polls."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        """Own the bus for the block."""
+        if self._held or any(self._waiters):
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            queue = self._waiters[0 if urgent else 1]
+            queue.append(fut)
+            try:
+                await fut
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # ownership was handed to us as we were cancelled: pass it on
+                else:
+                    queue.remove(fut)
+                raise
+        else:
+            self._held = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in self._waiters:
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    fut.set_result(None)  # ownership passes directly; _held stays True
+                    return
+        self._held = False
+
+
 class ModbusLink:
     """Serialised access to one Modbus connection."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._lock = asyncio.Lock()
+        self._lock = BusLock()
         self._client: _Client | None = None
 
     def _make_client(self) -> _Client:
@@ -78,20 +121,45 @@ class ModbusLink:
         c = self.conn
         return c.serial_port or f"{c.host}:{c.port}"
 
-    async def read(self, table: Table, unit: int, start: int, count: int) -> list[int]:
+    async def read(self, table: Table, unit: int, start: int, count: int, *, urgent: bool = False) -> list[int]:
         """Read ``count`` registers (bits, for coil tables) from ``start``; 0/1 per bit."""
-        async with self._lock:
+
+        async def call(client: _Client) -> Any:
+            if table is Table.HOLDING:
+                return await client.read_holding_registers(start, count=count, device_id=unit)  # FC 3
+            if table is Table.INPUT:
+                return await client.read_input_registers(start, count=count, device_id=unit)  # FC 4
+            if table is Table.COIL:
+                return await client.read_coils(start, count=count, device_id=unit)  # FC 1
+            return await client.read_discrete_inputs(start, count=count, device_id=unit)  # FC 2
+
+        rr = await self._transact(unit, call, urgent=urgent)
+        if table.is_bit_table:
+            return [1 if b else 0 for b in rr.bits[:count]]
+        return list(rr.registers)
+
+    async def write(self, table: Table, unit: int, start: int, values: list[int]) -> None:
+        """Write coils (FC 5 one, FC 15 many) or holding registers (FC 6 one, FC 16 many), ahead of polls."""
+        if table not in (Table.COIL, Table.HOLDING):
+            raise ModbusError(Quality.DEVICE_EXCEPTION, f"the {table.value} table is read-only")
+
+        async def call(client: _Client) -> Any:
+            if table is Table.COIL:
+                if len(values) == 1:
+                    return await client.write_coil(start, bool(values[0]), device_id=unit)
+                return await client.write_coils(start, [bool(v) for v in values], device_id=unit)
+            if len(values) == 1:
+                return await client.write_register(start, values[0], device_id=unit)
+            return await client.write_registers(start, values, device_id=unit)
+
+        await self._transact(unit, call, urgent=True)
+
+    async def _transact(self, unit: int, call: Callable[[_Client], Awaitable[Any]], *, urgent: bool) -> Any:
+        async with self._lock.hold(urgent=urgent):
             client = await self._connected()
             try:
                 async with asyncio.timeout(self.conn.timeout_s * 2):
-                    if table is Table.HOLDING:
-                        rr = await client.read_holding_registers(start, count=count, device_id=unit)
-                    elif table is Table.INPUT:
-                        rr = await client.read_input_registers(start, count=count, device_id=unit)
-                    elif table is Table.COIL:
-                        rr = await client.read_coils(start, count=count, device_id=unit)
-                    else:
-                        rr = await client.read_discrete_inputs(start, count=count, device_id=unit)
+                    rr = await call(client)
             except TimeoutError as exc:
                 raise ModbusError(Quality.TIMEOUT, f"unit {unit}: no answer in time") from exc
             except ConnectionException as exc:
@@ -110,9 +178,7 @@ class ModbusLink:
             if rr.isError():
                 code = getattr(rr, "exception_code", None)
                 raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: exception code {code}", code)
-            if table.is_bit_table:
-                return [1 if b else 0 for b in rr.bits[:count]]
-            return list(rr.registers)
+            return rr
 
     def _drop(self) -> None:
         if self._client is not None:
@@ -121,5 +187,5 @@ class ModbusLink:
 
     async def close(self) -> None:
         """Close the connection."""
-        async with self._lock:
+        async with self._lock.hold(urgent=True):
             self._drop()

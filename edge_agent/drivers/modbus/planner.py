@@ -5,11 +5,16 @@ the hole between them is at most ``max_gap`` registers and the request stays
 within ``max_count`` registers (the Modbus limit is 125 registers for FC 3/4
 and 2000 bits for FC 1/2, Modbus Application Protocol v1.1b3 §6.1-6.4). A
 multi-register value is never split across two requests.
+
+When a device refuses a merged request (exception 2, "illegal data address",
+because the request spans a hole in its map) the poller halves it with
+:func:`split` until every part is answered or holds one point, and keeps the
+result as its new plan: the bad range is found once and remembered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from citysense.profiles.model import Point, Profile, Table
@@ -25,6 +30,11 @@ class ReadRequest:
     start: int
     count: int
     points: tuple[Point, ...]
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """``(table, start, count)``: identifies the request (points are not hashable)."""
+        return (self.table.value, self.start, self.count)
 
     def slice_of(self, point: Point, address: int, values: list[int]) -> list[int]:
         """Return the part of ``values`` (this request's answer) that holds ``point``."""
@@ -66,3 +76,36 @@ def plan_profile(profile: Profile) -> list[ReadRequest]:
         max_count=profile.defaults.max_registers_per_request,
         max_gap=profile.defaults.max_gap_registers,
     )
+
+
+def span(table: Table, items: Sequence[tuple[int, Point]]) -> ReadRequest:
+    """The one request covering ``(pdu_address, point)`` pairs exactly."""
+    start = min(a for a, _ in items)
+    end = max(a + p.register_count for a, p in items)
+    return ReadRequest(table, start, end - start, tuple(p for _, p in sorted(items, key=lambda i: i[0])))
+
+
+def split(req: ReadRequest, address_of: Callable[[Point], int]) -> tuple[ReadRequest, ReadRequest]:
+    """Halve a refused request at a point boundary (never inside a multi-register value)."""
+    if len(req.points) < 2:
+        raise ValueError("a request for one point cannot be split")
+    items = sorted(((address_of(p), p) for p in req.points), key=lambda i: i[0])
+    half = len(items) // 2
+    return span(req.table, items[:half]), span(req.table, items[half:])
+
+
+def rejoin(parts: Sequence[ReadRequest], max_count: int) -> list[ReadRequest]:
+    """Merge answered parts that touch (no register between them); their union is known to be readable."""
+    out: list[ReadRequest] = []
+    for part in parts:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.table is part.table
+            and prev.start + prev.count == part.start
+            and prev.count + part.count <= max_count
+        ):
+            out[-1] = ReadRequest(part.table, prev.start, prev.count + part.count, prev.points + part.points)
+        else:
+            out.append(part)
+    return out

@@ -1,4 +1,13 @@
-"""Poll one device at its interval: plan, read, decode per profile, emit readings."""
+"""Poll one device at its interval: plan, read, decode per profile, emit readings.
+
+Failure isolation: a unit that stops answering costs the bus at most one
+timeout per poll (the rest of that poll's requests are skipped and their
+points reported with the same bad quality), and after
+``QUARANTINE_AFTER`` failed polls in a row it is *quarantined*: polled only
+once per back-off period (doubling up to ``QUARANTINE_MAX_S``), so the other
+units sharing the bus keep their cadence. Its state is reported in the
+agent's health status. Failure and recovery are logged once each.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +15,29 @@ import asyncio
 import logging
 import time
 
-from citysense.contract import Reading
+from citysense.contract import DeviceHealth, Reading
 from citysense.profiles.model import Point, Profile
 from citysense.profiles.transform import to_value
 from citysense.quality import Quality
 from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.link import ModbusLink
-from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile
+from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
 from edge_agent.errors import ModbusError
+from edge_agent.report import Reporter
 
 log = logging.getLogger(__name__)
+
+QUARANTINE_AFTER = 3
+QUARANTINE_MAX_S = 300.0
+REPROBE_EVERY = 30  # polls between re-asking a range the device refused
+_SILENT = (Quality.TIMEOUT, Quality.COMM_FAILURE)
+# Exception 2 "illegal data address" / 3 "illegal data value" (Modbus Application Protocol v1.1b3 §7):
+# the request touched registers the device does not have.
+_REFUSED_CODES = (2, 3)
+
+
+def _splittable(exc: ModbusError) -> bool:
+    return exc.quality is Quality.DEVICE_EXCEPTION and exc.exception_code in _REFUSED_CODES
 
 
 class DevicePoller:
@@ -31,40 +53,141 @@ class DevicePoller:
         self.sink = sink
         self.interval_s = interval_s
         self.requests = plan_profile(profile)
+        self.reporter = Reporter({p.metric: p.report for p in profile.points})
         self._failing = False
+        self.failed_polls = 0  # consecutive polls in which the unit did not answer at all
+        self.quarantine_s = 0.0
+        self.reads_ok = 0
+        self.reads_failed = 0
+        self.last_good_ms: int | None = None
+        self.rtt_ms: float | None = None
+        self.polls = 0
+        self.refused: set[tuple[str, int, int]] = set()  # single-point requests the device refuses
+        self._answered = False
+
+    @property
+    def quarantined(self) -> bool:
+        """True while the unit is polled only once per back-off period."""
+        return self.quarantine_s > 0
+
+    def health(self) -> DeviceHealth:
+        """This device's acquisition health."""
+        state = "quarantined" if self.quarantined else "failing" if self._failing else "ok"
+        if self.reads_ok == 0 and self.reads_failed == 0:
+            state = "unknown"
+        return DeviceHealth(
+            device=self.device_id,
+            state=state,
+            rtt_ms=None if self.rtt_ms is None else round(self.rtt_ms, 3),
+            reads_ok=self.reads_ok,
+            reads_failed=self.reads_failed,
+            last_good_ms=self.last_good_ms,
+        )
 
     async def run(self) -> None:
         """Poll forever on a fixed cadence (missed ticks are skipped, not bunched)."""
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            readings = await self.poll_once()
-            await self.sink.put(readings)
-            next_tick += self.interval_s
+            readings = self.reporter.filter(await self.poll_once())
+            if readings:
+                await self.sink.put(readings)
+            period = self.quarantine_s if self.quarantined else self.interval_s
+            next_tick += period
             now = loop.time()
             if next_tick < now:  # overran: skip the missed ticks rather than fire them back to back
-                next_tick = now + self.interval_s - ((now - next_tick) % self.interval_s)
+                next_tick = now + period - ((now - next_tick) % period)
             await asyncio.sleep(next_tick - now)
 
     async def poll_once(self) -> list[Reading]:
         """Execute every planned request once and return one reading per point."""
+        self.polls += 1
         out: list[Reading] = []
-        failures = 0
+        self._answered = False
+        silent: ModbusError | None = None
+        rtts: list[float] = []
+        plan: list[ReadRequest] = []
         for req in self.requests:
-            try:
-                values = await self.link.read(req.table, self.unit_id, req.start, req.count)
-            except ModbusError as exc:
-                failures += 1
-                self._note_failure(exc)
-                ts_ms = time.time_ns() // 1_000_000
-                out.extend(self._reading(p, None, exc.quality, ts_ms) for p in req.points)
+            if silent is not None:  # the unit did not answer this poll: do not spend a timeout per request
+                plan.append(req)
+                out.extend(self._reading(p, None, silent.quality, time.time_ns() // 1_000_000) for p in req.points)
                 continue
-            ts_ms = time.time_ns() // 1_000_000  # the time this request completed
-            out.extend(self._decode(req, values, ts_ms))
-        if failures == 0 and self._failing:
-            self._failing = False
-            log.info("%s: reads recovered", self.device_id)
+            if req.key in self.refused and self.polls % REPROBE_EVERY:
+                plan.append(req)  # a known hole: report it without asking (re-asked every REPROBE_EVERY polls)
+                out.extend(
+                    self._reading(p, None, Quality.DEVICE_EXCEPTION, time.time_ns() // 1_000_000) for p in req.points
+                )
+                continue
+            parts = await self._read(req, rtts)
+            if len(parts) > 1:  # keep the split, re-joining neighbours that were both answered
+                good = [part for part, result in parts if not isinstance(result, ModbusError)]
+                bad = [part for part, result in parts if isinstance(result, ModbusError)]
+                cap = self.profile.defaults.max_registers_per_request
+                plan.extend(sorted([*rejoin(good, cap), *bad], key=lambda r: r.start))
+            else:
+                plan.append(req)
+            for part, result in parts:
+                ts_ms = time.time_ns() // 1_000_000  # the time this request completed
+                if isinstance(result, ModbusError):
+                    if result.quality in _SILENT and not self._answered:
+                        silent = result
+                    elif _splittable(result) and len(part.points) == 1:
+                        self.refused.add(part.key)
+                    out.extend(self._reading(p, None, result.quality, ts_ms) for p in part.points)
+                else:
+                    self.refused.discard(part.key)
+                    self.last_good_ms = ts_ms
+                    out.extend(self._decode(part, result, ts_ms))
+        if plan != self.requests:
+            log.info(
+                "%s: read plan now %d requests (was %d) after refused reads",
+                self.device_id,
+                len(plan),
+                len(self.requests),
+            )
+            self.requests = plan
+        if rtts:
+            self.rtt_ms = sum(rtts) / len(rtts)
+        self._update_state(self._answered, silent)
         return out
+
+    async def _read(self, req: ReadRequest, rtts: list[float]) -> list[tuple[ReadRequest, list[int] | ModbusError]]:
+        """Read ``req``; when the device refuses it, split it and read the halves (see the planner)."""
+        started = time.perf_counter()
+        try:
+            values = await self.link.read(req.table, self.unit_id, req.start, req.count)
+        except ModbusError as exc:
+            self.reads_failed += 1
+            self._note_failure(exc)
+            if exc.quality not in _SILENT:
+                self._answered = True
+            # Split on a refused address range, or on a timeout of a unit that otherwise answers this poll.
+            if len(req.points) > 1 and (_splittable(exc) or (exc.quality is Quality.TIMEOUT and self._answered)):
+                first, second = split(req, self.profile.pdu_address)
+                return [*await self._read(first, rtts), *await self._read(second, rtts)]
+            return [(req, exc)]
+        rtts.append((time.perf_counter() - started) * 1000)
+        self._answered = True
+        self.reads_ok += 1
+        return [(req, values)]
+
+    def _update_state(self, answered: bool, silent: ModbusError | None) -> None:
+        if answered:
+            if self._failing or self.quarantined:
+                log.info("%s: unit %d answers again", self.device_id, self.unit_id)
+            self._failing = False
+            self.failed_polls = 0
+            self.quarantine_s = 0.0
+            return
+        self.failed_polls += 1
+        if self.failed_polls >= QUARANTINE_AFTER:
+            was = self.quarantine_s
+            self.quarantine_s = min(QUARANTINE_MAX_S, max(self.interval_s * 2, was * 2))
+            if not was:
+                log.warning(
+                    "%s: unit %d quarantined after %d silent polls (%s); retrying every %.0f s",
+                    self.device_id, self.unit_id, self.failed_polls, silent, self.quarantine_s,
+                )  # fmt: skip
 
     def _decode(self, req: ReadRequest, values: list[int], ts_ms: int) -> list[Reading]:
         out = []

@@ -1,0 +1,97 @@
+"""Configuration of the MQTT sensors driver: sources (brokers) and declarative mappings.
+
+A mapping turns messages of one topic filter into readings::
+
+    name: tasmota_sensor
+    topic: "tele/+/SENSOR"              # MQTT filter (MQTT 3.1.1 §4.7)
+    format: json                        # or sparkplug_b
+    device: "{t[1]}"                    # device id template: t = topic levels
+    timestamp: {path: Time, format: iso8601, timezone: "+08:00"}
+    metrics:
+      - {metric: power, path: ENERGY.Power, unit: W}
+    auto: null                          # or a path: every number under it becomes a metric
+
+Paths are dot-separated keys; a number indexes a list (``rx_metadata.0.rssi``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from citysense.profiles.model import MetricName, Strict
+from citysense.yamlconf import load_model
+
+
+class PayloadFormat(enum.StrEnum):
+    """How a payload is encoded."""
+
+    JSON = "json"
+    SPARKPLUG_B = "sparkplug_b"
+
+
+class TimestampSpec(Strict):
+    """Where a message's time is, and how it is written."""
+
+    path: str
+    format: Literal["iso8601", "epoch_s", "epoch_ms"] = "iso8601"
+    timezone: Annotated[str, Field(pattern=r"^[+-][0-9]{2}:[0-9]{2}$")] = "+00:00"  # for times written without one
+
+
+class MetricMap(Strict):
+    """One value taken from the payload."""
+
+    metric: MetricName
+    path: str = Field(min_length=1, description="JSON path, or the Sparkplug metric name")
+    unit: str = ""
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class Mapping(Strict):
+    """How messages of one topic filter become readings."""
+
+    name: str
+    topic: str = Field(min_length=1)
+    format: PayloadFormat = PayloadFormat.JSON
+    device: str = Field(default="{t[1]}", description="Device id template; t = topic levels")
+    device_path: str | None = Field(default=None, description="Take the device id from the payload instead")
+    timestamp: TimestampSpec | None = None
+    metrics: list[MetricMap] = Field(default_factory=list)
+    auto: str | None = Field(default=None, description="Every number (and bool) under this path becomes a metric")
+    units: dict[str, str] = Field(default_factory=dict, description="Units of auto metrics, by metric name")
+
+    @model_validator(mode="after")
+    def _has_values(self) -> Self:
+        if self.format is PayloadFormat.JSON and not self.metrics and self.auto is None:
+            raise ValueError("a json mapping needs 'metrics' or 'auto'")
+        if "#" in self.topic[:-1] or re.search(r"[^/]\+|\+[^/]", self.topic):
+            raise ValueError(f"'{self.topic}' is not a valid MQTT topic filter")
+        return self
+
+
+class MqttSource(Strict):
+    """A local broker and the mappings applied to its messages."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: SecretStr | None = None
+    mappings: list[Mapping] = Field(default_factory=list)
+    mapping_files: list[str] = Field(default_factory=list, description="Shipped mapping names or YAML paths")
+
+
+def shipped_mapping_dir() -> Path:
+    """The directory of the mappings that ship with the agent."""
+    return Path(__file__).resolve().parent / "mappings"
+
+
+def load_mapping(name_or_path: str, base: Path | None = None) -> Mapping:
+    """Load a shipped mapping by name (``tasmota``) or a mapping YAML file."""
+    shipped = shipped_mapping_dir() / f"{name_or_path}.yaml"
+    path = shipped if shipped.exists() else (base or Path.cwd()) / name_or_path
+    return load_model(Mapping, path)
