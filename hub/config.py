@@ -41,3 +41,4 @@ class HubSettings(Strict):
     profiles_dir: Path | None = None
     node_kinds_dir: Path | None = None
     fleet_file: Path | None = None
+    alerts_file: Path | None = Field(default=None, description="alerts.yaml; the alert engine runs when set")

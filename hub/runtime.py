@@ -16,6 +16,8 @@ from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
+from hub.alerts.config import AlertConfig
+from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
 from hub.api.services import HubServices
 from hub.broker.embedded import EmbeddedBroker
@@ -43,6 +45,7 @@ class RunningHub:
     mqtt_port: int
     api_url: str
     kinds: dict[str, NodeKind]
+    alerts: AlertEngine | None = None
 
 
 def _make_store(settings: HubSettings) -> Store:
@@ -89,6 +92,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 latest.update(metrics.values())
         stats = IngestStats()
         services = HubServices(registry, store, latest, stats, profiles)
+        alerts: AlertEngine | None = None
+        if settings.alerts_file is not None:
+            alerts = AlertEngine(
+                registry=registry,
+                snapshot=snapshot,
+                profiles=profiles,
+                cfg=load_model(AlertConfig, settings.alerts_file),
+            )
+            await alerts.start()
         pipeline = Pipeline(
             registry=registry,
             snapshot=snapshot,
@@ -97,6 +109,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             latest=latest,
             stats=stats,
             topic_prefix=settings.topic_prefix,
+            on_stored=[alerts.on_stored] if alerts else [],
         )
         consumer = Consumer(
             pipeline,
@@ -106,9 +119,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             username=settings.mqtt_username,
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         )
+        app = create_app(services)
+        app.state.alerts = alerts
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(services),
+                app,
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",
@@ -123,11 +138,14 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         async with asyncio.TaskGroup() as tg:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
+            alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
-                yield RunningHub(services, consumer, host, port, api_url, kinds)
+                yield RunningHub(services, consumer, host, port, api_url, kinds, alerts)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()
+                if alerts_task is not None:
+                    alerts_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import devices, nodes, system
+from hub.api.routes import alarms, devices, nodes, system
 from hub.api.services import HubServices
 
 
@@ -19,4 +19,6 @@ def create_app(services: HubServices) -> FastAPI:
     app.state.services = services
     for module in (nodes, devices, system):
         app.include_router(module.router)
+    for router in alarms.routers:
+        app.include_router(router)
     return app
