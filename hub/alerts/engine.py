@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +109,7 @@ class AlertEngine:
         self._nd_active = np.zeros(0, dtype=bool)
         self.started_ms = 0
         self.evaluations = 0
+        self.errors = 0
 
     # -- setup -----------------------------------------------------------------
     async def start(self) -> None:
@@ -319,12 +320,21 @@ class AlertEngine:
         finally:
             await asyncio.shield(self.flush())
 
-    async def _every(self, period_s: float, fn: Callable[[], object]) -> None:
+    async def _every(self, period_s: float, fn: Callable[[], Awaitable[None]]) -> None:
+        failing = False
         while True:
             await asyncio.sleep(period_s)
-            result = fn()
-            if asyncio.iscoroutine(result):
-                await result
+            try:
+                await fn()
+            except Exception:  # a database hiccup must not stop alerting; retried next period
+                self.errors += 1
+                if not failing:
+                    log.exception("alerts: %s failed; retrying every %.1f s", getattr(fn, "__name__", fn), period_s)
+                failing = True
+            else:
+                if failing:
+                    log.info("alerts: %s recovered", getattr(fn, "__name__", fn))
+                failing = False
 
     async def _router_loop(self) -> None:
         while True:
@@ -334,4 +344,8 @@ class AlertEngine:
             except TimeoutError:
                 pass
             self._route_now.clear()
-            await self.route()
+            try:
+                await self.route()
+            except Exception:  # keep routing; the alarms stay due in the database
+                self.errors += 1
+                log.exception("alerts: routing failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -66,7 +67,7 @@ class AlarmStore:
                 if alarm is None:
                     if tr.kind != "raised":
                         continue  # a clear of an alarm that was closed by hand meanwhile
-                    alarm, change = lifecycle.new_alarm(tr, group_wait_ms, **where.__dict__)
+                    alarm, change = lifecycle.new_alarm(tr, group_wait_ms, **dataclasses.asdict(where))
                     s.add(alarm)
                     s.flush()
                 else:
