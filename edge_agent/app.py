@@ -12,6 +12,7 @@ from citysense.profiles import ProfileSet
 from edge_agent.buffer import DurableBuffer
 from edge_agent.commands import CommandServer
 from edge_agent.config import device_profile, mqtt_sources
+from edge_agent.control import CommandHandler, Control, probe_pollers, with_probe
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
 from edge_agent.drivers.mqtt.source import MqttSensorSource
@@ -47,21 +48,51 @@ class Agent:
         self.buffer = open_buffer(config, state_dir)
         points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
         self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
+        self.profiles = profiles
         self.links = {c.id: ModbusLink(c) for c in config.connections}
-        self.pollers = [
-            DevicePoller(
-                d.id, device_profile(profiles[d.profile], d), d.unit_id, self.links[d.connection], self.uplink,
-                d.poll_interval_s,
-            )
-            for d in config.devices
-        ]  # fmt: skip
+        self.pollers = self._make_pollers(config)
 
         self.mqtt = [
             MqttSensorSource(src, maps, self.uplink)
             for src, maps in mqtt_sources(config, config_path or Path("agent.yaml"))
         ]
         self.uplink.malformed_source = self.malformed
-        self.uplink.commands = CommandServer(config.node_id, {p.device_id: p for p in self.pollers})
+        self.uplink.commands = self._commands()
+        # Configuration pushed by the hub (edge_agent/control.py); _apply_config swaps links and pollers.
+        self.control = Control(config, state_dir, on_config=self._apply_config)
+        self._tg: asyncio.TaskGroup | None = None
+        self._poll_tasks: list[asyncio.Task[None]] = []
+
+    def _make_pollers(self, config: AgentConfig) -> list[DevicePoller]:
+        return [
+            DevicePoller(
+                d.id, device_profile(self.profiles[d.profile], d), d.unit_id, self.links[d.connection], self.uplink,
+                d.poll_interval_s,
+            )
+            for d in config.devices
+        ]  # fmt: skip
+
+    def _commands(self) -> CommandHandler:
+        server = CommandServer(self.config.node_id, {p.device_id: p for p in self.pollers})
+        return with_probe(server, lambda: probe_pollers(self.pollers))
+
+    def _start_polling(self) -> None:
+        assert self._tg is not None
+        node = self.config.node_id
+        self._poll_tasks = [self._tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}") for p in self.pollers]
+
+    async def _apply_config(self, new: AgentConfig) -> None:
+        """Switch to a configuration pushed by the hub: new links and pollers; same buffer and uplink."""
+        for task in self._poll_tasks:
+            task.cancel()
+        await asyncio.gather(*self._poll_tasks, return_exceptions=True)
+        for link in self.links.values():
+            await link.close()
+        self.links = {c.id: ModbusLink(c) for c in new.connections}
+        self.config = self.uplink.config = new
+        self.pollers = self._make_pollers(new)
+        self.uplink.commands = self._commands()
+        self._start_polling()
 
     def malformed(self) -> dict[str, int]:
         """Malformed MQTT sensor payloads, by reason, over all sources."""
@@ -81,9 +112,10 @@ class Agent:
         log.info("%s: starting with %d devices", node, len(self.pollers))
         try:
             async with asyncio.TaskGroup() as tg:
+                self._tg = tg
                 tg.create_task(self.uplink.run(), name=f"{node}:uplink")
-                for p in self.pollers:
-                    tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}")
+                tg.create_task(self.control.run(), name=f"{node}:control")
+                self._start_polling()
                 for m in self.mqtt:
                     tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:

@@ -7,9 +7,9 @@ unset stores readings in the embedded SQLite store under ``data_dir``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
@@ -25,8 +25,28 @@ class InfluxSettings(Strict):
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
 
 
+DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)
+
+
+class BrokerAdminSettings(Strict):
+    """The Mosquitto dynamic-security administrator the hub manages node accounts with (docs/security.md)."""
+
+    username: str
+    password: SecretStr
+
+
 class HubSettings(Strict):
-    """Everything the hub needs to run."""
+    """Everything the hub needs to run.
+
+    ``environment: development`` (the default, for the demo) opens the read
+    endpoints without a token (``dev_open_read``) and accepts the well-known
+    bootstrap administrator token; any other environment refuses both.
+    """
+
+    environment: Literal["development", "production"] = "development"
+    dev_open_read: bool = True
+    bootstrap_admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    broker_admin: BrokerAdminSettings | None = None
 
     data_dir: Path = Path("var/hub")
     mqtt_url: str | None = None
@@ -42,3 +62,16 @@ class HubSettings(Strict):
     node_kinds_dir: Path | None = None
     fleet_file: Path | None = None
     alerts_file: Path | None = Field(default=None, description="alerts.yaml; the alert engine runs when set")
+
+    @model_validator(mode="after")
+    def _no_default_secrets(self) -> Self:
+        if self.environment != "development":
+            if self.bootstrap_admin_token.get_secret_value() == DEV_ADMIN_TOKEN:
+                raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
+            if self.dev_open_read:
+                raise ValueError("dev_open_read: must be false outside development")
+        if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
+            raise ValueError(
+                "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"
+            )
+        return self

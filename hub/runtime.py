@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from citysense.agentconfig import HubLink
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
@@ -20,12 +21,15 @@ from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
 from hub.api.services import HubServices
+from hub.broker.commands import CommandCenter
+from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
+from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
@@ -45,6 +49,7 @@ class RunningHub:
     mqtt_port: int
     api_url: str
     kinds: dict[str, NodeKind]
+    admin_token: str = ""
     alerts: AlertEngine | None = None
 
 
@@ -68,11 +73,13 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
     profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
     kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
     registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
-    await asyncio.to_thread(registry.create_all)
+    await asyncio.to_thread(registry.migrate)
     if settings.fleet_file is not None:
         fleet = load_model(Fleet, settings.fleet_file)
         await asyncio.to_thread(registry.apply_fleet, fleet, kinds, profiles)
     snapshot = await asyncio.to_thread(registry.snapshot)
+    admin_token = await asyncio.to_thread(ensure_admin, settings, registry)
+    await asyncio.to_thread(sync_catalogue, registry, profiles, kinds)
 
     async with contextlib.AsyncExitStack() as stack:
         if settings.mqtt_url is None:
@@ -91,6 +98,23 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             for metrics in (await store.latest(pairs)).values():
                 latest.update(metrics.values())
         stats = IngestStats()
+        dynsec = None
+        if settings.broker_admin is not None and settings.mqtt_password is not None:
+            ba = settings.broker_admin
+            dynsec = DynSec(host, port, ba.username, ba.password.get_secret_value(), prefix=settings.topic_prefix)
+            hub_user = settings.mqtt_username or settings.mqtt_client_id
+            await dynsec.ensure_hub_account(hub_user, settings.mqtt_password.get_secret_value())
+        services = HubServices(
+            registry,
+            store,
+            latest,
+            stats,
+            profiles,
+            kinds=kinds,
+            dynsec=dynsec,
+            hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
+            open_read=settings.dev_open_read and settings.environment == "development",
+        )
         services = HubServices(registry, store, latest, stats, profiles)
         alerts: AlertEngine | None = None
         if settings.alerts_file is not None:
@@ -111,12 +135,25 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             topic_prefix=settings.topic_prefix,
             on_stored=[alerts.on_stored] if alerts else [],
         )
+
+        async def _refresh_snapshot() -> None:
+            pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+
+        services.registry_changed = _refresh_snapshot
+        services.commands = CommandCenter(
+            host,
+            port,
+            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
+            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            prefix=settings.topic_prefix,
+            client_id=settings.mqtt_client_id,
+        )
         consumer = Consumer(
             pipeline,
             host,
             port,
             client_id=settings.mqtt_client_id,
-            username=settings.mqtt_username,
+            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
         )
         app = create_app(services)
@@ -140,7 +177,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
-                yield RunningHub(services, consumer, host, port, api_url, kinds, alerts)
+                yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()

@@ -23,9 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file: make scripts.* importable
 from scripts.bootstrap import ROOT, ensure_venv, venv_bin
 
-BINARIES = {"mosquitto": "/usr/sbin/mosquitto", "influxd": "/usr/bin/influxd"}
-APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat"]
-SERVICES = ["mosquitto", "influxdb"]
+BINARIES = {
+    "mosquitto": "/usr/sbin/mosquitto",
+    "influxd": "/usr/bin/influxd",
+    "initdb": "/usr/lib/postgresql/15/bin/initdb",
+}
+APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql"]
+SERVICES = ["mosquitto", "influxdb", "postgresql"]
 
 
 def missing_binaries() -> list[str]:

@@ -99,6 +99,7 @@ class AlertConfig(Strict):
     public_url: str = "http://127.0.0.1:8080"
     ack_secret: SecretStr = SecretStr("change-me")
     ack_link_ttl_s: Duration = 7 * 86400.0
+    receipt_key: SecretStr | None = Field(default=None, description="?key= of the delivery-receipt URL")
     language: Language = "zh"
     timezone: str = "Asia/Shanghai"
     tick_s: Annotated[float, Field(gt=0, le=60)] = 1.0

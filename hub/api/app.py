@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import alarms, devices, nodes, system
+from hub.api.routes import access, alarms, catalogue, control, devices, imports, nodes, provisioning, system
 from hub.api.services import HubServices
 
 
@@ -17,7 +17,10 @@ def create_app(services: HubServices) -> FastAPI:
         description="Device registry, latest values and history of the city's sensing devices.",
     )
     app.state.services = services
+    app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id
     for module in (nodes, devices, system):
+        app.include_router(module.router)
+    for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)
     for router in alarms.routers:
         app.include_router(router)

@@ -36,6 +36,8 @@ def node_public(n: Node) -> NodePublic:
         agent_version=n.agent_version,
         config_version=n.config_version,
         devices=[device_public(d) for d in sorted(n.devices, key=lambda d: d.uid)],
+        status=n.status,
+        desired_config_version=n.desired_config_version,
     )
 
 

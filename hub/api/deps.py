@@ -1,12 +1,19 @@
-"""Dependency aliases for route handlers."""
+"""Dependency aliases for route handlers: the hub's services, the calling principal and role checks."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.services import HubServices
+from hub.registry.access import Access, AuthError, Principal
+
+ANONYMOUS = Principal("anonymous", "viewer", None, frozenset())
+_bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer cs_<id>_<secret>`")
 
 
 def _services(request: Request) -> HubServices:
@@ -15,3 +22,44 @@ def _services(request: Request) -> HubServices:
 
 
 Services = Annotated[HubServices, Depends(_services)]
+
+
+async def _principal(
+    services: Services, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if creds is None:
+        if services.open_read:
+            return ANONYMOUS  # development only (HubSettings.dev_open_read): reads without a token
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return await asyncio.to_thread(Access(services.registry).authenticate, creds.credentials)
+    except AuthError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    """Return a dependency that admits a principal holding one of ``roles`` (authenticated, never anonymous)."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal is ANONYMOUS:
+            raise HTTPException(401, "this operation needs a bearer token", headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in roles:
+            raise HTTPException(403, f"role '{principal.role}' may not do this")
+        return principal
+
+    return check
+
+
+Admin = Annotated[Principal, Depends(require_role("administrator"))]
+Operator = Annotated[Principal, Depends(require_role("administrator", "operator"))]
+Installer = Annotated[Principal, Depends(require_role("administrator", "operator", "technician"))]
+Authenticated = Annotated[Principal, Depends(require_role("administrator", "operator", "technician", "viewer"))]
+
+
+def ensure_sees(principal: Principal, region_code: str, department_id: str, what: str) -> None:
+    """Answer 404 (not 403: do not reveal what exists) for an object outside the principal's scope."""
+    if not principal.sees(region_code, department_id):
+        raise HTTPException(404, f"no {what}")

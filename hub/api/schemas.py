@@ -33,6 +33,8 @@ class NodePublic(BaseModel):
     agent_version: str
     config_version: int
     devices: list[DevicePublic]
+    status: str = "commissioned"  # placeholder | claimed | commissioned
+    desired_config_version: int = 0
 
 
 class ReadingPublic(BaseModel):

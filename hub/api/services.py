@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+from citysense.agentconfig import HubLink
+from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
+from hub.broker.commands import CommandCenter
+from hub.broker.dynsec import DynSec
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -20,3 +25,15 @@ class HubServices:
     latest: LatestCache
     stats: IngestStats
     profiles: ProfileSet
+    # Device management (issue 6): node kinds for provisioning, the broker admin, how agents reach the hub.
+    kinds: dict[str, NodeKind] = field(default_factory=dict)
+    dynsec: DynSec | None = None
+    hub_link: HubLink = field(default_factory=HubLink)
+    open_read: bool = False
+    commands: CommandCenter | None = None  # publishes commands and config to nodes
+    registry_changed: Callable[[], Awaitable[None]] | None = None  # refreshes ingest's registry snapshot
+
+    async def notify_registry_changed(self) -> None:
+        """Tell ingest that nodes or devices were added or moved."""
+        if self.registry_changed is not None:
+            await self.registry_changed()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -41,10 +41,16 @@ class Node(Base):
     longitude: Mapped[float | None] = mapped_column(Float, default=None)
     site: Mapped[str] = mapped_column(String(128), default="")
     online: Mapped[bool] = mapped_column(default=False)
-    last_seen_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_seen_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     agent_version: Mapped[str] = mapped_column(String(32), default="")
     config_version: Mapped[int] = mapped_column(Integer, default=0)
     endpoints_json: Mapped[str] = mapped_column(Text, default="{}")  # connection id -> site address
+    # Provisioning: placeholder -> claimed (technician on site) -> commissioned (first birth message).
+    status: Mapped[str] = mapped_column(String(16), default="commissioned", index=True)
+    claim_code_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    desired_config_version: Mapped[int] = mapped_column(Integer, default=0)
     devices: Mapped[list[Device]] = relationship(back_populates="node", cascade="all, delete-orphan")
 
 
@@ -67,7 +73,7 @@ class DeadLetter(Base):
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    received_ms: Mapped[int] = mapped_column(Integer, index=True)
+    received_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     topic: Mapped[str] = mapped_column(String(512))
     node: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str] = mapped_column(String(64), index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,12 +12,15 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+import hub.registry.accounts  # noqa: F401  (registers the access-control tables on Base)
 from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
 from hub.errors import NotFound, RegistryError
 from hub.registry.fleet import Fleet
 from hub.registry.models import Base, DeadLetter, Department, Device, Node, Region
 from hub.registry.snapshot import DeviceView, NodeView, RegistrySnapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,13 @@ class NodeFilter:
     kind: str | None = None
     department: str | None = None
     region: str | None = None
+    status: str | None = None
+    profile: str | None = None  # nodes carrying at least one device of this profile
+    within_regions: frozenset[str] | None = None  # the caller's scope (None: all)
+    within_departments: frozenset[str] = frozenset()  # the caller's scope (empty: all)
+    after: str | None = None  # cursor: the last node id of the previous page
+    drift: bool = False  # only nodes whose applied config version differs from the desired one
+    limit: int | None = None
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -47,8 +58,15 @@ class Registry:
         self._write_lock = threading.Lock()
 
     def create_all(self) -> None:
-        """Create missing tables."""
+        """Create missing tables (the fallback for tables no migration covers yet)."""
         Base.metadata.create_all(self.engine)
+
+    def migrate(self) -> None:
+        """Upgrade the registry tables to the newest migration, then create other packages' tables."""
+        from hub.registry import migrate
+
+        migrate.upgrade(self.engine)
+        self.create_all()
 
     def session(self) -> Session:
         """Open a session (use as a context manager)."""
@@ -56,7 +74,10 @@ class Registry:
 
     # -- seeding -----------------------------------------------------------
     def apply_fleet(self, fleet: Fleet, kinds: Mapping[str, NodeKind], profiles: ProfileSet) -> None:
-        """Insert or update the fleet's regions, departments, nodes and their devices."""
+        """Insert or update the fleet's regions, departments, nodes and their devices (audited as ``fleet-file``)."""
+        from hub.registry.access import audit
+        from hub.registry.provision import node_dict
+
         with self._write_lock, self.session() as s, s.begin():
             for r in fleet.regions:
                 s.merge(Region(code=r.code, name=r.name, level=r.level, parent_code=r.parent))
@@ -69,7 +90,9 @@ class Registry:
                     raise RegistryError(f"node {n.id}: unknown node kind '{n.kind}'")
                 if s.get(Region, n.region) is None:
                     raise RegistryError(f"node {n.id}: unknown region '{n.region}'")
-                node = s.get(Node, n.id) or Node(id=n.id)
+                existing_node = s.get(Node, n.id)
+                before = node_dict(existing_node) if existing_node is not None else None
+                node = existing_node or Node(id=n.id)
                 node.kind, node.name, node.region_code = n.kind, n.name, n.region
                 node.department_id = n.department or kind.department
                 node.latitude, node.longitude, node.site = n.latitude, n.longitude, n.site
@@ -84,6 +107,10 @@ class Registry:
                     dev.poll_interval_s = dt.poll_interval_s
                     if dt.id not in existing:
                         node.devices.append(dev)
+                s.flush()
+                after = node_dict(node)
+                if after != before:  # fleet-file changes are writes too: keep them traceable
+                    audit(s, "fleet-file", "node.update" if before else "node.create", "node", n.id, before, after)
 
     # -- reads ---------------------------------------------------------------
     def _ancestors(self, s: Session) -> dict[str, list[Region]]:
@@ -136,6 +163,20 @@ class Registry:
             q = q.where(Node.department_id == flt.department)
         if flt.region:
             q = q.where(Node.region_code.in_(self.region_subtree(flt.region)))
+        if flt.status:
+            q = q.where(Node.status == flt.status)
+        if flt.profile:
+            q = q.where(Node.id.in_(select(Device.node_id).where(Device.profile == flt.profile)))
+        if flt.within_regions is not None:
+            q = q.where(Node.region_code.in_(flt.within_regions))
+        if flt.within_departments:
+            q = q.where(Node.department_id.in_(flt.within_departments))
+        if flt.after:
+            q = q.where(Node.id > flt.after)
+        if flt.drift:
+            q = q.where(Node.config_version != Node.desired_config_version)
+        if flt.limit:
+            q = q.limit(flt.limit)
         with self.session() as s:
             return list(s.scalars(q))
 
@@ -185,6 +226,10 @@ class Registry:
                 node.agent_version = agent_version
             if config_version is not None:
                 node.config_version = config_version
+            if online and node.status == "claimed":
+                # The first connection with the handed-out credentials confirms the claim.
+                node.status = "commissioned"
+                log.info("%s: commissioned", node_id)
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep rejected messages/readings with their reasons."""

@@ -222,6 +222,11 @@ async def hub_and_agent(settings: HubSettings) -> AsyncIterator[tuple[RunningHub
             yield hub, Publisher(c, settings.topic_prefix)
 
 
+def auth(hub: RunningHub) -> dict[str, str]:
+    """The administrator's bearer header."""
+    return {"Authorization": f"Bearer {hub.admin_token}"}
+
+
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 15.0, what: str = "") -> None:
     """Wait until ``check`` holds (tests only: the product itself never polls)."""
     deadline = time.monotonic() + timeout_s

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.alerts.stack import alerts_yaml, eventually, hub_and_agent, receivers, with_broker, write_files
+from tests.alerts.stack import alerts_yaml, auth, eventually, hub_and_agent, receivers, with_broker, write_files
 from tests.harness.mosquitto import MosquittoServer
 
 
@@ -22,7 +22,10 @@ async def test_river_rises_one_alarm_one_sms_one_webhook_repeat_ack_clear(
         settings = with_broker(
             write_files(tmp_path, alerts_yaml(rx.webhook.url, rx.sms.url, repeat_interval_s=2)), mosquitto
         )
-        async with hub_and_agent(settings) as (hub, agent), httpx.AsyncClient(base_url=hub.api_url) as api:
+        async with (
+            hub_and_agent(settings) as (hub, agent),
+            httpx.AsyncClient(base_url=hub.api_url, headers=auth(hub)) as api,
+        ):
             await agent.reading("N1", "gauge", "level", 3.0)
             for v in (3.6, 3.7, 3.65):
                 await agent.reading("N1", "gauge", "level", v)
@@ -39,9 +42,9 @@ async def test_river_rises_one_alarm_one_sms_one_webhook_repeat_ack_clear(
             assert rx.events()[1]["type"] == "alarm.repeat"
 
             alarm_id = alarms[0]["id"]
-            acked = await api.post(f"/api/v1/alarms/{alarm_id}/ack", json={"by": "王工", "comment": "去现场"})
+            acked = await api.post(f"/api/v1/alarms/{alarm_id}/ack", json={"comment": "去现场"})
             assert acked.json()["state"] == "acknowledged"
-            assert (await api.post(f"/api/v1/alarms/{alarm_id}/ack", json={"by": "x"})).status_code == 409
+            assert (await api.post(f"/api/v1/alarms/{alarm_id}/ack", json={})).status_code == 409
 
             # Inside the hysteresis band nothing clears; below the clear level it clears only after clear_for_s.
             await agent.reading("N1", "gauge", "level", 3.4)
@@ -78,7 +81,10 @@ async def test_restart_during_pending_for_still_fires_on_time(tmp_path: Path, mo
             await eventually(lambda: hub.services.stats.readings_stored >= 1, what="stored")
             await asyncio.sleep(1.0)  # let the pending state reach the database (flush_s 0.2)
         assert rx.webhook.seen == []
-        async with hub_and_agent(settings) as (hub, _agent), httpx.AsyncClient(base_url=hub.api_url) as api:
+        async with (
+            hub_and_agent(settings) as (hub, _agent),
+            httpx.AsyncClient(base_url=hub.api_url, headers=auth(hub)) as api,
+        ):
             await eventually(lambda: len(rx.webhook.seen) >= 1, what="alarm after restart")
             (alarm,) = (await api.get("/api/v1/alarms")).json()
         # Pending since the reading before the restart: due at first_ms + 4 s, not 4 s after the restart.
@@ -91,7 +97,10 @@ async def test_node_offline_inhibits_its_sensors(tmp_path: Path, mosquitto: Mosq
         cfg = alerts_yaml(rx.webhook.url, rx.sms.url)
         cfg["device_rules"] = {}
         settings = with_broker(write_files(tmp_path, cfg), mosquitto)
-        async with hub_and_agent(settings) as (hub, agent), httpx.AsyncClient(base_url=hub.api_url) as api:
+        async with (
+            hub_and_agent(settings) as (hub, agent),
+            httpx.AsyncClient(base_url=hub.api_url, headers=auth(hub)) as api,
+        ):
             await agent.reading("N2", "lamp", "power", 100)
             await agent.status("N2", "offline")  # the broker publishes the agent's last will like this
 
@@ -111,7 +120,10 @@ async def test_node_offline_inhibits_its_sensors(tmp_path: Path, mosquitto: Mosq
 async def test_rainfall_over_the_window_raises_the_right_level(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     with receivers() as rx:
         settings = with_broker(write_files(tmp_path, alerts_yaml(rx.webhook.url, rx.sms.url)), mosquitto)
-        async with hub_and_agent(settings) as (hub, agent), httpx.AsyncClient(base_url=hub.api_url) as api:
+        async with (
+            hub_and_agent(settings) as (hub, agent),
+            httpx.AsyncClient(base_url=hub.api_url, headers=auth(hub)) as api,
+        ):
             for mm in (10, 15):
                 await agent.reading("N1", "rain", "rain_1min", mm)
             await eventually(lambda: hub.services.stats.readings_stored >= 2, what="stored")
@@ -127,3 +139,12 @@ async def test_rainfall_over_the_window_raises_the_right_level(tmp_path: Path, m
             assert alarm["severity"] == "critical" and alarm["value"] == 55
             summary = (await api.get("/api/v1/alarms/summary")).json()
             assert summary["by_region"] == {"440981103201": 1, "440981103": 1, "440981": 1}
+
+            # The duty officer acknowledges from the signed link in the SMS, without a token.
+            link = rx.texts()[0]["text"].split("确认：")[1].split()[0].replace("http://hub.example", hub.api_url)
+            async with httpx.AsyncClient() as phone:
+                forged = await phone.get(link.replace(f"/alarms/{alarm['id']}/", f"/alarms/{alarm['id'] + 1}/"))
+                assert forged.status_code == 403
+                assert (await phone.get(link)).status_code == 200
+            acked = (await api.get(f"/api/v1/alarms/{alarm['id']}")).json()
+            assert acked["state"] == "acknowledged" and acked["acked_by"] == "officer"

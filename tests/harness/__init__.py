@@ -1,4 +1,4 @@
-"""Real servers for tests: Mosquitto and InfluxDB 1.x, each on free loopback ports.
+"""Real servers for tests: Mosquitto, InfluxDB 1.x and PostgreSQL, each on free loopback ports.
 
 Every server lives in its own temporary directory (config, data, log), is
 started with the system binary and is ready when its port answers. A missing
@@ -11,5 +11,6 @@ from __future__ import annotations
 from tests.harness.influx import InfluxServer
 from tests.harness.mosquitto import MosquittoServer
 from tests.harness.ports import HarnessError, free_port, log_tail, wait_port
+from tests.harness.postgres import PostgresServer
 
-__all__ = ["HarnessError", "InfluxServer", "MosquittoServer", "free_port", "log_tail", "wait_port"]
+__all__ = ["HarnessError", "InfluxServer", "MosquittoServer", "PostgresServer", "free_port", "log_tail", "wait_port"]

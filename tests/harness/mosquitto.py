@@ -21,6 +21,8 @@ from typing import Self
 from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DYNSEC_ADMIN = ("dynsec-admin", "dynsec-admin-test-password")
 
 
 class MosquittoServer:
@@ -36,6 +38,7 @@ class MosquittoServer:
         max_inflight_messages: int = 100,
         binary: str = MOSQUITTO,
         start_timeout_s: float = 10.0,
+        dynsec: bool = False,
     ) -> None:
         self.binary = find_binary(binary)
         self.host = "127.0.0.1"
@@ -50,6 +53,8 @@ class MosquittoServer:
         self.stderr_path = self.dir / "stderr.log"
         self.conf_path = self.dir / "mosquitto.conf"
         self._proc: subprocess.Popen[bytes] | None = None
+        # Dynamic security: clients and ACLs managed at run time over $CONTROL; DYNSEC_ADMIN administers it.
+        self.dynsec_file = self.dir / "dynamic-security.json" if dynsec else None
 
     @property
     def url(self) -> str:
@@ -69,6 +74,14 @@ class MosquittoServer:
             if self.password_file is not None
             else "allow_anonymous true\n"
         )
+        if self.dynsec_file is not None:
+            if not self.dynsec_file.exists():
+                ctrl = find_binary("/usr/bin/mosquitto_ctrl")
+                subprocess.run(
+                    [ctrl, "dynsec", "init", str(self.dynsec_file), *DYNSEC_ADMIN], capture_output=True, check=True
+                )
+            plugin = find_binary(DYNSEC_PLUGIN)
+            auth = f"allow_anonymous false\nplugin {plugin}\nplugin_opt_config_file {self.dynsec_file}\n"
         return (
             f"# written by tests.harness.mosquitto\n"
             # As root, mosquitto would switch to user "mosquitto", which cannot write our temp dir.

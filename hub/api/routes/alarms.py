@@ -2,13 +2,16 @@
 
 Duty officers list and acknowledge alarms here (or through the signed link in
 a message); administrators read effective rules, manage silences and read
-the delivery log. Every route answers 503 when the alert engine is not
-configured (no ``alerts_file``).
+the delivery log. Reads are scoped to the caller's regions and departments;
+acknowledging needs a token (the signed link carries its own proof), silences
+and the delivery log need an operator. Every route answers 503 when the alert
+engine is not configured (no ``alerts_file``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from typing import Annotated, Any
 
@@ -23,6 +26,8 @@ from hub.alerts.errors import AlarmNotFound, AlarmStateError, BadAckLink
 from hub.alerts.lifecycle import sev_label
 from hub.alerts.models import Alarm
 from hub.alerts.resolve import effective_rules
+from hub.api.deps import Authenticated, CurrentPrincipal, Operator, ensure_sees
+from hub.registry.access import Principal
 
 
 def _engine(request: Request) -> AlertEngine:
@@ -78,16 +83,14 @@ class AlarmDetail(AlarmPublic):
 
 
 class Ack(BaseModel):
-    """Who acknowledges, with an optional comment."""
+    """An optional comment with the acknowledgement (the actor is the token's user)."""
 
-    by: str = Field(min_length=1, max_length=128)
     comment: str = ""
 
 
 class Note(BaseModel):
-    """A comment or an assignment."""
+    """A comment, or the assignee's name."""
 
-    by: str = Field(min_length=1, max_length=128)
     text: str = Field(min_length=1, max_length=4000)
 
 
@@ -97,7 +100,6 @@ class SilenceCreate(BaseModel):
     match: Match
     ends_ms: int
     starts_ms: int | None = None
-    by: str = Field(min_length=1)
     comment: str = ""
 
 
@@ -129,17 +131,18 @@ def _now_ms() -> int:
 
 @alarms.get("", operation_id="listAlarms")
 async def list_alarms(
-    engine: Engine, state: str | None = "open", device: str | None = None, limit: int = 200
+    engine: Engine, who: CurrentPrincipal, state: str | None = "open", device: str | None = None, limit: int = 200
 ) -> list[AlarmPublic]:
-    """List alarms, newest first (``state``: open, active, acknowledged, cleared, or empty for all)."""
+    """List alarms in the caller's scope, newest first (``state``: open, active, acknowledged, cleared, or empty)."""
     found = await asyncio.to_thread(engine.store.query, state or None, device, min(limit, 1000))
-    return [AlarmPublic(**_public(a)) for a in found]
+    return [AlarmPublic(**_public(a)) for a in found if who.sees(a.region_code, a.department_id)]
 
 
 @alarms.get("/summary", operation_id="alarmSummary")
-async def summary(engine: Engine) -> dict[str, dict[str, int]]:
+async def summary(engine: Engine, who: CurrentPrincipal) -> dict[str, dict[str, int]]:
     """Open alarms counted per region, rolled up village → town → city, and per severity."""
     found = await asyncio.to_thread(engine.store.query, "open", None, 100_000)
+    found = [a for a in found if who.sees(a.region_code, a.department_id)]
     by_sev: dict[str, int] = {}
     for a in found:
         by_sev[sev_label(a.severity)] = by_sev.get(sev_label(a.severity), 0) + 1
@@ -147,19 +150,22 @@ async def summary(engine: Engine) -> dict[str, dict[str, int]]:
 
 
 @alarms.get("/{alarm_id}", operation_id="getAlarm")
-async def get_alarm(engine: Engine, alarm_id: int) -> AlarmDetail:
+async def get_alarm(engine: Engine, who: CurrentPrincipal, alarm_id: int) -> AlarmDetail:
     """One alarm with its audit trail."""
     try:
         alarm, events = await asyncio.to_thread(engine.store.get, alarm_id)
     except AlarmNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    ensure_sees(who, alarm.region_code, alarm.department_id, "alarm")
     trail = [EventPublic(ts_ms=e.ts_ms, actor=e.actor, action=e.action, detail=e.detail) for e in events]
     return AlarmDetail(**_public(alarm), events=trail)
 
 
-async def _change(engine: AlertEngine, alarm_id: int, by: str, what: str, arg: str) -> AlarmPublic:
+async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str, arg: str) -> AlarmPublic:
     try:
-        alarm = await asyncio.to_thread(engine.store.change, alarm_id, by, _now_ms(), what, arg)
+        found, _ = await asyncio.to_thread(engine.store.get, alarm_id)
+        ensure_sees(who, found.region_code, found.department_id, "alarm")
+        alarm = await asyncio.to_thread(engine.store.change, alarm_id, who.user_id, _now_ms(), what, arg)
     except AlarmNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except AlarmStateError as exc:
@@ -168,9 +174,9 @@ async def _change(engine: AlertEngine, alarm_id: int, by: str, what: str, arg: s
 
 
 @alarms.post("/{alarm_id}/ack", operation_id="acknowledgeAlarm")
-async def acknowledge(engine: Engine, alarm_id: int, body: Ack) -> AlarmPublic:
+async def acknowledge(engine: Engine, who: Authenticated, alarm_id: int, body: Ack) -> AlarmPublic:
     """Say "I have it": repeats and escalation stop; 409 if already acknowledged or cleared."""
-    return await _change(engine, alarm_id, body.by, "ack", body.comment)
+    return await _change(engine, alarm_id, who, "ack", body.comment)
 
 
 @alarms.get("/{alarm_id}/ack-link", operation_id="acknowledgeByLink", response_class=HTMLResponse)
@@ -190,24 +196,25 @@ async def acknowledge_by_link(engine: Engine, alarm_id: int, exp: int, by: str, 
 
 
 @alarms.post("/{alarm_id}/comments", operation_id="commentAlarm")
-async def comment(engine: Engine, alarm_id: int, body: Note) -> AlarmPublic:
+async def comment(engine: Engine, who: Authenticated, alarm_id: int, body: Note) -> AlarmPublic:
     """Add a comment to the audit trail."""
-    return await _change(engine, alarm_id, body.by, "comment", body.text)
+    return await _change(engine, alarm_id, who, "comment", body.text)
 
 
 @alarms.post("/{alarm_id}/assign", operation_id="assignAlarm")
-async def assign(engine: Engine, alarm_id: int, body: Note) -> AlarmPublic:
+async def assign(engine: Engine, who: Operator, alarm_id: int, body: Note) -> AlarmPublic:
     """Hand the alarm to someone (``text`` is the assignee)."""
-    return await _change(engine, alarm_id, body.by, "assign", body.text)
+    return await _change(engine, alarm_id, who, "assign", body.text)
 
 
 @rules.get("/{device_uid}", operation_id="effectiveRules")
-async def effective(engine: Engine, device_uid: str) -> list[dict[str, Any]]:
+async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> list[dict[str, Any]]:
     """The rules that apply to one device after region and device overrides."""
     dev = engine.snapshot.device(device_uid)
     if dev is None or dev.profile not in engine.profiles:
         raise HTTPException(404, f"no device '{device_uid}'")
     place = engine.topology.place(dev.node)
+    ensure_sees(who, place.chain[0] if place.chain else "", place.department, "device")
     found = effective_rules(
         profile=dev.profile,
         profile_rules=engine.profiles[dev.profile].alerts,
@@ -220,7 +227,7 @@ async def effective(engine: Engine, device_uid: str) -> list[dict[str, Any]]:
 
 
 @silences.get("", operation_id="listSilences")
-async def list_silences(engine: Engine) -> list[dict[str, Any]]:
+async def list_silences(engine: Engine, who: Authenticated) -> list[dict[str, Any]]:
     """Silences from the config file and the API."""
     rows = await asyncio.to_thread(engine.store.silences)
     out: list[dict[str, Any]] = [{"source": "file", **s.model_dump(mode="json")} for s in engine.cfg.silences]
@@ -240,19 +247,19 @@ async def list_silences(engine: Engine) -> list[dict[str, Any]]:
 
 
 @silences.post("", operation_id="createSilence", status_code=201)
-async def create_silence(engine: Engine, body: SilenceCreate) -> dict[str, int]:
+async def create_silence(engine: Engine, who: Operator, body: SilenceCreate) -> dict[str, int]:
     """Silence matching alarms' notifications (alarms are still recorded)."""
     starts = body.starts_ms if body.starts_ms is not None else _now_ms()
     if body.ends_ms <= starts:
         raise HTTPException(422, "ends_ms must be after starts_ms")
     row = await asyncio.to_thread(
-        engine.store.add_silence, body.match.model_dump(mode="json"), starts, body.ends_ms, body.by, body.comment
+        engine.store.add_silence, body.match.model_dump(mode="json"), starts, body.ends_ms, who.user_id, body.comment
     )
     return {"id": row.id}
 
 
 @silences.delete("/{silence_id}", operation_id="deleteSilence", status_code=204)
-async def delete_silence(engine: Engine, silence_id: int) -> None:
+async def delete_silence(engine: Engine, who: Operator, silence_id: int) -> None:
     """End a silence."""
     try:
         await asyncio.to_thread(engine.store.delete_silence, silence_id)
@@ -262,7 +269,7 @@ async def delete_silence(engine: Engine, silence_id: int) -> None:
 
 @notifications.get("", operation_id="deliveryLog")
 async def delivery_log(
-    engine: Engine, status: str | None = None, alarm: int | None = None, limit: int = 200
+    engine: Engine, who: Operator, status: str | None = None, alarm: int | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """The delivery log: every decided notification with its attempts and outcome."""
     rows = await asyncio.to_thread(engine.outbox.log, status, alarm, min(limit, 1000))
@@ -286,10 +293,14 @@ async def delivery_log(
 
 
 @notifications.post("/receipts/{channel}", operation_id="deliveryReceipt", status_code=204)
-async def receipt(engine: Engine, channel: str, request: Request) -> None:
-    """Delivery receipts: Twilio's status callback (form), Tencent's callback (JSON list) or ``{id, status}``."""
-    if channel not in engine.cfg.channels:
-        raise HTTPException(404, f"no channel '{channel}'")
+async def receipt(engine: Engine, channel: str, key: str, request: Request) -> None:
+    """Delivery receipts: Twilio's status callback (form), Tencent's callback (JSON list) or ``{id, status}``.
+
+    Providers call this without a token; the URL carries ``?key=`` = the config's ``receipt_key``.
+    """
+    want = engine.cfg.receipt_key.get_secret_value() if engine.cfg.receipt_key else ""
+    if channel not in engine.cfg.channels or not want or not hmac.compare_digest(key, want):
+        raise HTTPException(404, f"no receipt endpoint for '{channel}'")
     pairs: list[tuple[str, str]] = []
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()

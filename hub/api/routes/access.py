@@ -1,0 +1,154 @@
+"""``/api/v1/auth``, ``/api/v1/tokens``, ``/api/v1/users``, ``/api/v1/audit``: who may do what, and what was done."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from hub.api.access_schemas import (
+    AuditPublic,
+    LoginRequest,
+    TokenCreate,
+    TokenIssued,
+    TokenPublic,
+    UserPublic,
+    UserUpdate,
+)
+from hub.api.deps import Admin, Authenticated, Services
+from hub.errors import NotFound, RegistryError
+from hub.registry.access import Access, AuthError
+from hub.registry.accounts import ApiToken, User
+
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+
+def _token(t: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=t.id,
+        user_id=t.user_id,
+        name=t.name,
+        created_ms=t.created_ms,
+        expires_ms=t.expires_ms,
+        revoked_ms=t.revoked_ms,
+    )
+
+
+def _user(u: User) -> UserPublic:
+    return UserPublic(
+        id=u.id,
+        display_name=u.display_name,
+        role=u.role,
+        region_scope=u.region_scope,
+        departments=json.loads(u.departments_json),
+        active=u.active,
+    )
+
+
+@router.post("/auth/login", operation_id="login")
+async def login(services: Services, body: LoginRequest) -> TokenIssued:
+    """Exchange a user name and password for a new API token."""
+    access = Access(services.registry)
+    try:
+        token = await asyncio.to_thread(access.login, body.username, body.password)
+    except AuthError as exc:
+        raise HTTPException(401, str(exc)) from exc
+    row = await asyncio.to_thread(access.get_token, token.split("_")[1])
+    return TokenIssued(**_token(row).model_dump(), token=token)
+
+
+@router.get("/tokens", operation_id="listTokens")
+async def list_tokens(services: Services, principal: Authenticated) -> list[TokenPublic]:
+    """List the caller's tokens (administrators: every token)."""
+    who = None if principal.role == "administrator" else principal.user_id
+    return [_token(t) for t in await asyncio.to_thread(Access(services.registry).list_tokens, who)]
+
+
+@router.post("/tokens", operation_id="createToken", status_code=201)
+async def create_token(services: Services, principal: Authenticated, body: TokenCreate) -> TokenIssued:
+    """Issue a token for the caller, or (administrators) for another user; the secret is shown once."""
+    user_id = body.user_id or principal.user_id
+    if user_id != principal.user_id and principal.role != "administrator":
+        raise HTTPException(403, "only administrators issue tokens for others")
+    access = Access(services.registry)
+    try:
+        row, token = await asyncio.to_thread(access.issue_token, principal.user_id, user_id, body.name, body.expires_ms)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return TokenIssued(**_token(row).model_dump(), token=token)
+
+
+@router.delete("/tokens/{token_id}", operation_id="revokeToken", status_code=204)
+async def revoke_token(services: Services, principal: Authenticated, token_id: str) -> None:
+    """Revoke a token (one's own, or any as administrator)."""
+    access = Access(services.registry)
+    try:
+        row = await asyncio.to_thread(access.get_token, token_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if row.user_id != principal.user_id and principal.role != "administrator":
+        raise HTTPException(404, f"no token '{token_id}'")
+    await asyncio.to_thread(access.revoke_token, principal.user_id, token_id)
+
+
+@router.get("/users", operation_id="listUsers")
+async def list_users(services: Services, principal: Admin) -> list[UserPublic]:
+    """List users (administrators)."""
+    return [_user(u) for u in await asyncio.to_thread(Access(services.registry).list_users)]
+
+
+@router.put("/users/{user_id}", operation_id="putUser")
+async def put_user(
+    services: Services,
+    principal: Admin,
+    user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
+    body: UserUpdate,
+) -> UserPublic:
+    """Create or replace a user's role and scope (a city-wide administrator)."""
+    if not principal.unscoped:
+        raise HTTPException(403, "only a city-wide administrator manages users")
+    access = Access(services.registry)
+    try:
+        user = await asyncio.to_thread(
+            lambda: access.upsert_user(
+                principal.user_id,
+                user_id,
+                body.role,
+                region_scope=body.region_scope,
+                departments=body.departments,
+                password=body.password.get_secret_value() if body.password else None,
+                display_name=body.display_name,
+            )
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except RegistryError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return _user(user)
+
+
+@router.get("/audit", operation_id="listAudit")
+async def list_audit(
+    services: Services,
+    principal: Admin,
+    target_id: str | None = None,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditPublic]:
+    """List audit entries oldest first from the ``after_id`` cursor (administrators)."""
+    rows = await asyncio.to_thread(Access(services.registry).audit_log, target_id, after_id, limit)
+    return [
+        AuditPublic(
+            id=r.id,
+            ts_ms=r.ts_ms,
+            actor=r.actor,
+            action=r.action,
+            target_type=r.target_type,
+            target_id=r.target_id,
+            before=json.loads(r.before_json) if r.before_json else None,
+            after=json.loads(r.after_json) if r.after_json else None,
+        )
+        for r in rows
+    ]

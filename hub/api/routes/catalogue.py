@@ -1,0 +1,148 @@
+"""Node kinds and profiles, provisioning keys per node kind, and self-registration with a key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from hub.api.access_schemas import ClaimResult, Endpoint, Id, MqttCredentialsPublic
+from hub.api.convert import node_public
+from hub.api.deps import Admin, CurrentPrincipal, Installer, Services
+from hub.api.routes.provisioning import _installer, agent_config
+from hub.errors import BrokerError, NotFound, RegistryError
+from hub.registry.accounts import NodeKindRow, ProfileRow
+from hub.registry.provision import ClaimError, IncompleteClaim, Provisioning
+
+router = APIRouter(prefix="/api/v1", tags=["provisioning"])
+
+
+class NodeKindPublic(BaseModel):
+    """A node kind: its department, devices, and whether a provisioning key is active."""
+
+    kind: str
+    name: str
+    department: str
+    devices: list[str]
+    has_provisioning_key: bool
+
+
+class ProfilePublic(BaseModel):
+    """A device profile (the register map is in ``device_profiles/``)."""
+
+    id: str
+    manufacturer: str
+    model: str
+
+
+class ProvisioningKey(BaseModel):
+    """A node kind's provisioning key (shown once)."""
+
+    kind: str
+    provisioning_key: str
+
+
+class RegisterRequest(BaseModel):
+    """Create and claim a node in one step with its kind's provisioning key."""
+
+    model_config = ConfigDict(extra="forbid")
+    provisioning_key: Annotated[str, Field(min_length=8, max_length=128)]
+    node_id: Id
+    region: str = Field(description="Region code of the village or community")
+    department: Id | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    site: Annotated[str, Field(min_length=1, max_length=128, description="Pole or station number")]
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+
+
+@router.get("/node-kinds", operation_id="listNodeKinds")
+async def list_node_kinds(services: Services, principal: CurrentPrincipal) -> list[NodeKindPublic]:
+    """List the node kinds the hub renders configurations from."""
+    with services.registry.session() as s:
+        keyed = {r.kind for r in s.scalars(select(NodeKindRow).where(NodeKindRow.provisioning_key_hash.is_not(None)))}
+    return [
+        NodeKindPublic(
+            kind=k.kind,
+            name=k.name,
+            department=k.department,
+            devices=[d.id for d in k.devices],
+            has_provisioning_key=k.kind in keyed,
+        )
+        for k in sorted(services.kinds.values(), key=lambda k: k.kind)
+    ]
+
+
+@router.get("/profiles", operation_id="listProfiles")
+async def list_profiles(services: Services, principal: CurrentPrincipal) -> list[ProfilePublic]:
+    """List the device profiles known to the registry."""
+    with services.registry.session() as s:
+        rows = list(s.scalars(select(ProfileRow).order_by(ProfileRow.name)))
+    return [ProfilePublic(id=r.name, manufacturer=r.manufacturer, model=r.model) for r in rows]
+
+
+@router.post("/node-kinds/{kind}/provisioning-key", operation_id="createProvisioningKey", status_code=201)
+async def create_key(services: Services, principal: Admin, kind: str) -> ProvisioningKey:
+    """Create or replace the provisioning key of a node kind (administrators); shown once."""
+    try:
+        key = await asyncio.to_thread(
+            Provisioning(services.registry, services.kinds).set_kind_key, principal.user_id, kind
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    assert key is not None
+    return ProvisioningKey(kind=kind, provisioning_key=key)
+
+
+@router.delete("/node-kinds/{kind}/provisioning-key", operation_id="revokeProvisioningKey", status_code=204)
+async def revoke_key(services: Services, principal: Admin, kind: str) -> None:
+    """Revoke the provisioning key of a node kind."""
+    prov = Provisioning(services.registry, services.kinds)
+    try:
+        await asyncio.to_thread(lambda: prov.set_kind_key(principal.user_id, kind, revoke=True))
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.post("/provisioning/register", operation_id="registerNode")
+async def register_node(services: Services, principal: Installer, body: RegisterRequest) -> ClaimResult:
+    """Create and claim a node on site with its kind's provisioning key: credentials and configuration in one step."""
+    prov = Provisioning(services.registry, services.kinds)
+    install = _installer(services, asyncio.get_running_loop())
+    endpoints = {k: v.model_dump(exclude_none=True) for k, v in body.endpoints.items()}
+    try:
+        node, creds = await asyncio.to_thread(
+            lambda: prov.register(
+                principal,
+                body.provisioning_key,
+                body.node_id,
+                body.region,
+                body.department,
+                latitude=body.latitude,
+                longitude=body.longitude,
+                site=body.site,
+                endpoints=endpoints,
+                install=install,
+            )
+        )
+    except ClaimError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except NotFound as exc:
+        raise HTTPException(400, str(exc)) from exc
+    except IncompleteClaim as exc:
+        raise HTTPException(400, str(exc)) from exc
+    except RegistryError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except (BrokerError, TimeoutError) as exc:
+        raise HTTPException(503, f"broker did not take the node's account: {exc}") from exc
+    await services.notify_registry_changed()
+    return ClaimResult(
+        node=node_public(node),
+        credentials=MqttCredentialsPublic(
+            username=creds.username, password=creds.password, generation=creds.generation
+        ),
+        agent_config=agent_config(services, node, creds),
+    )

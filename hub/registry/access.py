@@ -1,0 +1,211 @@
+"""Users, API tokens, the principal behind a request, and the audit log.
+
+Roles (``ROLES``) are scoped two ways, as the city's "1+28+N" command
+structure is: a region subtree (``None`` = the whole city) and a set of
+departments (empty = all). A principal sees a node when both match.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import NotFound, RegistryError
+from hub.registry import secrets
+from hub.registry.accounts import ApiToken, AuditEntry, User
+from hub.registry.service import Registry
+
+ROLES = ("administrator", "operator", "technician", "viewer")
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class AuthError(RegistryError):
+    """The token is missing, malformed, unknown, revoked or expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, with their role and scope resolved."""
+
+    user_id: str
+    role: str
+    regions: frozenset[str] | None  # None: every region
+    departments: frozenset[str]  # empty: every department
+    token_id: str | None = None
+
+    def sees(self, region_code: str, department_id: str) -> bool:
+        """True when a node in ``region_code`` owned by ``department_id`` is in scope."""
+        if self.regions is not None and region_code not in self.regions:
+            return False
+        return not self.departments or department_id in self.departments
+
+    @property
+    def unscoped(self) -> bool:
+        """True for a principal scoped to the whole city and every department."""
+        return self.regions is None and not self.departments
+
+
+def audit(s: Session, actor: str, action: str, target_type: str, target_id: str, before: Any, after: Any) -> None:
+    """Add one audit entry to the session's transaction (so the write and its record commit together)."""
+    s.add(
+        AuditEntry(
+            ts_ms=now_ms(),
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before_json=None if before is None else json.dumps(before, sort_keys=True, default=str),
+            after_json=None if after is None else json.dumps(after, sort_keys=True, default=str),
+        )
+    )
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    """A user as the audit log records it (no password hash)."""
+    return {
+        "id": u.id,
+        "role": u.role,
+        "region_scope": u.region_scope,
+        "departments": json.loads(u.departments_json),
+        "active": u.active,
+    }
+
+
+class Access:
+    """Account and token operations on a registry."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def upsert_user(
+        self,
+        actor: str,
+        user_id: str,
+        role: str,
+        *,
+        region_scope: str | None = None,
+        departments: list[str] | None = None,
+        password: str | None = None,
+        display_name: str = "",
+    ) -> User:
+        """Create or replace a user."""
+        if role not in ROLES:
+            raise RegistryError(f"unknown role '{role}' (one of {', '.join(ROLES)})")
+        if region_scope is not None:
+            self.registry.region_subtree(region_scope)  # raises NotFound
+        with self.registry.session() as s, s.begin():
+            user = s.get(User, user_id)
+            before = user_dict(user) if user else None
+            user = user or User(id=user_id)
+            user.role, user.region_scope, user.display_name = role, region_scope, display_name
+            user.departments_json = json.dumps(sorted(departments or []))
+            user.active = True
+            if password is not None:
+                user.password_hash = secrets.hash_password(password)
+            s.add(user)
+            s.flush()
+            audit(s, actor, "user.upsert", "user", user_id, before, user_dict(user))
+            return user
+
+    def list_users(self) -> list[User]:
+        """Every user, by id."""
+        with self.registry.session() as s:
+            return list(s.scalars(select(User).order_by(User.id)))
+
+    def issue_token(
+        self, actor: str, user_id: str, name: str = "", expires_ms: int | None = None, *, token: str | None = None
+    ) -> tuple[ApiToken, str]:
+        """Create a token for ``user_id``; return the row and the full token (shown once)."""
+        if token is None:
+            tid, secret, token = secrets.new_token()
+        else:
+            parts = secrets.split_token(token)
+            if parts is None:
+                raise RegistryError("a fixed token must look like cs_<id>_<secret>")
+            tid, secret = parts
+        with self.registry.session() as s, s.begin():
+            if s.get(User, user_id) is None:
+                raise NotFound(f"no user '{user_id}'")
+            row = s.get(ApiToken, tid)
+            if row is not None:  # a fixed (bootstrap) token given again: keep it
+                return row, token
+            row = ApiToken(
+                id=tid,
+                user_id=user_id,
+                name=name,
+                secret_hash=secrets.sha256(secret),
+                created_ms=now_ms(),
+                expires_ms=expires_ms,
+            )
+            s.add(row)
+            audit(s, actor, "token.create", "token", tid, None, {"user": user_id, "name": name})
+            return row, token
+
+    def list_tokens(self, user_id: str | None = None) -> list[ApiToken]:
+        """Tokens (never their secrets), of one user or all."""
+        q = select(ApiToken).order_by(ApiToken.created_ms, ApiToken.id)
+        if user_id is not None:
+            q = q.where(ApiToken.user_id == user_id)
+        with self.registry.session() as s:
+            return list(s.scalars(q))
+
+    def get_token(self, token_id: str) -> ApiToken:
+        """One token row."""
+        with self.registry.session() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no token '{token_id}'")
+            return row
+
+    def revoke_token(self, actor: str, token_id: str) -> None:
+        """Revoke a token; it fails authentication from now on."""
+        with self.registry.session() as s, s.begin():
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no token '{token_id}'")
+            if row.revoked_ms is None:
+                row.revoked_ms = now_ms()
+                audit(s, actor, "token.revoke", "token", token_id, {"revoked": False}, {"revoked": True})
+
+    def login(self, user_id: str, password: str) -> str:
+        """Check a password and issue a fresh token for the user."""
+        with self.registry.session() as s:
+            user = s.get(User, user_id)
+            stored = user.password_hash if user is not None and user.active else None
+            if stored is None or not secrets.verify_password(password, stored):
+                raise AuthError("wrong user or password")
+        return self.issue_token(user_id, user_id, "login")[1]
+
+    def authenticate(self, token: str) -> Principal:
+        """Resolve a bearer token to its principal."""
+        parts = secrets.split_token(token)
+        if parts is None:
+            raise AuthError("malformed token")
+        with self.registry.session() as s:
+            row = s.get(ApiToken, parts[0])
+            if row is None or not secrets.hmac_equal(row.secret_hash, secrets.sha256(parts[1])):
+                raise AuthError("unknown token")
+            if row.revoked_ms is not None or (row.expires_ms is not None and row.expires_ms <= now_ms()):
+                raise AuthError("token revoked or expired")
+            user = s.get(User, row.user_id)
+            if user is None or not user.active:
+                raise AuthError("user disabled")
+        regions = frozenset(self.registry.region_subtree(user.region_scope)) if user.region_scope else None
+        return Principal(user.id, user.role, regions, frozenset(json.loads(user.departments_json)), row.id)
+
+    def audit_log(self, target_id: str | None = None, after_id: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries in order, from the ``after_id`` cursor."""
+        q = select(AuditEntry).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)
+        if target_id is not None:
+            q = q.where(AuditEntry.target_id == target_id)
+        with self.registry.session() as s:
+            return list(s.scalars(q))

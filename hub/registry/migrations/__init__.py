@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry tables (see ``docs/api.md``, "Schema migrations")."""

@@ -1,0 +1,67 @@
+"""Tokens, users, open reads in development, and the audit log, through the HTTP API."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from hub.config import HubSettings
+from tests.api.conftest import Api
+
+
+async def test_reads_need_a_token_unless_development_opens_them(api: Api) -> None:
+    assert (await api.client.get("/api/v1/nodes")).status_code == 401
+    assert (await api.client.get("/api/v1/nodes", headers={"Authorization": "Bearer cs_nope_nope"})).status_code == 401
+    api.services.open_read = True
+    assert (await api.client.get("/api/v1/nodes")).status_code == 200
+    # Writes never open up.
+    assert (await api.client.post("/api/v1/tokens", json={})).status_code == 401
+
+
+async def test_login_issue_list_and_revoke_tokens(api: Api) -> None:
+    bad = await api.client.post("/api/v1/auth/login", json={"username": "tech_t1", "password": "wrong"})
+    assert bad.status_code == 401
+    r = await api.client.post("/api/v1/auth/login", json={"username": "tech_t1", "password": "tech_t1-pw"})
+    assert r.status_code == 200
+    token = r.json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await api.client.get("/api/v1/nodes", headers=headers)).status_code == 200
+    mine = (await api.client.get("/api/v1/tokens", headers=headers)).json()
+    assert {t["user_id"] for t in mine} == {"tech_t1"}
+    assert all("token" not in t and "secret_hash" not in t for t in mine)
+    # Someone else's token is invisible to a technician; the owner revokes it.
+    other = next(t["id"] for t in (await api.client.get("/api/v1/tokens", headers=api.auth("admin"))).json()
+                 if t["user_id"] == "viewer_t2")  # fmt: skip
+    assert (await api.client.delete(f"/api/v1/tokens/{other}", headers=headers)).status_code == 404
+    tid = r.json()["id"]
+    assert (await api.client.delete(f"/api/v1/tokens/{tid}", headers=headers)).status_code == 204
+    assert (await api.client.get("/api/v1/nodes", headers=headers)).status_code == 401
+
+
+async def test_tokens_are_stored_hashed(api: Api) -> None:
+    with api.registry.engine.connect() as conn:
+        dump = "\n".join(conn.connection.iterdump())  # type: ignore[attr-defined]
+    for token in api.tokens.values():
+        assert token.split("_", 2)[2] not in dump
+
+
+async def test_user_changes_are_audited_with_before_and_after(api: Api) -> None:
+    body = {"role": "viewer", "region_scope": "440981104", "departments": ["water"]}
+    r = await api.client.put("/api/v1/users/viewer_t2", json=body, headers=api.auth("admin"))
+    assert r.status_code == 200
+    entries = (await api.client.get("/api/v1/audit?target_id=viewer_t2", headers=api.auth("admin"))).json()
+    last = entries[-1]
+    assert (last["actor"], last["action"]) == ("admin", "user.upsert")
+    assert last["before"]["departments"] == [] and last["after"]["departments"] == ["water"]
+    # Only a city-wide administrator manages users.
+    r = await api.client.put("/api/v1/users/x", json=body, headers=api.auth("admin_t1"))
+    assert r.status_code == 403
+
+
+def test_settings_refuse_default_secrets_outside_development() -> None:
+    with pytest.raises(ValidationError, match="bootstrap_admin_token"):
+        HubSettings(environment="production", dev_open_read=False)
+    with pytest.raises(ValidationError, match="dev_open_read"):
+        HubSettings(environment="production", bootstrap_admin_token="cs_prod_s3cret-of-our-own")  # type: ignore[arg-type]
+    ok = HubSettings(environment="production", dev_open_read=False, bootstrap_admin_token="cs_prod_s3cret")  # type: ignore[arg-type]
+    assert ok.environment == "production"
