@@ -20,6 +20,7 @@ from citysense.yamlconf import load_model
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
+from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
@@ -158,6 +159,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         )
         app = create_app(services)
         app.state.alerts = alerts
+        if alerts is not None:  # the alarm routes exist only when the engine runs
+            for router in alarm_routes.routers:
+                app.include_router(router)
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

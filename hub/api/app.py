@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from citysense import __version__
-from hub.api.routes import access, alarms, catalogue, control, devices, imports, nodes, provisioning, system
+from hub.api.routes import access, catalogue, control, devices, imports, nodes, provisioning, system
 from hub.api.services import HubServices
 
 
@@ -22,6 +22,4 @@ def create_app(services: HubServices) -> FastAPI:
         app.include_router(module.router)
     for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)
-    for router in alarms.routers:
-        app.include_router(router)
     return app

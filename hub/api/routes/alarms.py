@@ -2,10 +2,10 @@
 
 Duty officers list and acknowledge alarms here (or through the signed link in
 a message); administrators read effective rules, manage silences and read
-the delivery log. Reads are scoped to the caller's regions and departments;
+the delivery log. The hub mounts these routes when ``alerts_file`` is set.
+Reads are scoped to the caller's regions and departments;
 acknowledging needs a token (the signed link carries its own proof), silences
-and the delivery log need an operator. Every route answers 503 when the alert
-engine is not configured (no ``alerts_file``).
+and the delivery log need an operator.
 """
 
 from __future__ import annotations
