@@ -55,16 +55,17 @@ class Bound:
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
+    # What a restart must not lose; last_target alone is re-derived from the next sample.
     return (
         st.active,
         st.severity,
         st.pending_since_ms,
         st.clearing_since_ms,
         st.bad_since_ms,
-        st.last_target,
         len(st.samples),
         st.samples[-1] if st.samples else None,
-        tuple(st.flags),
+        len(st.flags),
+        st.flags[-1] if st.flags else None,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.alerts import lifecycle
@@ -46,9 +47,22 @@ class AlarmStore:
 
     def save_states(self, items: Sequence[tuple[str, str, str]], now_ms: int) -> None:
         """Upsert (device, rule, state json) rows in one transaction."""
+        if not items:
+            return
+        rows = [{"device": d, "rule_id": r, "state_json": t, "updated_ms": now_ms} for d, r, t in items]
         with self._lock, self._session() as s, s.begin():
-            for device, rule_id, text in items:
-                s.merge(EvalStateRow(device=device, rule_id=rule_id, state_json=text, updated_ms=now_ms))
+            if s.get_bind().dialect.name == "sqlite":  # one statement per batch instead of a SELECT per row
+                stmt = sqlite_insert(EvalStateRow)
+                s.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["device", "rule_id"],
+                        set_={"state_json": stmt.excluded.state_json, "updated_ms": stmt.excluded.updated_ms},
+                    ),
+                    rows,
+                )
+            else:
+                for row in rows:
+                    s.merge(EvalStateRow(**row))
 
     # -- alarms --------------------------------------------------------------
     def open_alarms(self) -> list[Alarm]:
