@@ -118,19 +118,23 @@ class AlertConfig(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        # Cross-references are checked here, so the messages carry the dotted key themselves.
         for name, c in self.contacts.items():
             if c.sms_channel is not None:
                 ch = self.channels.get(c.sms_channel)
                 if ch is None or ch.type not in SMS_TYPES:
-                    raise ValueError(f"contact '{name}': sms_channel '{c.sms_channel}' is not an SMS channel")
-        for p in self.policies:
-            named = list(p.contacts) + [c for step in p.escalation for c in step.contacts]
-            for who in named:
+                    raise ValueError(f"contacts.{name}.sms_channel: '{c.sms_channel}' is not an SMS channel")
+        for i, p in enumerate(self.policies):
+            for j, who in enumerate(p.contacts):
                 if who not in self.contacts:
-                    raise ValueError(f"policy '{p.name}': unknown contact '{who}'")
-            for ch_name in p.channels:
+                    raise ValueError(f"policies.{i}.contacts.{j}: unknown contact '{who}'")
+            for k, step in enumerate(p.escalation):
+                for j, who in enumerate(step.contacts):
+                    if who not in self.contacts:
+                        raise ValueError(f"policies.{i}.escalation.{k}.contacts.{j}: unknown contact '{who}'")
+            for j, ch_name in enumerate(p.channels):
                 if ch_name not in self.channels:
-                    raise ValueError(f"policy '{p.name}': unknown channel '{ch_name}'")
+                    raise ValueError(f"policies.{i}.channels.{j}: unknown channel '{ch_name}'")
         return self
 
 
