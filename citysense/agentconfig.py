@@ -7,6 +7,7 @@ versions down the ``config`` topic, and the agent validates and applies it.
 from __future__ import annotations
 
 import enum
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from citysense.codec import ByteOrder, WordOrder
 from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
 from citysense.profiles.model import ReportSpec, Strict
+from citysense.tls import TlsFiles
 from citysense.yamlconf import keyed
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -39,6 +41,19 @@ class HubLink(Strict):
     topic_prefix: str = DEFAULT_PREFIX
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     connect_timeout_s: Seconds = 10.0
+    tls: TlsFiles | None = None
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> Self:
+        if self.tls is not None and urlsplit(self.url).scheme != "mqtts":
+            raise keyed("tls", "TLS settings need an mqtts:// url")
+        return self
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context for ``mqtts://`` (system CAs unless ``tls.ca_file``), None for plain ``mqtt://``."""
+        if urlsplit(self.url).scheme != "mqtts":
+            return None
+        return (self.tls or TlsFiles()).context()
 
     @field_validator("url")
     @classmethod

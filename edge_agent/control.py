@@ -31,6 +31,7 @@ from citysense.agentconfig import AgentConfig
 from citysense.contract import Channel, Command, CommandReply, ConfigPush, NodeStatus, decode, encode, topic
 from citysense.errors import ContractError
 from edge_agent.drivers.modbus.poller import DevicePoller
+from edge_agent.hubclient import hub_client
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
@@ -86,15 +87,7 @@ class Control:
 
     async def _session(self) -> None:
         hub = self.config.hub
-        async with aiomqtt.Client(
-            hub.host,
-            hub.port,
-            identifier=f"agent-{self.config.node_id}-ctl",
-            username=hub.username,
-            password=hub.password.get_secret_value() if hub.password else None,
-            keepalive=hub.keepalive_s,
-            timeout=hub.connect_timeout_s,
-        ) as client:
+        async with hub_client(hub, f"agent-{self.config.node_id}-ctl") as client:
             await client.subscribe(self._topic(Channel.CONFIG), qos=1)
             async for msg in client.messages:
                 if str(msg.topic) != self._topic(Channel.CONFIG):  # amqtt (the demo broker) hands out strays

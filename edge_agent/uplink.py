@@ -51,6 +51,7 @@ from citysense.contract import (
 )
 from citysense.errors import ContractError
 from edge_agent.buffer import Batch, DurableBuffer
+from edge_agent.hubclient import hub_client
 from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 
 log = logging.getLogger(__name__)
@@ -161,16 +162,7 @@ class Uplink:
         session = secrets.token_hex(8)
         status_topic = topic(node, Channel.STATUS, hub.topic_prefix)
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
-        async with aiomqtt.Client(
-            hub.host,
-            hub.port,
-            identifier=f"agent-{node}",
-            username=hub.username,
-            password=hub.password.get_secret_value() if hub.password else None,
-            keepalive=hub.keepalive_s,
-            will=will,
-            timeout=hub.connect_timeout_s,
-        ) as client:
+        async with hub_client(hub, f"agent-{node}", will) as client:
             await client.publish(
                 status_topic, self._status("online", session), qos=1, retain=True, timeout=hub.connect_timeout_s
             )

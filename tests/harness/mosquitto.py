@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -23,6 +24,25 @@ from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, 
 MOSQUITTO = "/usr/sbin/mosquitto"
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 DYNSEC_ADMIN = ("dynsec-admin", "dynsec-admin-test-password")
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """A second listener speaking TLS (MQTT over TLS, port 8883 in production)."""
+
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    require_certificate: bool = True
+
+    def config(self, host: str) -> str:
+        """Mosquitto configuration lines of this listener."""
+        return (
+            f"listener {self.port} {host}\n"
+            f"cafile {self.ca_file}\ncertfile {self.cert_file}\nkeyfile {self.key_file}\n"
+            f"require_certificate {'true' if self.require_certificate else 'false'}\n"
+        )
 
 
 class MosquittoServer:
@@ -39,6 +59,7 @@ class MosquittoServer:
         binary: str = MOSQUITTO,
         start_timeout_s: float = 10.0,
         dynsec: bool = False,
+        tls: TlsListener | None = None,
     ) -> None:
         self.binary = find_binary(binary)
         self.host = "127.0.0.1"
@@ -55,6 +76,7 @@ class MosquittoServer:
         self._proc: subprocess.Popen[bytes] | None = None
         # Dynamic security: clients and ACLs managed at run time over $CONTROL; DYNSEC_ADMIN administers it.
         self.dynsec_file = self.dir / "dynamic-security.json" if dynsec else None
+        self.tls = tls
 
     @property
     def url(self) -> str:
@@ -88,6 +110,7 @@ class MosquittoServer:
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"per_listener_settings false\n"
             f"listener {self.port} {self.host}\n"
+            f"{self.tls.config(self.host) if self.tls else ''}"
             f"{auth}"
             f"persistence true\n"
             f"persistence_location {data}/\n"
