@@ -116,7 +116,6 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
             open_read=settings.dev_open_read and settings.environment == "development",
         )
-        services = HubServices(registry, store, latest, stats, profiles)
         alerts: AlertEngine | None = None
         if settings.alerts_file is not None:
             alerts = AlertEngine(
