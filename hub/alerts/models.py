@@ -43,7 +43,6 @@ class Alarm(Base):
     acked_by: Mapped[str] = mapped_column(String(128), default="")
     cleared_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     assignee: Mapped[str] = mapped_column(String(128), default="")
-    inhibited: Mapped[bool] = mapped_column(Boolean, default=False)
     # Notification bookkeeping, persisted so a restart keeps repeats and escalations on time.
     notify_due_ms: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     notify_reason: Mapped[str] = mapped_column(String(16), default="")

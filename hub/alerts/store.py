@@ -160,12 +160,6 @@ class AlarmStore:
                 alarm.last_notified_ms = now_ms
                 s.add(AlarmEvent(alarm_id=alarm_id, ts_ms=now_ms, actor="engine", action=action, detail=detail))
 
-    def set_inhibited(self, alarm_ids: Sequence[int], inhibited: bool) -> None:
-        """Flag alarms whose notifications a node-offline alarm holds back."""
-        with self._lock, self._session() as s, s.begin():
-            for a in s.scalars(select(Alarm).where(Alarm.id.in_(alarm_ids))):
-                a.inhibited = inhibited
-
     # -- silences ------------------------------------------------------------
     def add_silence(self, match: dict[str, object], starts_ms: int, ends_ms: int, by: str, comment: str) -> SilenceRow:
         """Create a silence."""
