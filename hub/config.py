@@ -74,6 +74,7 @@ class HubSettings(Strict):
     profiles_dir: Path | None = None
     node_kinds_dir: Path | None = None
     fleet_file: Path | None = None
+    alerts_file: Path | None = Field(default=None, description="alerts.yaml; the alert engine runs when set")
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> Self:

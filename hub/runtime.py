@@ -18,7 +18,10 @@ from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
+from hub.alerts.config import AlertConfig
+from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
+from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
@@ -52,6 +55,7 @@ class RunningHub:
     api_url: str
     kinds: dict[str, NodeKind]
     admin_token: str = ""
+    alerts: AlertEngine | None = None
 
 
 def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
@@ -129,6 +133,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
             open_read=settings.dev_open_read and settings.environment == "development",
         )
+        alerts: AlertEngine | None = None
+        if settings.alerts_file is not None:
+            alerts = AlertEngine(
+                registry=registry,
+                snapshot=snapshot,
+                profiles=profiles,
+                cfg=load_model(AlertConfig, settings.alerts_file),
+            )
+            await alerts.start()
         pipeline = Pipeline(
             registry=registry,
             snapshot=snapshot,
@@ -139,6 +152,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             topic_prefix=settings.topic_prefix,
             spool=spool,
         )
+        if alerts is not None:
+            pipeline.on_stored.append(alerts.on_stored)  # the engine sees every batch once it is stored
 
         async def _refresh_snapshot() -> None:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
@@ -161,9 +176,14 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
             share_group=settings.mqtt_share_group,
         )
+        app = create_app(services)
+        app.state.alerts = alerts
+        if alerts is not None:  # the alarm routes exist only when the engine runs
+            for router in alarm_routes.routers:
+                app.include_router(router)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(services),
+                app,
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",
@@ -180,13 +200,16 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
+            alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
-                yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token)
+                yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
                 server.should_exit = True
                 ingest_task.cancel()
                 drain_task.cancel()
                 prune_task.cancel()
+                if alerts_task is not None:
+                    alerts_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

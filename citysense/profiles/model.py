@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from citysense.codec import ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
+from citysense.profiles.alertrules import AlertRule
 from citysense.yamlconf import keyed
 
 MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
@@ -182,6 +183,7 @@ class Profile(Strict):
     expected_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     defaults: WireDefaults = WireDefaults()
     points: list[Point] = Field(min_length=1)
+    alerts: list[AlertRule] = Field(default_factory=list, description="Default alert rules, docs/alerts.md")
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
@@ -198,6 +200,12 @@ class Profile(Strict):
             if end - base > 65536:
                 raise keyed(f"points.{i}.address", f"{p.register_count} registers from {p.address} run past 65535")
             spans.setdefault(p.table, []).append((p.address, end, i, p.bit))
+        rule_ids = [r.id for r in self.alerts]
+        if len(rule_ids) != len(set(rule_ids)):
+            raise ValueError("alert rule ids must be unique within a profile")
+        for r in self.alerts:
+            if r.metric is not None and r.metric not in seen_metrics:
+                raise ValueError(f"alert rule '{r.id}': profile has no metric '{r.metric}'")
         for table, items in spans.items():
             items.sort()
             for (a0, a1, i0, b0), (c0, _c1, i1, b1) in itertools.pairwise(items):

@@ -1,0 +1,183 @@
+"""Synchronous database access of the alert engine (call through ``asyncio.to_thread``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.alerts import lifecycle
+from hub.alerts.core import Transition
+from hub.alerts.errors import AlarmNotFound
+from hub.alerts.models import Alarm, AlarmEvent, EvalStateRow, SilenceRow
+from hub.registry.service import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where an alarm belongs: what the router and the roll-up need."""
+
+    device: str
+    node: str
+    rule_id: str
+    kind: str
+    metric: str
+    region_code: str
+    department_id: str
+
+
+class AlarmStore:
+    """Evaluation states, alarms with their audit trail, and API silences."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._session: sessionmaker[Session] = sessionmaker(registry.engine, expire_on_commit=False)
+        self._lock = threading.Lock()
+
+    # -- evaluation state ----------------------------------------------------
+    def load_states(self) -> dict[tuple[str, str], str]:
+        """Every persisted evaluation state, by (device, rule)."""
+        with self._session() as s:
+            return {(r.device, r.rule_id): r.state_json for r in s.scalars(select(EvalStateRow))}
+
+    def save_states(self, items: Sequence[tuple[str, str, str]], now_ms: int) -> None:
+        """Upsert (device, rule, state json) rows in one transaction."""
+        if not items:
+            return
+        rows = [{"device": d, "rule_id": r, "state_json": t, "updated_ms": now_ms} for d, r, t in items]
+        with self._lock, self._session() as s, s.begin():
+            if s.get_bind().dialect.name == "sqlite":  # one statement per batch instead of a SELECT per row
+                stmt = sqlite_insert(EvalStateRow)
+                s.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["device", "rule_id"],
+                        set_={"state_json": stmt.excluded.state_json, "updated_ms": stmt.excluded.updated_ms},
+                    ),
+                    rows,
+                )
+            else:
+                for row in rows:
+                    s.merge(EvalStateRow(**row))
+
+    # -- alarms --------------------------------------------------------------
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not yet cleared."""
+        with self._session() as s:
+            return list(s.scalars(select(Alarm).where(Alarm.is_open)))
+
+    def record(self, items: Sequence[tuple[Where, Transition]], group_wait_ms: int) -> list[Alarm]:
+        """Apply transitions (open, change or clear alarms) and write the audit trail."""
+        out: list[Alarm] = []
+        with self._lock, self._session() as s, s.begin():
+            for where, tr in items:
+                alarm = s.scalars(
+                    select(Alarm).where(Alarm.device == where.device, Alarm.rule_id == where.rule_id, Alarm.is_open)
+                ).first()
+                if alarm is None:
+                    if tr.kind != "raised":
+                        continue  # a clear of an alarm that was closed by hand meanwhile
+                    alarm, change = lifecycle.new_alarm(tr, group_wait_ms, **dataclasses.asdict(where))
+                    s.add(alarm)
+                    s.flush()
+                else:
+                    change = lifecycle.apply(alarm, tr, group_wait_ms)
+                s.add(
+                    AlarmEvent(
+                        alarm_id=alarm.id, ts_ms=tr.ts_ms, actor="engine", action=change.action, detail=change.detail
+                    )
+                )
+                out.append(alarm)
+        return out
+
+    def change(self, alarm_id: int, actor: str, now_ms: int, what: str, arg: str = "") -> Alarm:
+        """Acknowledge, assign or comment by a person; raises AlarmNotFound / AlarmStateError."""
+        with self._lock, self._session() as s, s.begin():
+            alarm = s.get(Alarm, alarm_id)
+            if alarm is None:
+                raise AlarmNotFound(f"no alarm {alarm_id}")
+            if what == "ack":
+                change = lifecycle.acknowledge(alarm, actor, now_ms)
+                if arg:
+                    s.add(AlarmEvent(alarm_id=alarm_id, ts_ms=now_ms, actor=actor, action="comment", detail=arg))
+            elif what == "assign":
+                change = lifecycle.assign(alarm, arg)
+            else:
+                change = lifecycle.Change("comment", arg)
+            s.add(AlarmEvent(alarm_id=alarm_id, ts_ms=now_ms, actor=actor, action=change.action, detail=change.detail))
+            return alarm
+
+    def get(self, alarm_id: int) -> tuple[Alarm, list[AlarmEvent]]:
+        """One alarm and its audit trail."""
+        with self._session() as s:
+            alarm = s.get(Alarm, alarm_id)
+            if alarm is None:
+                raise AlarmNotFound(f"no alarm {alarm_id}")
+            events = list(s.scalars(select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.id)))
+            return alarm, events
+
+    def query(self, state: str | None, device: str | None, limit: int) -> list[Alarm]:
+        """Alarms newest first; ``state`` may be ``open``."""
+        with self._session() as s:
+            q = select(Alarm).order_by(Alarm.id.desc()).limit(limit)
+            if state == "open":
+                q = q.where(Alarm.is_open)
+            elif state:
+                q = q.where(Alarm.state == state)
+            if device:
+                q = q.where(Alarm.device == device)
+            return list(s.scalars(q))
+
+    def due(self, now_ms: int) -> list[Alarm]:
+        """Alarms with a notification pending (due or waiting to be grouped), or a repeat/escalation due."""
+        with self._session() as s:
+            return list(
+                s.scalars(
+                    select(Alarm).where(
+                        or_(
+                            Alarm.notify_due_ms.is_not(None),
+                            (Alarm.is_open) & (Alarm.state == lifecycle.ACTIVE) & (Alarm.next_repeat_ms <= now_ms),
+                        )
+                    )
+                )
+            )
+
+    def mark_notified(self, updates: Iterable[tuple[int, int | None, int, str, str]], now_ms: int) -> None:
+        """Store (alarm id, next repeat, escalation step, action, detail) after notifications were decided."""
+        with self._lock, self._session() as s, s.begin():
+            for alarm_id, next_repeat, step, action, detail in updates:
+                alarm = s.get(Alarm, alarm_id)
+                if alarm is None:
+                    continue
+                alarm.notify_due_ms, alarm.notify_reason = None, ""
+                alarm.next_repeat_ms = next_repeat if alarm.state == lifecycle.ACTIVE else None
+                alarm.escalation_step = step
+                alarm.notify_count += 1
+                alarm.last_notified_ms = now_ms
+                s.add(AlarmEvent(alarm_id=alarm_id, ts_ms=now_ms, actor="engine", action=action, detail=detail))
+
+    # -- silences ------------------------------------------------------------
+    def add_silence(self, match: dict[str, object], starts_ms: int, ends_ms: int, by: str, comment: str) -> SilenceRow:
+        """Create a silence."""
+        with self._lock, self._session() as s, s.begin():
+            row = SilenceRow(
+                match_json=json.dumps(match), starts_ms=starts_ms, ends_ms=ends_ms, created_by=by, comment=comment
+            )
+            s.add(row)
+            s.flush()
+            return row
+
+    def silences(self) -> list[SilenceRow]:
+        """All API silences."""
+        with self._session() as s:
+            return list(s.scalars(select(SilenceRow).order_by(SilenceRow.id)))
+
+    def delete_silence(self, silence_id: int) -> None:
+        """Remove a silence; raises AlarmNotFound."""
+        with self._lock, self._session() as s, s.begin():
+            if s.execute(delete(SilenceRow).where(SilenceRow.id == silence_id)).rowcount == 0:  # type: ignore[attr-defined]
+                raise AlarmNotFound(f"no silence {silence_id}")
