@@ -67,18 +67,28 @@ class Pipeline:
         await self.handle_many([(topic, payload)])
 
     async def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """Process messages as one store write; returns once all are stored, spooled or dead-lettered."""
+        """Process messages as one store write; returns once all are stored, spooled or dead-lettered.
+
+        Messages keep their arrival order: a status message is applied only after
+        the telemetry that arrived before it, so a node's last readings cannot
+        mark it online again after its death message.
+        """
         batches: list[tuple[str, str, TelemetryBatch, bytes]] = []
         for topic, payload in messages:
             self.stats.messages += 1
             parsed = await self._parse(topic, payload)
-            if parsed is not None:
+            if isinstance(parsed, NodeStatus):
+                if batches:
+                    await self._telemetry(batches)
+                    batches = []
+                await self._status(parsed)
+            elif parsed is not None:
                 batches.append((topic, parsed[0], parsed[1], payload))
         if batches:
             await self._telemetry(batches)
 
-    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch] | None:
-        """Return ``(node, batch)`` of a telemetry message; handle status; dead-letter the rest."""
+    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch] | NodeStatus | None:
+        """Return ``(node, batch)`` of a telemetry message or a node's status; dead-letter the rest."""
         try:
             node, channel = parse_topic(topic, self.prefix)
         except ContractError as exc:
@@ -91,7 +101,7 @@ class Pipeline:
             if channel is Channel.TELEMETRY:
                 return node, decode(TelemetryBatch, payload, node)
             if channel is Channel.STATUS:
-                await self._status(decode(NodeStatus, payload, node))
+                return decode(NodeStatus, payload, node)
         except ContractError as exc:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
         return None

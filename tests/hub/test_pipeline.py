@@ -133,3 +133,11 @@ async def test_a_silent_nodes_latest_values_are_stale(hub_parts: HubParts) -> No
     await hub_parts.pipeline.handle(T, _batch(21, [_r(ts_ms=_now() - 5000)]))
     await asyncio.sleep(0.01)
     assert hub_parts.latest.get("N1.gauge")["level"].quality.wire == "stale"
+
+
+async def test_death_after_last_readings_in_one_group_leaves_node_offline(hub_parts: HubParts) -> None:
+    """The consumer hands messages over in groups; a death must not be overtaken by earlier readings."""
+    death = c.NodeStatus(node="N1", state="offline", session="s1", ts_ms=_now())
+    await hub_parts.pipeline.handle_many([(T, _batch(40, [_r()])), ("citysense/v1/N1/status", c.encode(death))])
+    assert not hub_parts.registry.get_node("N1").online
+    assert hub_parts.stats.readings_stored == 1
