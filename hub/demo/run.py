@@ -31,6 +31,7 @@ from hub.runtime import RunningHub, running_hub
 from simulator.fleet import SimulatedNode
 
 REGIONS = Path(__file__).with_name("regions.yaml")
+ALERTS = Path(__file__).with_name("alerts.yaml")
 
 
 @dataclass
@@ -107,6 +108,7 @@ async def _main(settings: HubSettings, per_kind: int) -> None:
         example = next(iter(demo.hub.services.profiles), "")
         if demo.agents and example:
             print(f"  Latest of a device:     {url}/api/v1/devices/<node>.<device>/latest")
+            print(f"  Open alarms:            {url}/api/v1/alarms")
         print("Press Ctrl-C to stop.\n", flush=True)
         await asyncio.Event().wait()
 
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes-per-kind", type=int, default=2, choices=range(1, 3))
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    settings = HubSettings(data_dir=args.data_dir, api_port=args.port)
+    settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS)
     code = run_until_interrupted(_main(settings, args.nodes_per_kind), args.log_level)
     print("CitySense demo stopped.")
     return code
