@@ -20,6 +20,7 @@ from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool, SpoolFull
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
+from hub.ingest.wire import FastBatch, decode_telemetry
 from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
@@ -73,7 +74,7 @@ class Pipeline:
         the telemetry that arrived before it, so a node's last readings cannot
         mark it online again after its death message.
         """
-        batches: list[tuple[str, str, TelemetryBatch, bytes]] = []
+        batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
         for topic, payload in messages:
             self.stats.messages += 1
             parsed = await self._parse(topic, payload)
@@ -87,7 +88,7 @@ class Pipeline:
         if batches:
             await self._telemetry(batches)
 
-    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch] | NodeStatus | None:
+    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
         """Return ``(node, batch)`` of a telemetry message or a node's status; dead-letter the rest."""
         try:
             node, channel = parse_topic(topic, self.prefix)
@@ -99,14 +100,14 @@ class Pipeline:
             return None
         try:
             if channel is Channel.TELEMETRY:
-                return node, decode(TelemetryBatch, payload, node)
+                return node, decode_telemetry(payload, node)
             if channel is Channel.STATUS:
                 return decode(NodeStatus, payload, node)
         except ContractError as exc:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
         return None
 
-    async def _telemetry(self, batches: list[tuple[str, str, TelemetryBatch, bytes]]) -> None:
+    async def _telemetry(self, batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]]) -> None:
         seen = await self.dedupe.seen_many([(node, b.seq) for _, node, b, _ in batches])
         now_ms = time.time_ns() // 1_000_000
         groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
@@ -118,7 +119,7 @@ class Pipeline:
             seen.add((node, batch.seq))
             self.stats.lag_ms = now_ms - batch.sent_ms
             ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
-            letters += [(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected]
+            letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
             groups.append((topic, node, payload, ok))
             self.stats.batches += 1
         if letters:

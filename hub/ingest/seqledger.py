@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import BigInteger, Integer, String, delete, select, text, tuple_
+from sqlalchemy import BigInteger, Integer, String, Table, delete, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +36,9 @@ class StoredBatch(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Indexed by run_pruning (CREATE INDEX IF NOT EXISTS), outside the registry's migrated metadata.
     stored_ms: Mapped[int] = mapped_column(Integer)
+
+
+_T = cast("Table", StoredBatch.__table__)  # the hot path uses Core statements on the table
 
 
 class SeqLedger:
@@ -67,9 +71,7 @@ class SeqLedger:
         with self.registry.session() as s:
             for i in range(0, len(keys), 400):  # stay under SQLite's bound-parameter limit
                 chunk = keys[i : i + 400]
-                q = select(StoredBatch.node, StoredBatch.seq).where(
-                    tuple_(StoredBatch.node, StoredBatch.seq).in_(chunk)
-                )
+                q = select(_T.c.node, _T.c.seq).where(tuple_(_T.c.node, _T.c.seq).in_(chunk))
                 out |= {(n, q_) for n, q_ in s.execute(q)}
         return out
 
@@ -89,7 +91,8 @@ class SeqLedger:
         rows = [{"node": n, "seq": q, "stored_ms": now} for n, q in keys]
         with self.registry.session() as s, s.begin():
             if s.bind is not None and s.bind.dialect.name == "sqlite":
-                s.execute(sqlite_insert(StoredBatch).on_conflict_do_nothing(), rows)
+                # On the table, not the ORM class: a plain executemany, without the ORM's bulk bookkeeping.
+                s.execute(sqlite_insert(_T).on_conflict_do_nothing(), rows)
             else:
                 for row in rows:
                     s.merge(StoredBatch(**row))

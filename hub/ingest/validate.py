@@ -1,4 +1,8 @@
-"""Check a batch's readings against the registry and the profiles (pure)."""
+"""Check a batch's readings against the registry and the profiles (pure).
+
+Batches come from either decoder (:mod:`hub.ingest.wire`'s msgspec structs on
+the hot path, or the contract's pydantic models); both carry the same fields.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from dataclasses import dataclass
 
 from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
-from citysense.profiles import ProfileSet
+from citysense.profiles import Point, Profile, ProfileSet
+from hub.ingest.wire import FastBatch, FastReading
 from hub.registry.snapshot import NodeView
 from hub.store.base import StoredReading
 
@@ -19,13 +24,34 @@ MAX_PAST_MS = 90 * 24 * 3600 * 1000  # older than the longest outage we buffer f
 class Rejected:
     """A reading refused, with the reason code and detail."""
 
-    reading: Reading
+    reading: Reading | FastReading
     reason: str
     detail: str
 
+    def reading_json(self) -> str:
+        """The refused reading as the contract's JSON (what the dead letter keeps)."""
+        r = self.reading
+        return (r.to_contract() if isinstance(r, FastReading) else r).model_dump_json()
+
+
+_points: dict[int, tuple[Profile, dict[str, Point]]] = {}
+
+
+def _point(profile: Profile, metric: str) -> Point | None:
+    """The profile's first point of ``metric``, from an index built once per profile object."""
+    hit = _points.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        if len(_points) > 10_000:  # profiles reloaded many times: start over
+            _points.clear()
+        index: dict[str, Point] = {}
+        for p in profile.points:
+            index.setdefault(p.metric, p)
+        hit = _points[id(profile)] = (profile, index)
+    return hit[1].get(metric)
+
 
 def check_batch(
-    batch: TelemetryBatch, node: NodeView, profiles: ProfileSet, now_ms: int
+    batch: TelemetryBatch | FastBatch, node: NodeView, profiles: ProfileSet, now_ms: int
 ) -> tuple[list[StoredReading], list[Rejected]]:
     """Split a batch into storable readings and rejected ones."""
     ok: list[StoredReading] = []
@@ -36,7 +62,7 @@ def check_batch(
             bad.append(Rejected(r, "unknown_device", f"node {node.id} has no device '{r.device}'"))
             continue
         profile = profiles.get(dev.profile)
-        point = None if profile is None else next((p for p in profile.points if p.metric == r.metric), None)
+        point = None if profile is None else _point(profile, r.metric)
         if point is None:
             bad.append(Rejected(r, "unknown_metric", f"profile '{dev.profile}' has no metric '{r.metric}'"))
             continue
