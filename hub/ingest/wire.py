@@ -41,6 +41,9 @@ _QUALITY = Literal[
 ]
 
 
+_QUALITY_CODE = {q.wire: q for q in Quality}
+
+
 class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """:class:`citysense.contract.Reading` as a msgspec struct (same fields, same constraints)."""
 
@@ -54,7 +57,7 @@ class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     @property
     def quality_code(self) -> Quality:
         """The quality as an integer code."""
-        return Quality.from_wire(self.quality)
+        return _QUALITY_CODE[self.quality]
 
     def to_contract(self) -> Reading:
         """The same reading as the contract's pydantic model (for dead letters)."""
