@@ -19,6 +19,14 @@ MQTT 5 §4.8.2; Mosquitto also honours it for 3.1.1 clients). Messages are
 handled in arrival order, in groups of what arrived meanwhile (up to
 ``batch_messages``, waiting at most ``batch_wait_s``): one store write and one
 dedupe transaction per group, then one PUBACK per message.
+
+Pipelined: one task decodes, validates and dedupes the next group
+(:meth:`Pipeline.prepare`, CPU) while another writes the previous one
+(:meth:`Pipeline.commit`, mostly waiting on the store) and then acknowledges
+it. Groups are committed and acknowledged strictly in arrival order; at most
+``PREPARED_AHEAD`` prepared groups wait for the writer. A prepared group that
+is never committed (the session ended) is never acknowledged, so the broker
+sends it again; its dedupe claims are dropped with the session.
 """
 
 from __future__ import annotations
@@ -30,10 +38,11 @@ import random
 import aiomqtt
 
 from citysense.contract import Channel, subscription
-from hub.ingest.pipeline import Pipeline
+from hub.ingest.pipeline import Pipeline, Prepared
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX_S = 30.0
+PREPARED_AHEAD = 1  # prepared groups waiting for the writer (besides the one being written)
 
 
 class Consumer:
@@ -102,9 +111,14 @@ class Consumer:
             log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
             self.subscribed.set()
             queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=self.batch_messages * 2)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client, queue), name="hub:mqtt-receive")
-                tg.create_task(self._process(client, queue), name="hub:ingest-batches")
+            ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]] = asyncio.Queue(maxsize=PREPARED_AHEAD)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._receive(client, queue), name="hub:mqtt-receive")
+                    tg.create_task(self._prepare(queue, ready), name="hub:ingest-prepare")
+                    tg.create_task(self._commit(client, ready), name="hub:ingest-commit")
+            finally:
+                self.pipeline.forget_inflight()  # nothing prepared here will be acked now; the broker resends it
 
     async def _receive(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
         """Move messages to the bounded queue (a full queue stops reading: back-pressure to the broker)."""
@@ -112,8 +126,12 @@ class Consumer:
             await queue.put(message)
         raise aiomqtt.MqttError("message stream ended")
 
-    async def _process(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
-        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``), store it, then ack it."""
+    async def _prepare(
+        self,
+        queue: asyncio.Queue[aiomqtt.Message],
+        ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]],
+    ) -> None:
+        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``) and prepare it."""
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
@@ -130,7 +148,15 @@ class Consumer:
             items = [
                 (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()) for m in batch
             ]
-            await self.pipeline.handle_many(items)
+            await ready.put((batch, await self.pipeline.prepare(items)))
+
+    async def _commit(
+        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
+    ) -> None:
+        """Store each prepared group in order, then acknowledge its messages."""
+        while True:
+            batch, prepared = await ready.get()
+            await self.pipeline.commit(prepared)
             for m in batch:
                 if m.qos > 0:
                     client._client.ack(m.mid, m.qos)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
@@ -33,6 +34,23 @@ TOUCH_EVERY_MS = 5_000
 
 # Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
 StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Telemetry:
+    """Telemetry batches checked by :meth:`Pipeline.prepare`: readings to store per message, batches to mark."""
+
+    groups: list[tuple[str, str, bytes, list[StoredReading]]]  # (topic, node, payload, storable readings)
+    marks: list[tuple[str, int]]  # every (node, seq) seen, duplicates included
+    now_ms: int
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Messages decoded, validated and deduped, waiting for :meth:`Pipeline.commit`."""
+
+    steps: list[_Telemetry | NodeStatus]
+    claimed: set[tuple[str, int]] = field(default_factory=set)
 
 
 class Pipeline:
@@ -62,6 +80,7 @@ class Pipeline:
         self.dead = DeadLetterSink(registry, stats)
         self.on_stored: list[StoredObserver] = []
         self._touched: dict[str, int] = {}
+        self._inflight: set[tuple[str, int]] = set()  # claimed by prepared, uncommitted groups
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Process one message; returns once its readings are stored, spooled or dead-lettered."""
@@ -74,19 +93,50 @@ class Pipeline:
         the telemetry that arrived before it, so a node's last readings cannot
         mark it online again after its death message.
         """
+        await self.commit(await self.prepare(messages))
+
+    async def prepare(self, messages: Sequence[tuple[str, bytes]]) -> Prepared:
+        """Decode, validate and dedupe messages and dead-letter what is refused; store nothing yet.
+
+        The batches kept are claimed until :meth:`commit` (or :meth:`forget_inflight`):
+        a later :meth:`prepare` treats them as duplicates, so the consumer can
+        prepare the next group while this one is being written.
+        """
+        steps: list[_Telemetry | NodeStatus] = []
+        claimed: set[tuple[str, int]] = set()
         batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
-        for topic, payload in messages:
-            self.stats.messages += 1
-            parsed = await self._parse(topic, payload)
-            if isinstance(parsed, NodeStatus):
-                if batches:
-                    await self._telemetry(batches)
-                    batches = []
-                await self._status(parsed)
-            elif parsed is not None:
-                batches.append((topic, parsed[0], parsed[1], payload))
-        if batches:
-            await self._telemetry(batches)
+        try:
+            for topic, payload in messages:
+                self.stats.messages += 1
+                parsed = await self._parse(topic, payload)
+                if isinstance(parsed, NodeStatus):
+                    if batches:
+                        steps.append(await self._check(batches, claimed))
+                        batches = []
+                    steps.append(parsed)
+                elif parsed is not None:
+                    batches.append((topic, parsed[0], parsed[1], payload))
+            if batches:
+                steps.append(await self._check(batches, claimed))
+        except BaseException:
+            self._inflight -= claimed
+            raise
+        return Prepared(steps, claimed)
+
+    async def commit(self, prepared: Prepared) -> None:
+        """Store, spool or apply what :meth:`prepare` kept, in arrival order; then release its claims."""
+        try:
+            for step in prepared.steps:
+                if isinstance(step, NodeStatus):
+                    await self._status(step)
+                else:
+                    await self._store_step(step)
+        finally:
+            self._inflight -= prepared.claimed
+
+    def forget_inflight(self) -> None:
+        """Drop every claim of prepared groups that will not be committed (their messages were not acked)."""
+        self._inflight.clear()
 
     async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
         """Return ``(node, batch)`` of a telemetry message or a node's status; dead-letter the rest."""
@@ -107,16 +157,23 @@ class Pipeline:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
         return None
 
-    async def _telemetry(self, batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]]) -> None:
-        seen = await self.dedupe.seen_many([(node, b.seq) for _, node, b, _ in batches])
+    async def _check(
+        self, batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]], claimed: set[tuple[str, int]]
+    ) -> _Telemetry:
+        keys = [(node, b.seq) for _, node, b, _ in batches]
+        # Taken before the ledger query: a claim released meanwhile is by then in the ledger's memory window.
+        pending = self._inflight.intersection(keys)
+        seen = await self.dedupe.seen_many(keys) | pending
         now_ms = time.time_ns() // 1_000_000
         groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
         letters: list[tuple[str, str | None, str, str, bytes | str]] = []
-        for topic, node, batch, payload in batches:
-            if (node, batch.seq) in seen:
+        for (topic, node, batch, payload), key in zip(batches, keys, strict=True):
+            if key in seen:
                 self.stats.duplicates += 1
                 continue
-            seen.add((node, batch.seq))
+            seen.add(key)
+            claimed.add(key)
+            self._inflight.add(key)
             self.stats.lag_ms = now_ms - batch.sent_ms
             ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
             letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
@@ -124,14 +181,16 @@ class Pipeline:
             self.stats.batches += 1
         if letters:
             await self.dead.add_many(letters)
-        stored = await self._store_groups(groups)
+        return _Telemetry(groups, keys, now_ms)
+
+    async def _store_step(self, step: _Telemetry) -> None:
+        stored = await self._store_groups(step.groups)
         if stored:
             await self.latest.publish(stored)
             await self._notify(stored)
         self.stats.readings_stored += len(stored)
-        marks = [(node, b.seq) for _, node, b, _ in batches]
-        await self.dedupe.mark_many(marks)
-        await self._touch_nodes({node for _, node, _, _ in batches}, now_ms)
+        await self.dedupe.mark_many(step.marks)
+        await self._touch_nodes({node for node, _ in step.marks}, step.now_ms)
 
     async def _store_groups(self, groups: list[tuple[str, str, bytes, list[StoredReading]]]) -> list[StoredReading]:
         """Write all groups at once; if the store refuses, write them one by one to dead-letter only the culprit."""
