@@ -152,6 +152,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             topic_prefix=settings.topic_prefix,
             spool=spool,
         )
+        # Without a shared subscription no other worker stores this hub's batches: new ones skip the ledger query.
+        pipeline.dedupe.exclusive = settings.mqtt_share_group is None
         if alerts is not None:
             pipeline.on_stored.append(alerts.on_stored)  # the engine sees every batch once it is stored
 

@@ -10,6 +10,14 @@ front of it saves a query for the common case of a recent duplicate.
 A batch is marked only after its readings are stored or spooled: a crash in
 between stores it twice, which the store absorbs (one value per
 ``(device, metric, ts)``, last write wins).
+
+A hub that is the ledger's only writer (``exclusive``: no shared subscription,
+so no other worker stores this hub's nodes) also keeps, per node, the highest
+sequence number stored: read from the ledger the first time the node is seen,
+raised by every mark. Agents number batches upwards, so a new batch is above
+it and needs no query; only a batch at or below it (a redelivery, an agent that
+lost its sequence state) is looked up. With shared subscriptions another worker
+may have stored any batch, so every batch the window does not know is looked up.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import time
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import BigInteger, Integer, String, Table, delete, select, text, tuple_
+from sqlalchemy import BigInteger, Integer, String, Table, delete, func, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,9 +52,11 @@ _T = cast("Table", StoredBatch.__table__)  # the hot path uses Core statements o
 class SeqLedger:
     """Persistent dedupe of batches on ``(node, seq)``."""
 
-    def __init__(self, registry: Registry, window: int = 4096) -> None:
+    def __init__(self, registry: Registry, window: int = 4096, *, exclusive: bool = False) -> None:
         self.registry = registry
         self.recent = SeqWindow(window)
+        self.exclusive = exclusive
+        self._high: dict[str, int] = {}  # exclusive only: node -> highest seq stored (-1: none)
 
     async def seen(self, node: str, seq: int) -> bool:
         """True when ``(node, seq)`` was stored by this or any worker, now or before a restart."""
@@ -62,9 +72,28 @@ class SeqLedger:
         """Return those of ``keys`` already stored (one query for all that the memory window does not know)."""
         known = {k for k in keys if self.recent.seen(*k)}
         ask = [k for k in dict.fromkeys(keys) if k not in known]
+        if ask and self.exclusive:
+            ask = await self._at_or_below_high(ask)
         if ask:
             known |= await asyncio.to_thread(self._db_seen_many, ask)
         return known
+
+    async def _at_or_below_high(self, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Those of ``keys`` the ledger may hold: at or below their node's highest stored seq."""
+        first_seen = sorted({n for n, _ in keys if n not in self._high})
+        if first_seen:
+            highs = await asyncio.to_thread(self._db_high, first_seen)
+            for node in first_seen:
+                self._high.setdefault(node, highs.get(node, -1))
+        return [(n, q) for n, q in keys if q <= self._high[n]]
+
+    def _db_high(self, nodes: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self.registry.session() as s:
+            for i in range(0, len(nodes), 400):
+                q = select(_T.c.node, func.max(_T.c.seq)).where(_T.c.node.in_(nodes[i : i + 400])).group_by(_T.c.node)
+                out.update({n: int(m) for n, m in s.execute(q)})
+        return out
 
     def _db_seen_many(self, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
         out: set[tuple[str, int]] = set()
@@ -83,6 +112,9 @@ class SeqLedger:
         """Record that every ``(node, seq)`` is safe, in one transaction."""
         for node, seq in keys:
             self.recent.mark(node, seq)
+            high = self._high.get(node)
+            if high is not None and seq > high:
+                self._high[node] = seq
         if keys:
             await asyncio.to_thread(self._db_mark, list(dict.fromkeys(keys)))
 
