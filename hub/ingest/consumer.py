@@ -39,6 +39,7 @@ import aiomqtt
 
 from citysense.contract import Channel, subscription
 from hub.ingest.pipeline import Pipeline, Prepared
+from hub.ingest.readahead import read_ahead
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX_S = 30.0
@@ -105,6 +106,7 @@ class Consumer:
         # paho-mqtt 2.x: with manual ack, PUBACK is sent only by Client.ack(mid, qos).
         client._client.manual_ack_set(True)  # aiomqtt exposes no such option
         async with client:
+            read_ahead(client)  # many messages per recv() and per event-loop turn (hub/ingest/readahead.py)
             for channel in (Channel.TELEMETRY, Channel.STATUS):
                 flt = subscription(channel, prefix, self.share_group)
                 await client.subscribe(flt, qos=1, timeout=self.timeout_s)
