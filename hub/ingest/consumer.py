@@ -112,39 +112,41 @@ class Consumer:
                 await client.subscribe(flt, qos=1, timeout=self.timeout_s)
             log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
             self.subscribed.set()
-            queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=self.batch_messages * 2)
             ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]] = asyncio.Queue(maxsize=PREPARED_AHEAD)
             try:
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._receive(client, queue), name="hub:mqtt-receive")
-                    tg.create_task(self._prepare(queue, ready), name="hub:ingest-prepare")
+                    tg.create_task(self._prepare(client, ready), name="hub:ingest-prepare")
                     tg.create_task(self._commit(client, ready), name="hub:ingest-commit")
             finally:
                 self.pipeline.forget_inflight()  # nothing prepared here will be acked now; the broker resends it
 
-    async def _receive(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
-        """Move messages to the bounded queue (a full queue stops reading: back-pressure to the broker)."""
-        async for message in client.messages:
-            await queue.put(message)
-        raise aiomqtt.MqttError("message stream ended")
-
     async def _prepare(
-        self,
-        queue: asyncio.Queue[aiomqtt.Message],
-        ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]],
+        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
     ) -> None:
-        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``) and prepare it."""
+        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``) and prepare it.
+
+        The first message of a group comes through aiomqtt's iterator, which
+        raises ``MqttError`` when the connection drops; the rest are taken
+        straight from its queue (the iterator makes a task per message). The
+        queue is unbounded; what bounds it is the broker's inflight window,
+        since nothing is acknowledged before it is stored.
+        """
         loop = asyncio.get_running_loop()
+        messages = aiter(client.messages)
+        inbox = client._queue  # aiomqtt's incoming queue: no public way to take without the iterator
         while True:
-            batch = [await queue.get()]
+            try:
+                batch = [await anext(messages)]
+            except StopAsyncIteration:
+                raise aiomqtt.MqttError("message stream ended") from None
             deadline = loop.time() + self.batch_wait_s
             while len(batch) < self.batch_messages:
-                if not queue.empty():
-                    batch.append(queue.get_nowait())
+                if not inbox.empty():
+                    batch.append(inbox.get_nowait())
                     continue
                 try:
                     async with asyncio.timeout_at(deadline):
-                        batch.append(await queue.get())
+                        batch.append(await inbox.get())  # Queue.get loses nothing when cancelled
                 except TimeoutError:
                     break
             items = [
