@@ -157,6 +157,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
 
         async def _refresh_snapshot() -> None:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+            if alerts is not None:  # provisioned, moved or removed nodes are evaluated without a restart
+                await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
         services.commands = CommandCenter(

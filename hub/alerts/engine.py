@@ -119,6 +119,40 @@ class AlertEngine:
         self.topology = await asyncio.to_thread(load_topology, self.registry)
         self.router = Router(self.cfg, self.topology)
         saved = await asyncio.to_thread(self.store.load_states)
+
+        def restored(key: Key) -> EvalState:
+            text = saved.get(key)
+            return EvalState.from_json(text) if text else EvalState(created_ms=self.started_ms)
+
+        self._bind_all(restored, {}, self.started_ms)
+        log.info("alerts: %d rules bound, %d states restored", len(self.bound), len(saved))
+
+    async def refresh(self, snapshot: RegistrySnapshot) -> None:
+        """Re-bind the rules after the registry changed: new nodes are watched at once, removed ones dropped.
+
+        Evaluation states of rules that stay bound are kept as they are (a pending
+        ``for`` goes on); a new device's silence is counted from now.
+        """
+        topology = await asyncio.to_thread(load_topology, self.registry)
+        now_ms = int(self.clock() * 1000)
+        states = self.states
+        seen = {key: float(self._nd_seen[i]) for i, key in enumerate(self._nodata)}
+
+        def kept(key: Key) -> EvalState:
+            return states.get(key) or EvalState(created_ms=now_ms)
+
+        # No await from here on: readings are evaluated against either the old or the new binding, never a mix.
+        self.snapshot, self.topology = snapshot, topology
+        self.router = Router(self.cfg, topology)
+        before = len(self.bound)
+        self._bind_all(kept, seen, now_ms)
+        self.dirty.intersection_update(self.states)
+        log.info("alerts: registry changed; %d rules bound (were %d)", len(self.bound), before)
+
+    def _bind_all(self, state_of: Callable[[Key], EvalState], seen: Mapping[Key, float], since_ms: int) -> None:
+        """Bind every rule of every node and device in the snapshot, taking each one's state from ``state_of``."""
+        self.by_metric, self.bound, self.states, self.timed = {}, {}, {}, set()
+        self._nodata, self._nodata_dev = [], {}
         for node in self.snapshot.nodes.values():
             place = self.topology.place(node.id)
             region = place.chain[0] if place.chain else ""
@@ -130,7 +164,7 @@ class AlertEngine:
                     for_s=self.cfg.node_offline.for_s,
                 )
                 w = Where(node.id, node.id, off.id, off.kind.value, "", region, place.department)
-                self._bind(Bound(off, (node.id, off.id), w, 0.0), saved)
+                self._bind(Bound(off, (node.id, off.id), w, 0.0), state_of)
             for dev in node.devices.values():
                 prof = self.profiles.get(dev.profile)
                 if prof is None:
@@ -145,24 +179,21 @@ class AlertEngine:
                 )
                 for r in rules:
                     w = Where(dev.uid, node.id, r.id, r.kind.value, r.metric or "", region, place.department)
-                    self._bind(Bound(r, (dev.uid, r.id), w, prof.expected_interval_s), saved)
+                    self._bind(Bound(r, (dev.uid, r.id), w, prof.expected_interval_s), state_of)
         n = len(self._nodata)
         self._nd_seen = np.empty(n)
         self._nd_limit = np.empty(n)
         self._nd_active = np.zeros(n, dtype=bool)
         for i, key in enumerate(self._nodata):
             st, b = self.states[key], self.bound[key]
-            # Silence is counted from the restart at the earliest: the hub could not hear anything while down.
-            self._nd_seen[i] = max(st.last_seen_ms or 0, self.started_ms)
+            # Silence is counted from the restart (or the device's arrival) at the earliest.
+            self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
             self._nd_limit[i] = b.interval_s * b.rule.tolerance * 1000
             self._nd_active[i] = st.active
-        log.info("alerts: %d rules bound, %d states restored", len(self.bound), len(saved))
 
-    def _bind(self, b: Bound, saved: Mapping[Key, str]) -> None:
+    def _bind(self, b: Bound, state_of: Callable[[Key], EvalState]) -> None:
         self.bound[b.key] = b
-        text = saved.get(b.key)
-        st = EvalState.from_json(text) if text else EvalState(created_ms=self.started_ms)
-        self.states[b.key] = st
+        st = self.states[b.key] = state_of(b.key)
         if st.pending_since_ms is not None or st.clearing_since_ms is not None or st.samples:
             self.timed.add(b.key)
         kind = b.rule.kind
