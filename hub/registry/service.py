@@ -58,15 +58,14 @@ class Registry:
         self._write_lock = threading.Lock()
 
     def create_all(self) -> None:
-        """Create missing tables (the fallback for tables no migration covers yet)."""
+        """Create missing tables straight from the models (tests' scratch databases; the hub migrates)."""
         Base.metadata.create_all(self.engine)
 
     def migrate(self) -> None:
-        """Upgrade the registry tables to the newest migration, then create other packages' tables."""
+        """Upgrade every table on the registry database (registry, alarms, outbox, ingest state) to the head."""
         from hub.registry import migrate
 
         migrate.upgrade(self.engine)
-        self.create_all()
 
     def session(self) -> Session:
         """Open a session (use as a context manager)."""
