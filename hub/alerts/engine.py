@@ -18,16 +18,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from citysense.profiles import ProfileSet
-from citysense.profiles.alertrules import AlertRule, RuleKind
 from hub.alerts import core
+from hub.alerts.binding import Bound, Key, bind, has_timer
 from hub.alerts.config import AlertConfig, Match
 from hub.alerts.core import EvalState, Transition
-from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
 from hub.alerts.silencing import active_matches
 from hub.alerts.store import AlarmStore, Where
@@ -41,17 +39,6 @@ from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]  # (device uid or node id, rule id)
-
-
-@dataclass(slots=True)
-class Bound:
-    """A rule bound to one device (or node)."""
-
-    rule: AlertRule
-    key: Key
-    where: Where
-    interval_s: float
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -150,59 +137,20 @@ class AlertEngine:
         log.info("alerts: registry changed; %d rules bound (were %d)", len(self.bound), before)
 
     def _bind_all(self, state_of: Callable[[Key], EvalState], seen: Mapping[Key, float], since_ms: int) -> None:
-        """Bind every rule of every node and device in the snapshot, taking each one's state from ``state_of``."""
-        self.by_metric, self.bound, self.states, self.timed = {}, {}, {}, set()
-        self._nodata, self._nodata_dev = [], {}
-        for node in self.snapshot.nodes.values():
-            place = self.topology.place(node.id)
-            region = place.chain[0] if place.chain else ""
-            if self.cfg.node_offline.enabled:
-                off = AlertRule(
-                    id="node_offline",
-                    kind=RuleKind.NODE_OFFLINE,
-                    severity=self.cfg.node_offline.severity,
-                    for_s=self.cfg.node_offline.for_s,
-                )
-                w = Where(node.id, node.id, off.id, off.kind.value, "", region, place.department)
-                self._bind(Bound(off, (node.id, off.id), w, 0.0), state_of)
-            for dev in node.devices.values():
-                prof = self.profiles.get(dev.profile)
-                if prof is None:
-                    continue
-                rules = effective_rules(
-                    profile=dev.profile,
-                    profile_rules=prof.alerts,
-                    device=dev.uid,
-                    region_chain=place.chain,
-                    region_rules=self.cfg.region_rules,
-                    device_rules=self.cfg.device_rules,
-                )
-                for r in rules:
-                    w = Where(dev.uid, node.id, r.id, r.kind.value, r.metric or "", region, place.department)
-                    self._bind(Bound(r, (dev.uid, r.id), w, prof.expected_interval_s), state_of)
+        """Bind every rule of the snapshot (binding.py) and set up the no-data silence arrays."""
+        b = bind(self.snapshot, self.topology, self.profiles, self.cfg, state_of)
+        self.bound, self.states, self.by_metric, self.timed = b.bound, b.states, b.by_metric, b.timed
+        self._nodata, self._nodata_dev = b.nodata, b.nodata_by_device
         n = len(self._nodata)
         self._nd_seen = np.empty(n)
         self._nd_limit = np.empty(n)
         self._nd_active = np.zeros(n, dtype=bool)
         for i, key in enumerate(self._nodata):
-            st, b = self.states[key], self.bound[key]
+            st, rule = self.states[key], self.bound[key]
             # Silence is counted from the restart (or the device's arrival) at the earliest.
             self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
-            self._nd_limit[i] = b.interval_s * b.rule.tolerance * 1000
+            self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
-
-    def _bind(self, b: Bound, state_of: Callable[[Key], EvalState]) -> None:
-        self.bound[b.key] = b
-        st = self.states[b.key] = state_of(b.key)
-        if st.pending_since_ms is not None or st.clearing_since_ms is not None or st.samples:
-            self.timed.add(b.key)
-        kind = b.rule.kind
-        if kind is RuleKind.NO_DATA:
-            self._nodata_dev.setdefault(b.key[0], []).append(len(self._nodata))
-            self._nodata.append(b.key)
-        elif kind is not RuleKind.NODE_OFFLINE:
-            assert b.rule.metric is not None
-            self.by_metric.setdefault(b.key[0], {}).setdefault(b.rule.metric, []).append(b)
 
     # -- evaluation ------------------------------------------------------------
     async def on_stored(self, readings: Sequence[StoredReading]) -> None:
@@ -242,7 +190,7 @@ class AlertEngine:
             out.append((b.where, tr))
 
     def _track(self, key: Key, st: EvalState) -> None:
-        if st.pending_since_ms is not None or st.clearing_since_ms is not None or st.samples:
+        if has_timer(st):
             self.timed.add(key)
         else:
             self.timed.discard(key)
