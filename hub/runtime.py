@@ -159,6 +159,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
 
         async def _refresh_snapshot() -> None:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+            if alerts is not None:  # provisioned, moved or removed nodes are evaluated without a restart
+                await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
         services.commands = CommandCenter(
@@ -201,6 +203,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
+            dead_prune = pipeline.dead.run_pruning(settings.dead_letter_keep_days, settings.dead_letter_max_rows)
+            dead_prune_task = tg.create_task(dead_prune, name="hub:dead-letter-prune")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
@@ -210,6 +214,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 ingest_task.cancel()
                 drain_task.cancel()
                 prune_task.cancel()
+                dead_prune_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
