@@ -234,8 +234,8 @@ def main() -> None:
     ap.add_argument(
         "--inflight",
         type=int,
-        default=1000,
-        help="broker max_inflight_messages (unacknowledged QoS 1 messages per client; docs/hub-ingest.md)",
+        default=100,
+        help="broker max_inflight_messages (unacknowledged QoS 1 messages per client; the test harness's 100)",
     )
     args = ap.parse_args()
     t0 = time.time_ns() // 1_000_000 - 3_000_000
