@@ -27,7 +27,6 @@ the tests compare it with.
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -105,8 +104,18 @@ def encode(readings: Iterable[StoredReading]) -> list[str]:
             groups[key] = [r]
         else:
             group.append(r)
-    series = _series_of
-    return [f"{series(g[0])} {_fields_fast(g)} {ts_ms}" for (_, _, ts_ms), g in groups.items()]
+    lines: list[str] = []
+    for (_, _, ts_ms), g in groups.items():
+        r = g[0]
+        value = r.value
+        if len(g) == 1 and value.__class__ is float:  # one good or bad float: the common line, written inline
+            names = _names.get(r.metric) or _field_names(r.metric)
+            q = r.quality
+            fields_ = f"{names[0] if q == Quality.GOOD else names[1]}={value!r},{names[2]}={_QUALITY_VALUE[q]}"
+        else:
+            fields_ = _fields_fast(g)
+        lines.append(f"{_series_of(r)} {fields_} {ts_ms}")
+    return lines
 
 
 _MAX = sys.float_info.max
@@ -127,11 +136,18 @@ def _series_of(r: StoredReading) -> str:
     return key
 
 
-@functools.lru_cache(maxsize=4096)
+_names: dict[str, tuple[str, str, str]] = {}
+
+
 def _field_names(metric: str) -> tuple[str, str, str]:
-    """``(<metric>, <metric>__bad, <metric>__q)`` escaped."""
-    key = escape_key(metric)
-    return key, key + BAD_SUFFIX, key + QUALITY_SUFFIX
+    """``(<metric>, <metric>__bad, <metric>__q)`` escaped (cached; the cache starts over past 4,096 metrics)."""
+    names = _names.get(metric)
+    if names is None:
+        if len(_names) >= 4096:
+            _names.clear()
+        key = escape_key(metric)
+        names = _names[metric] = (key, key + BAD_SUFFIX, key + QUALITY_SUFFIX)
+    return names
 
 
 _QUALITY_VALUE = {q: f"{int(q)}i" for q in Quality}
