@@ -70,6 +70,8 @@ class HubSettings(Strict):
     dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
+    # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
+    sqlite_retention: RetentionSettings | None = RetentionSettings()
     registry_url: str | None = None
     api_host: str = "127.0.0.1"
     api_port: Annotated[int, Field(ge=0, le=65535)] = 8080

@@ -76,7 +76,7 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
             rollups=i.retention,
             rollup_metrics=numeric,
         )
-    return SqliteStore(settings.data_dir / "readings.db")
+    return SqliteStore(settings.data_dir / "readings.db", retention=settings.sqlite_retention)
 
 
 @contextlib.asynccontextmanager
