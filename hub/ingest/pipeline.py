@@ -17,8 +17,9 @@ from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, pars
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink
+from hub.ingest.durable import DurableWriter
 from hub.ingest.seqledger import SeqLedger
-from hub.ingest.spool import Spool, SpoolFull
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
 from hub.ingest.wire import FastBatch, decode_telemetry
@@ -26,10 +27,9 @@ from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
-from hub.store.errors import StoreRejected, StoreUnavailable
+from hub.store.errors import StoreRejected
 
 log = logging.getLogger(__name__)
-STORE_RETRY_MAX_S = 30.0
 TOUCH_EVERY_MS = 5_000
 
 # Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
@@ -71,16 +71,25 @@ class Pipeline:
         self.registry = registry
         self.snapshot = snapshot
         self.profiles = profiles
-        self.store = store
         self.latest = latest
         self.stats = stats
         self.prefix = topic_prefix
         self.dedupe = SeqLedger(registry)
         self.spool = spool
         self.dead = DeadLetterSink(registry, stats)
+        self.writer = DurableWriter(store, spool, stats, self.dead)
         self.on_stored: list[StoredObserver] = []
         self._touched: dict[str, int] = {}
         self._inflight: set[tuple[str, int]] = set()  # claimed by prepared, uncommitted groups
+
+    @property
+    def store(self) -> Store:
+        """Where readings go (through :class:`DurableWriter`, with the spool behind it)."""
+        return self.writer.store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self.writer.store = store
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Process one message; returns once its readings are stored, spooled or dead-lettered."""
@@ -233,79 +242,11 @@ class Pipeline:
             self.registry.set_node_status(node, True, now_ms)
 
     async def _write(self, readings: list[StoredReading]) -> None:
-        """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
-        if self.spool is None or self.spool.batches == 0:
-            started = time.perf_counter()
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as exc:
-                if self.spool is None:
-                    await self._retry(readings, exc)
-                    return
-                log.warning("store unavailable (%s); spooling to %s", exc, self.spool.path)
-            else:
-                self.stats.observe_write(time.perf_counter() - started)
-                return
-        # Behind a non-empty spool so that the store receives batches in arrival order.
-        delay = 0.5
-        while True:
-            try:
-                await self.spool.put(readings)
-            except SpoolFull as exc:
-                self.stats.store_retries += 1
-                log.warning("%s; holding the message unacknowledged for %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_S)
-            else:
-                return
-
-    async def _retry(self, readings: list[StoredReading], first: StoreUnavailable) -> None:
-        """Without a spool: retry with capped back-off while the store is unreachable."""
-        delay = 0.5
-        exc: StoreUnavailable = first
-        while True:
-            self.stats.store_retries += 1
-            log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STORE_RETRY_MAX_S)
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as again:
-                exc = again
-            else:
-                return
+        await self.writer.write(readings)
 
     async def drain(self) -> None:
         """Move spooled batches into the store, oldest first, forever (run as a task)."""
-        if self.spool is None:
-            return
-        spool, delay = self.spool, 0.5
-        while True:
-            await spool.nonempty.wait()
-            item = await spool.peek()
-            if item is None:
-                spool.nonempty.clear()
-                continue
-            batch_id, readings = item
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as exc:
-                self.stats.store_retries += 1
-                log.warning(
-                    "spool drain: store unavailable (%s); %d batches waiting, retry in %.1f s",
-                    exc,
-                    spool.batches,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_S)
-                continue
-            except StoreRejected as exc:
-                await self.dead.add("spool", readings[0].node if readings else None, "store_rejected", str(exc), "")
-            delay = 0.5
-            await spool.remove(batch_id, len(readings))
-            if spool.batches == 0:
-                log.info("spool drained into the store")
+        await self.writer.drain()
 
     async def _notify(self, readings: list[StoredReading]) -> None:
         """Tell every observer; one failing observer never stops ingest or the others."""
