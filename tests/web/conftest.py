@@ -24,6 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from citysense.profiles.transform import to_raw
 from hub.config import HubSettings
 from hub.demo.run import ALERTS, Demo, demo_stack, duty_officer_token
 
@@ -48,6 +49,13 @@ class Site:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def set_level(self, metres: float) -> None:
+        """Make the demo gauge's radar read ``metres`` (the agent picks it up at its next poll)."""
+        sim = self.demo.simulators[GAUGE]
+        profile = sim.devices["level"].profile  # type: ignore[attr-defined]
+        registers = to_raw(profile, profile.point("water_level"), metres)
+        self.call(lambda: sim.force_raw("level", "water_level", registers))
 
     def api(self, path: str, **params: Any) -> Any:
         r = httpx.get(self.url + path, params=params, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)

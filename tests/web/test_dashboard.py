@@ -15,7 +15,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from citysense.profiles.transform import to_raw
 from hub.config import DEV_ADMIN_TOKEN
 from tests.web.conftest import DANGER_M, GAUGE, WARNING_M, Site, screenshot
 
@@ -78,15 +77,8 @@ def test_a_node_page_charts_the_readings_the_hub_stored(site: Site, browser: Web
     screenshot(browser, "03-node-24h")
 
 
-def _raise_level(site: Site, value: float) -> None:
-    sim = site.demo.simulators[GAUGE]
-    point = sim.devices["level"].profile.point("water_level")  # type: ignore[attr-defined]
-    registers = to_raw(sim.devices["level"].profile, point, value)  # type: ignore[attr-defined]
-    site.call(lambda: sim.force_raw("level", "water_level", registers))
-
-
 def test_a_duty_officer_acknowledges_an_alarm_with_a_comment(site: Site, browser: WebDriver) -> None:
-    _raise_level(site, WARNING_M + 1.5)  # the river rises above the gauge's warning level
+    site.set_level(WARNING_M + 1.5)  # the river rises above the gauge's warning level
     wait = WebDriverWait(browser, 60, poll_frequency=0.5)
 
     def warning() -> list[dict[str, Any]]:
