@@ -32,6 +32,9 @@ class InfluxSettings(Strict):
     org: str = ""
     # Retention policies + rollup continuous queries (InfluxDB 1.x); null leaves the database as it is.
     retention: RetentionSettings | None = RetentionSettings()
+    # write_api v2 with retention set: the hub writes its own rollups to <database>_m1/_h1 (docs/storage-schema.md),
+    # rolling up readings that arrive up to this many days late.
+    rollup_late_days: Annotated[int, Field(ge=1, le=30)] = 2
 
 
 DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)

@@ -37,6 +37,7 @@ from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
 from hub.store.errors import StoreUnavailable
+from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
@@ -63,7 +64,10 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
         i = settings.influx
         if i.write_api == "v2":
             token = i.password.get_secret_value() if i.password else ""
-            return InfluxV2Store(i.url, i.database, i.org, token, timeout_s=i.timeout_s)
+            hub_rollups = HubRollups(settings.data_dir / "rollups.db", i.rollup_late_days) if i.retention else None
+            return InfluxV2Store(
+                i.url, i.database, i.org, token, timeout_s=i.timeout_s, rollups=hub_rollups, resolution=i.retention
+            )
         numeric = {
             pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
         }

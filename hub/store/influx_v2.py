@@ -8,6 +8,15 @@ the v1 store (:mod:`hub.store.lineprotocol`). Reads use the v1 compatibility
 everything but the write path is inherited from :class:`InfluxV1Store`.
 Map the bucket to a database name (DBRP) on the server for those reads.
 
+With ``rollups`` (:class:`hub.store.hub_rollups.HubRollups`) the hub
+downsamples itself: after the raw points, the 1-minute and 1-hour windows the
+batch touched go to the buckets ``<bucket>_m1`` and ``<bucket>_h1``, in the
+same schema (``m`` = mean of the good values, ``m__q`` = best quality). Map
+them as retention policies ``m1`` and ``h1`` of the same database (DBRP) and
+:meth:`query_resolved` reads the resolution that fits a range, as on 1.x.
+A write returns only once raw and rollup points are written, so a batch that
+fails is retried whole and its windows are emitted again.
+
 Errors of ``influxdb_client`` and ``urllib3`` are mapped here to
 :mod:`hub.store.errors`: HTTP 5xx/408/429 and transport failures are
 ``StoreUnavailable``, other HTTP errors ``StoreRejected``.
@@ -26,31 +35,64 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.store.base import StoredReading
 from hub.store.errors import StoreRejected, StoreUnavailable
+from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.lineprotocol import encode
+from hub.store.retention import RetentionSettings
 
 
 class InfluxV2Store(InfluxV1Store):
     """Readings written through the v2 API into ``bucket``; read through v1 compatibility (database = bucket)."""
 
-    def __init__(self, url: str, bucket: str, org: str, token: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        bucket: str,
+        org: str,
+        token: str,
+        timeout_s: float = 10.0,
+        *,
+        rollups: HubRollups | None = None,
+        resolution: RetentionSettings | None = None,
+    ) -> None:
         super().__init__(url, bucket, "token", token, timeout_s, create_database=False)
         self.bucket, self.org = bucket, org
+        self.hub_rollups = rollups
+        self._resolution = resolution
         self._v2 = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=True)
         self._write_api = self._v2.write_api(write_options=SYNCHRONOUS)
 
+    async def start(self) -> None:
+        """Ping the server (v2 servers take no CREATE statements) and open the local rollup aggregator."""
+        if self.hub_rollups is not None:
+            await self.hub_rollups.start()
+        self.rollups = None  # InfluxV1Store.start would CREATE retention policies, which v2 servers refuse
+        try:
+            await super().start()
+        finally:  # query_resolved reads m1/h1 even if the server was down at start
+            self.rollups = self._resolution if self.hub_rollups is not None else None
+
     async def close(self) -> None:
-        """Close both HTTP clients."""
+        """Close both HTTP clients and the local aggregator."""
         await asyncio.to_thread(self._v2.close)
+        if self.hub_rollups is not None:
+            await self.hub_rollups.close()
         await super().close()
 
     async def write(self, readings: Sequence[StoredReading]) -> None:
+        """Write the raw points, then the rollup windows they touched into ``<bucket>_m1`` / ``<bucket>_h1``."""
+        await self._write_bucket(self.bucket, readings)
+        if self.hub_rollups is not None:
+            for rp, windows in sorted((await self.hub_rollups.absorb(readings)).items()):
+                await self._write_bucket(f"{self.bucket}_{rp}", windows)
+
+    async def _write_bucket(self, bucket: str, readings: Sequence[StoredReading]) -> None:
         """POST the readings as line protocol to ``/api/v2/write`` in batches of ``batch_lines``."""
         lines = encode(readings)
         for i in range(0, len(lines), self.batch_lines):
             body = "\n".join(lines[i : i + self.batch_lines])
             try:
-                await asyncio.to_thread(self._post, body)
+                await asyncio.to_thread(self._post, bucket, body)
             except InfluxDBError as exc:
                 status = exc.response.status if exc.response is not None else None
                 if status is None or status >= 500 or status in (408, 429):
@@ -59,5 +101,5 @@ class InfluxV2Store(InfluxV1Store):
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise StoreUnavailable(f"{self.url}/api/v2/write: {type(exc).__name__}: {exc}") from exc
 
-    def _post(self, body: str) -> None:
-        self._write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]
+    def _post(self, bucket: str, body: str) -> None:
+        self._write_api.write(bucket, self.org, body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]

@@ -223,6 +223,23 @@ class SqliteStore(Store):
         table = f"rollup_{rp}"
         return rp, await self._range(table, rollups.SELECT_ROLLUP, device, profile, metrics, start_ms, end_ms, limit)
 
+    async def windows_of(self, readings: Sequence[StoredReading]) -> dict[str, list[StoredReading]]:
+        """Recompute pending rollups now; return the ``m1`` and ``h1`` rollup readings the readings fall in."""
+        keys = [(r.device, r.metric, r.ts_ms) for r in readings if not isinstance(r.value, str)]
+
+        def select(conn: sqlite3.Connection) -> dict[str, list[Row]]:
+            rollups.flush(conn)
+            out: dict[str, list[Row]] = {}
+            for rp, width in rollups.WIDTH_MS.items():
+                sql = f"{rollups.SELECT_ROLLUP} FROM rollup_{rp} WHERE device = ? AND ts_ms = ? AND metric = ?"
+                out[rp] = [
+                    row for d, m, t in sorted(rollups.touched(keys, width)) for row in conn.execute(sql, (d, t, m))
+                ]
+            return out
+
+        found = await self._run(select) if self.retention is not None and keys else {}
+        return {rp: [_reading(row) for row in rows] for rp, rows in found.items()}
+
     async def _range(
         self,
         table: str,
