@@ -65,6 +65,7 @@ _UPSERT_LATEST = (
     "profile = excluded.profile, value = excluded.value, unit = excluded.unit, quality = excluded.quality, "
     "tags = excluded.tags WHERE excluded.ts_ms >= latest.ts_ms"
 )
+_EMIT = "CREATE TEMP TABLE IF NOT EXISTS emit (d TEXT, m TEXT, t INTEGER, PRIMARY KEY (d, m, t)) WITHOUT ROWID"
 _SELECT = "SELECT device, ts_ms, metric, node, profile, value, unit, quality, tags"
 DEVICES_PER_QUERY = 500
 Row = tuple[Any, ...]
@@ -229,12 +230,14 @@ class SqliteStore(Store):
 
         def select(conn: sqlite3.Connection) -> dict[str, list[Row]]:
             rollups.flush(conn)
+            conn.execute(_EMIT)
             out: dict[str, list[Row]] = {}
             for rp, width in rollups.WIDTH_MS.items():
-                sql = f"{rollups.SELECT_ROLLUP} FROM rollup_{rp} WHERE device = ? AND ts_ms = ? AND metric = ?"
-                out[rp] = [
-                    row for d, m, t in sorted(rollups.touched(keys, width)) for row in conn.execute(sql, (d, t, m))
-                ]
+                conn.execute("DELETE FROM temp.emit")
+                conn.executemany("INSERT INTO temp.emit VALUES (?, ?, ?)", rollups.touched(keys, width))
+                join = f"JOIN rollup_{rp} ON device = d AND ts_ms = t AND metric = m"
+                sql = f"{rollups.SELECT_ROLLUP} FROM temp.emit {join}"
+                out[rp] = conn.execute(sql).fetchall()
             return out
 
         found = await self._run(select) if self.retention is not None and keys else {}
