@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from citysense.profiles import ProfileSet
 from citysense.quality import Quality
+from hub.config import HubSettings, InfluxSettings
+from hub.runtime import _make_store
 from hub.store.base import StoredReading
 from hub.store.errors import StoreUnavailable
 from hub.store.hub_rollups import HubRollups
@@ -98,3 +101,18 @@ async def test_hub_side_rollups_follow_late_data_across_a_hub_restart(victoria: 
     assert sorted(samples[hour]) == [2.0, 4.0]  # its hour, likewise (VictoriaMetrics keeps both writes)
     (quality,) = _export(victoria, '{__name__="gauge_level__q"}')
     assert hour in quality["timestamps"]
+
+
+async def test_a_v2_hub_config_writes_rollups_by_default(victoria: VictoriaServer, tmp_path: Path) -> None:
+    influx = InfluxSettings(url=victoria.url, write_api="v2", org="gaozhou", database="citysense")
+    settings = HubSettings(data_dir=tmp_path, influx=influx)
+    minute = (time.time_ns() // 1_000_000 - HOUR_MS) // MINUTE_MS * MINUTE_MS
+    async with _make_store(settings, ProfileSet({})) as store:
+        await store.write([StoredReading("n1", "n1.g", "gauge", "level", 4.0, "m", minute + 7_000, Quality.GOOD)])
+    assert (tmp_path / "rollups.db").exists()
+    (series,) = _export(victoria, '{__name__="gauge_level"}')
+    assert minute in series["timestamps"] and minute + 7_000 in series["timestamps"]
+    no_rollups = settings.model_copy(update={"influx": influx.model_copy(update={"retention": None})})
+    plain = _make_store(no_rollups, ProfileSet({}))
+    assert isinstance(plain, InfluxV2Store) and plain.hub_rollups is None
+    await plain.close()
