@@ -28,8 +28,19 @@ BINARIES = {
     "influxd": "/usr/bin/influxd",
     "initdb": "/usr/lib/postgresql/15/bin/initdb",
     "victoria-metrics": "/usr/bin/victoria-metrics",
+    "chromium": "/usr/bin/chromium",  # the web dashboard's browser tests (selenium)
+    "chromedriver": "/usr/bin/chromedriver",
 }
-APT_PACKAGES = ["mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql", "victoria-metrics"]
+APT_PACKAGES = [
+    "mosquitto",
+    "mosquitto-clients",
+    "influxdb",
+    "socat",
+    "postgresql",
+    "victoria-metrics",
+    "chromium",
+    "chromium-driver",
+]
 SERVICES = ["mosquitto", "influxdb", "postgresql", "victoria-metrics"]
 
 

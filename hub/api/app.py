@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from citysense import __version__
 from hub.api.routes import (
@@ -17,8 +21,11 @@ from hub.api.routes import (
     provisioning,
     readings,
     system,
+    ui,
 )
 from hub.api.services import HubServices
+
+WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(services: HubServices) -> FastAPI:
@@ -34,4 +41,7 @@ def create_app(services: HubServices) -> FastAPI:
         app.include_router(module.router)
     for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)
+    app.include_router(ui.router)  # the built-in web dashboard (hub/web), served at /ui
+    app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
+    app.add_api_route("/", lambda: RedirectResponse("/ui/"), include_in_schema=False)
     return app

@@ -24,6 +24,7 @@ from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from edge_agent.app import Agent
 from hub.config import HubSettings
+from hub.demo.dashboard import dashboard_login_url
 from hub.demo.plan import node_ids
 from hub.registry.fleet import Endpoint, Fleet, NodeSpec
 from hub.registry.render import render_agent_config
@@ -102,7 +103,10 @@ async def demo_stack(settings: HubSettings, per_kind: int = 2, *, frozen: bool =
 async def _main(settings: HubSettings, per_kind: int) -> None:
     async with demo_stack(settings, per_kind) as demo:
         url = demo.hub.api_url
+        login = await dashboard_login_url(demo.hub)
         print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting.")
+        print(f"  Web dashboard:          {url}/ui/  (map, nodes, alarms; docs/web-dashboard.md)")
+        print(f"  ... as duty officer:    {login}")
         print(f"  API (interactive docs): {url}/docs")
         print(f"  Nodes:                  {url}/api/v1/nodes")
         example = next(iter(demo.hub.services.profiles), "")
