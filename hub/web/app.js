@@ -190,7 +190,11 @@ async function route() {
 
 function refresh() { say(""); route(); }
 
-window.addEventListener("hashchange", refresh);
+window.addEventListener("hashchange", () => {
+  if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
+  else say("");
+  route();
+});
 window.addEventListener("DOMContentLoaded", () => {
   if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
   $("filter-dept").addEventListener("change", refresh);
@@ -204,6 +208,7 @@ window.addEventListener("DOMContentLoaded", () => {
     const r = e.target.dataset && e.target.dataset.range;
     if (r) { state.range = r; route(); }
   });
+  window.addEventListener("resize", () => { if (document.body.dataset.view === "map" && state.map) renderMap(state.map); });
   route();
   setInterval(() => { if (document.body.dataset.view === "map") route(); }, 30000);  // the map follows node status
 });

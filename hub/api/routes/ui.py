@@ -32,8 +32,26 @@ from hub.registry.service import NodeFilter
 
 router = APIRouter(prefix="/api/v1/map", tags=["web dashboard"])
 SEVERITIES = ("critical", "major", "warning", "info")
-# Gaozhou's extent (about 21.7-22.3 N, 110.6-111.3 E), widened to every node that lies outside it.
-BBOX = {"south": 21.65, "west": 110.55, "north": 22.40, "east": 111.30}
+# Gaozhou's extent (about 21.7-22.3 N, 110.6-111.3 E): the map's frame when no node has coordinates.
+CITY = {"south": 21.65, "west": 110.55, "north": 22.40, "east": 111.30}
+MIN_SPAN_DEG = 0.04  # about 4 km: one node, or a tight cluster, still gets a readable frame
+
+
+def _bbox(nodes: list[dict[str, Any]]) -> dict[str, float]:
+    """Frame the placed nodes with a margin, so a town's nodes fill the map rather than a corner of the city."""
+    lats = [n["latitude"] for n in nodes if n["latitude"] is not None and n["longitude"] is not None]
+    lons = [n["longitude"] for n in nodes if n["latitude"] is not None and n["longitude"] is not None]
+    if not lats:
+        return dict(CITY)
+    mid_lat, mid_lon = (min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2
+    half_lat = max(max(lats) - min(lats), MIN_SPAN_DEG) * 0.6
+    half_lon = max(max(lons) - min(lons), MIN_SPAN_DEG) * 0.6
+    return {
+        "south": mid_lat - half_lat,
+        "north": mid_lat + half_lat,
+        "west": mid_lon - half_lon,
+        "east": mid_lon + half_lon,
+    }
 
 
 def _engine(request: Request) -> AlertEngine | None:
@@ -107,14 +125,6 @@ def _summary(
         placed = [n for n in out_nodes if n["town"] == t["code"] and n["latitude"] is not None]
         t["latitude"] = sum(n["latitude"] for n in placed) / len(placed) if placed else None
         t["longitude"] = sum(n["longitude"] for n in placed) / len(placed) if placed else None
-    lats = [n["latitude"] for n in out_nodes if n["latitude"] is not None]
-    lons = [n["longitude"] for n in out_nodes if n["longitude"] is not None]
-    bbox = {
-        "south": min([BBOX["south"], *lats]),
-        "north": max([BBOX["north"], *lats]),
-        "west": min([BBOX["west"], *lons]),
-        "east": max([BBOX["east"], *lons]),
-    }
     by_sev = {s: 0 for s in SEVERITIES}
     for a in alarms:
         by_sev[sev_label(a.severity)] = by_sev.get(sev_label(a.severity), 0) + 1
@@ -122,7 +132,7 @@ def _summary(
         ({"code": r.code, "name": r.name} for r in regions.values() if r.level == "town"), key=lambda r: r["code"]
     )
     return {
-        "bbox": bbox,
+        "bbox": _bbox(out_nodes),
         "nodes": out_nodes,
         "towns": sorted(towns.values(), key=lambda t: t["code"]),
         "all_towns": all_towns,
