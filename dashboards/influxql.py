@@ -3,7 +3,8 @@
 measurement = profile id; tags ``device``, ``node``, ``town``, ``village``,
 ``dept``; field ``m`` holds good values only (bad ones are in ``m__bad``), so
 ``mean("m")`` is over good readings. ``$rp`` picks the retention policy
-(``raw``, 1-minute ``m1`` or 1-hour ``h1`` rollups), which keep the same schema.
+(``raw``, 1-minute ``m1`` or 1-hour ``h1`` rollups), which keep the same schema:
+by the range's span, from the hub's resolution table, unless chosen by hand.
 """
 
 # ruff: noqa: S608  (these statements are dashboard text for Grafana to run, built from profile names)
@@ -12,6 +13,14 @@ from __future__ import annotations
 # Every panel is filtered by the dashboard's region and department variables. The "All" value
 # is ".*", which also matches a device without that tag (a node placed directly in a town).
 FILTER = '"town" =~ /^$town$/ AND "village" =~ /^$village$/ AND "dept" =~ /^$dept$/'
+
+
+# The finest retention policy whose span covers the dashboard's range, or the one chosen by hand
+# (the hub writes this table at start: hub/store/resolutions.py).
+RESOLUTION = (
+    'SELECT first("rp") FROM "meta"."rp_config" '
+    'WHERE ("max_span_ms" >= ${__to} - ${__from} AND "pick" = \'$res\') OR "rp" = \'$res\''
+)
 
 
 def ident(name: str) -> str:

@@ -13,6 +13,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from citysense.profiles.model import Point
+from dashboards import influxql as q
 from dashboards.catalogue import Lines, grafana_unit
 from dashboards.targets import INFLUX
 
@@ -62,14 +63,26 @@ def variables(board: dash.Dashboard, department: str | None) -> dash.Dashboard:
         .sort(model.VariableSort.ALPHABETICAL_ASC)
         .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
     )
-    rp = (
-        dash.CustomVariable("rp")
+    res = (
+        dash.CustomVariable("res")
         .label("Resolution")
-        .description("raw: every reading (kept 30 days, best up to 2 days); m1: 1-minute means; h1: 1-hour means")
-        .values("raw,m1,h1")
-        .current(model.VariableOption(selected=True, text="raw", value="raw"))
+        .description(
+            "auto: what the range needs, as the hub's API picks it (raw up to 2 days, 1-minute means up to "
+            "60 days, 1-hour means beyond); raw: every reading (kept 30 days); m1: 1-minute means; h1: 1-hour means"
+        )
+        .values("auto,raw,m1,h1")
+        .current(model.VariableOption(selected=True, text="auto", value="auto"))
     )
-    return board.with_variable(dept).with_variable(town).with_variable(village).with_variable(rp)
+    rp = (  # the retention policy the panels read: the hub's resolution table (hub/store/resolutions.py)
+        dash.QueryVariable("rp")
+        .label("Retention policy read")
+        .datasource(INFLUX)
+        .query(q.RESOLUTION)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .hide(model.VariableHide.HIDE_VARIABLE)
+        .current(model.VariableOption(selected=True, text="raw", value="raw"))  # until the query answers
+    )
+    return board.with_variable(dept).with_variable(town).with_variable(village).with_variable(res).with_variable(rp)
 
 
 def new_board(uid: str, title: str, tags: list[str], department: str | None, description: str) -> dash.Dashboard:

@@ -66,8 +66,12 @@ class HubSettings(Strict):
     mqtt_share_group: str | None = None
     spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
+    dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection
+    dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
+    # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
+    sqlite_retention: RetentionSettings | None = RetentionSettings()
     registry_url: str | None = None
     api_host: str = "127.0.0.1"
     api_port: Annotated[int, Field(ge=0, le=65535)] = 8080

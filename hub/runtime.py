@@ -76,7 +76,7 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
             rollups=i.retention,
             rollup_metrics=numeric,
         )
-    return SqliteStore(settings.data_dir / "readings.db")
+    return SqliteStore(settings.data_dir / "readings.db", retention=settings.sqlite_retention)
 
 
 @contextlib.asynccontextmanager
@@ -152,11 +152,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             topic_prefix=settings.topic_prefix,
             spool=spool,
         )
+        # Without a shared subscription no other worker stores this hub's batches: new ones skip the ledger query.
+        pipeline.dedupe.exclusive = settings.mqtt_share_group is None
         if alerts is not None:
             pipeline.on_stored.append(alerts.on_stored)  # the engine sees every batch once it is stored
 
         async def _refresh_snapshot() -> None:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+            if alerts is not None:  # provisioned, moved or removed nodes are evaluated without a restart
+                await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
         services.commands = CommandCenter(
@@ -199,6 +203,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
+            dead_prune = pipeline.dead.run_pruning(settings.dead_letter_keep_days, settings.dead_letter_max_rows)
+            dead_prune_task = tg.create_task(dead_prune, name="hub:dead-letter-prune")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
@@ -208,6 +214,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 ingest_task.cancel()
                 drain_task.cancel()
                 prune_task.cancel()
+                dead_prune_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)

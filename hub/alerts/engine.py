@@ -18,16 +18,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from citysense.profiles import ProfileSet
-from citysense.profiles.alertrules import AlertRule, RuleKind
 from hub.alerts import core
+from hub.alerts.binding import Bound, Key, bind, has_timer
 from hub.alerts.config import AlertConfig, Match
 from hub.alerts.core import EvalState, Transition
-from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
 from hub.alerts.silencing import active_matches
 from hub.alerts.store import AlarmStore, Where
@@ -41,17 +39,6 @@ from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str]  # (device uid or node id, rule id)
-
-
-@dataclass(slots=True)
-class Bound:
-    """A rule bound to one device (or node)."""
-
-    rule: AlertRule
-    key: Key
-    where: Where
-    interval_s: float
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -119,59 +106,51 @@ class AlertEngine:
         self.topology = await asyncio.to_thread(load_topology, self.registry)
         self.router = Router(self.cfg, self.topology)
         saved = await asyncio.to_thread(self.store.load_states)
-        for node in self.snapshot.nodes.values():
-            place = self.topology.place(node.id)
-            region = place.chain[0] if place.chain else ""
-            if self.cfg.node_offline.enabled:
-                off = AlertRule(
-                    id="node_offline",
-                    kind=RuleKind.NODE_OFFLINE,
-                    severity=self.cfg.node_offline.severity,
-                    for_s=self.cfg.node_offline.for_s,
-                )
-                w = Where(node.id, node.id, off.id, off.kind.value, "", region, place.department)
-                self._bind(Bound(off, (node.id, off.id), w, 0.0), saved)
-            for dev in node.devices.values():
-                prof = self.profiles.get(dev.profile)
-                if prof is None:
-                    continue
-                rules = effective_rules(
-                    profile=dev.profile,
-                    profile_rules=prof.alerts,
-                    device=dev.uid,
-                    region_chain=place.chain,
-                    region_rules=self.cfg.region_rules,
-                    device_rules=self.cfg.device_rules,
-                )
-                for r in rules:
-                    w = Where(dev.uid, node.id, r.id, r.kind.value, r.metric or "", region, place.department)
-                    self._bind(Bound(r, (dev.uid, r.id), w, prof.expected_interval_s), saved)
+
+        def restored(key: Key) -> EvalState:
+            text = saved.get(key)
+            return EvalState.from_json(text) if text else EvalState(created_ms=self.started_ms)
+
+        self._bind_all(restored, {}, self.started_ms)
+        log.info("alerts: %d rules bound, %d states restored", len(self.bound), len(saved))
+
+    async def refresh(self, snapshot: RegistrySnapshot) -> None:
+        """Re-bind the rules after the registry changed: new nodes are watched at once, removed ones dropped.
+
+        Evaluation states of rules that stay bound are kept as they are (a pending
+        ``for`` goes on); a new device's silence is counted from now.
+        """
+        topology = await asyncio.to_thread(load_topology, self.registry)
+        now_ms = int(self.clock() * 1000)
+        states = self.states
+        seen = {key: float(self._nd_seen[i]) for i, key in enumerate(self._nodata)}
+
+        def kept(key: Key) -> EvalState:
+            return states.get(key) or EvalState(created_ms=now_ms)
+
+        # No await from here on: readings are evaluated against either the old or the new binding, never a mix.
+        self.snapshot, self.topology = snapshot, topology
+        self.router = Router(self.cfg, topology)
+        before = len(self.bound)
+        self._bind_all(kept, seen, now_ms)
+        self.dirty.intersection_update(self.states)
+        log.info("alerts: registry changed; %d rules bound (were %d)", len(self.bound), before)
+
+    def _bind_all(self, state_of: Callable[[Key], EvalState], seen: Mapping[Key, float], since_ms: int) -> None:
+        """Bind every rule of the snapshot (binding.py) and set up the no-data silence arrays."""
+        b = bind(self.snapshot, self.topology, self.profiles, self.cfg, state_of)
+        self.bound, self.states, self.by_metric, self.timed = b.bound, b.states, b.by_metric, b.timed
+        self._nodata, self._nodata_dev = b.nodata, b.nodata_by_device
         n = len(self._nodata)
         self._nd_seen = np.empty(n)
         self._nd_limit = np.empty(n)
         self._nd_active = np.zeros(n, dtype=bool)
         for i, key in enumerate(self._nodata):
-            st, b = self.states[key], self.bound[key]
-            # Silence is counted from the restart at the earliest: the hub could not hear anything while down.
-            self._nd_seen[i] = max(st.last_seen_ms or 0, self.started_ms)
-            self._nd_limit[i] = b.interval_s * b.rule.tolerance * 1000
+            st, rule = self.states[key], self.bound[key]
+            # Silence is counted from the restart (or the device's arrival) at the earliest.
+            self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
+            self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
-        log.info("alerts: %d rules bound, %d states restored", len(self.bound), len(saved))
-
-    def _bind(self, b: Bound, saved: Mapping[Key, str]) -> None:
-        self.bound[b.key] = b
-        text = saved.get(b.key)
-        st = EvalState.from_json(text) if text else EvalState(created_ms=self.started_ms)
-        self.states[b.key] = st
-        if st.pending_since_ms is not None or st.clearing_since_ms is not None or st.samples:
-            self.timed.add(b.key)
-        kind = b.rule.kind
-        if kind is RuleKind.NO_DATA:
-            self._nodata_dev.setdefault(b.key[0], []).append(len(self._nodata))
-            self._nodata.append(b.key)
-        elif kind is not RuleKind.NODE_OFFLINE:
-            assert b.rule.metric is not None
-            self.by_metric.setdefault(b.key[0], {}).setdefault(b.rule.metric, []).append(b)
 
     # -- evaluation ------------------------------------------------------------
     async def on_stored(self, readings: Sequence[StoredReading]) -> None:
@@ -211,7 +190,7 @@ class AlertEngine:
             out.append((b.where, tr))
 
     def _track(self, key: Key, st: EvalState) -> None:
-        if st.pending_since_ms is not None or st.clearing_since_ms is not None or st.samples:
+        if has_timer(st):
             self.timed.add(key)
         else:
             self.timed.discard(key)

@@ -19,6 +19,14 @@ MQTT 5 §4.8.2; Mosquitto also honours it for 3.1.1 clients). Messages are
 handled in arrival order, in groups of what arrived meanwhile (up to
 ``batch_messages``, waiting at most ``batch_wait_s``): one store write and one
 dedupe transaction per group, then one PUBACK per message.
+
+Pipelined: one task decodes, validates and dedupes the next group
+(:meth:`Pipeline.prepare`, CPU) while another writes the previous one
+(:meth:`Pipeline.commit`, mostly waiting on the store) and then acknowledges
+it. Groups are committed and acknowledged strictly in arrival order; at most
+``PREPARED_AHEAD`` prepared groups wait for the writer. A prepared group that
+is never committed (the session ended) is never acknowledged, so the broker
+sends it again; its dedupe claims are dropped with the session.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ import random
 import aiomqtt
 
 from citysense.contract import Channel, subscription
-from hub.ingest.pipeline import Pipeline
+from hub.ingest.pipeline import Pipeline, Prepared
+from hub.ingest.readahead import read_ahead
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX_S = 30.0
+PREPARED_AHEAD = 1  # prepared groups waiting for the writer (besides the one being written)
 
 
 class Consumer:
@@ -96,41 +106,61 @@ class Consumer:
         # paho-mqtt 2.x: with manual ack, PUBACK is sent only by Client.ack(mid, qos).
         client._client.manual_ack_set(True)  # aiomqtt exposes no such option
         async with client:
+            read_ahead(client)  # many messages per recv() and per event-loop turn (hub/ingest/readahead.py)
             for channel in (Channel.TELEMETRY, Channel.STATUS):
                 flt = subscription(channel, prefix, self.share_group)
                 await client.subscribe(flt, qos=1, timeout=self.timeout_s)
             log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
             self.subscribed.set()
-            queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=self.batch_messages * 2)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client, queue), name="hub:mqtt-receive")
-                tg.create_task(self._process(client, queue), name="hub:ingest-batches")
+            ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]] = asyncio.Queue(maxsize=PREPARED_AHEAD)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._prepare(client, ready), name="hub:ingest-prepare")
+                    tg.create_task(self._commit(client, ready), name="hub:ingest-commit")
+            finally:
+                self.pipeline.forget_inflight()  # nothing prepared here will be acked now; the broker resends it
 
-    async def _receive(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
-        """Move messages to the bounded queue (a full queue stops reading: back-pressure to the broker)."""
-        async for message in client.messages:
-            await queue.put(message)
-        raise aiomqtt.MqttError("message stream ended")
+    async def _prepare(
+        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
+    ) -> None:
+        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``) and prepare it.
 
-    async def _process(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
-        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``), store it, then ack it."""
+        The first message of a group comes through aiomqtt's iterator, which
+        raises ``MqttError`` when the connection drops; the rest are taken
+        straight from its queue (the iterator makes a task per message). The
+        queue is unbounded; what bounds it is the broker's inflight window,
+        since nothing is acknowledged before it is stored.
+        """
         loop = asyncio.get_running_loop()
+        messages = aiter(client.messages)
+        inbox = client._queue  # aiomqtt's incoming queue: no public way to take without the iterator
         while True:
-            batch = [await queue.get()]
+            try:
+                batch = [await anext(messages)]
+            except StopAsyncIteration:
+                raise aiomqtt.MqttError("message stream ended") from None
             deadline = loop.time() + self.batch_wait_s
             while len(batch) < self.batch_messages:
-                if not queue.empty():
-                    batch.append(queue.get_nowait())
+                if not inbox.empty():
+                    batch.append(inbox.get_nowait())
                     continue
                 try:
                     async with asyncio.timeout_at(deadline):
-                        batch.append(await queue.get())
+                        batch.append(await inbox.get())  # Queue.get loses nothing when cancelled
                 except TimeoutError:
                     break
             items = [
                 (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()) for m in batch
             ]
-            await self.pipeline.handle_many(items)
+            await ready.put((batch, await self.pipeline.prepare(items)))
+
+    async def _commit(
+        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
+    ) -> None:
+        """Store each prepared group in order, then acknowledge its messages."""
+        while True:
+            batch, prepared = await ready.get()
+            await self.pipeline.commit(prepared)
             for m in batch:
                 if m.qos > 0:
                     client._client.ack(m.mid, m.qos)

@@ -11,27 +11,46 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink
+from hub.ingest.durable import DurableWriter
 from hub.ingest.seqledger import SeqLedger
-from hub.ingest.spool import Spool, SpoolFull
+from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
+from hub.ingest.wire import FastBatch, decode_telemetry
 from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
-from hub.store.errors import StoreRejected, StoreUnavailable
+from hub.store.errors import StoreRejected
 
 log = logging.getLogger(__name__)
-STORE_RETRY_MAX_S = 30.0
 TOUCH_EVERY_MS = 5_000
 
 # Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
 StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Telemetry:
+    """Telemetry batches checked by :meth:`Pipeline.prepare`: readings to store per message, batches to mark."""
+
+    groups: list[tuple[str, str, bytes, list[StoredReading]]]  # (topic, node, payload, storable readings)
+    marks: list[tuple[str, int]]  # every (node, seq) seen, duplicates included
+    now_ms: int
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Messages decoded, validated and deduped, waiting for :meth:`Pipeline.commit`."""
+
+    steps: list[_Telemetry | NodeStatus]
+    claimed: set[tuple[str, int]] = field(default_factory=set)
 
 
 class Pipeline:
@@ -52,15 +71,25 @@ class Pipeline:
         self.registry = registry
         self.snapshot = snapshot
         self.profiles = profiles
-        self.store = store
         self.latest = latest
         self.stats = stats
         self.prefix = topic_prefix
         self.dedupe = SeqLedger(registry)
         self.spool = spool
         self.dead = DeadLetterSink(registry, stats)
+        self.writer = DurableWriter(store, spool, stats, self.dead)
         self.on_stored: list[StoredObserver] = []
         self._touched: dict[str, int] = {}
+        self._inflight: set[tuple[str, int]] = set()  # claimed by prepared, uncommitted groups
+
+    @property
+    def store(self) -> Store:
+        """Where readings go (through :class:`DurableWriter`, with the spool behind it)."""
+        return self.writer.store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self.writer.store = store
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Process one message; returns once its readings are stored, spooled or dead-lettered."""
@@ -73,21 +102,52 @@ class Pipeline:
         the telemetry that arrived before it, so a node's last readings cannot
         mark it online again after its death message.
         """
-        batches: list[tuple[str, str, TelemetryBatch, bytes]] = []
-        for topic, payload in messages:
-            self.stats.messages += 1
-            parsed = await self._parse(topic, payload)
-            if isinstance(parsed, NodeStatus):
-                if batches:
-                    await self._telemetry(batches)
-                    batches = []
-                await self._status(parsed)
-            elif parsed is not None:
-                batches.append((topic, parsed[0], parsed[1], payload))
-        if batches:
-            await self._telemetry(batches)
+        await self.commit(await self.prepare(messages))
 
-    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch] | NodeStatus | None:
+    async def prepare(self, messages: Sequence[tuple[str, bytes]]) -> Prepared:
+        """Decode, validate and dedupe messages and dead-letter what is refused; store nothing yet.
+
+        The batches kept are claimed until :meth:`commit` (or :meth:`forget_inflight`):
+        a later :meth:`prepare` treats them as duplicates, so the consumer can
+        prepare the next group while this one is being written.
+        """
+        steps: list[_Telemetry | NodeStatus] = []
+        claimed: set[tuple[str, int]] = set()
+        batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
+        try:
+            for topic, payload in messages:
+                self.stats.messages += 1
+                parsed = await self._parse(topic, payload)
+                if isinstance(parsed, NodeStatus):
+                    if batches:
+                        steps.append(await self._check(batches, claimed))
+                        batches = []
+                    steps.append(parsed)
+                elif parsed is not None:
+                    batches.append((topic, parsed[0], parsed[1], payload))
+            if batches:
+                steps.append(await self._check(batches, claimed))
+        except BaseException:
+            self._inflight -= claimed
+            raise
+        return Prepared(steps, claimed)
+
+    async def commit(self, prepared: Prepared) -> None:
+        """Store, spool or apply what :meth:`prepare` kept, in arrival order; then release its claims."""
+        try:
+            for step in prepared.steps:
+                if isinstance(step, NodeStatus):
+                    await self._status(step)
+                else:
+                    await self._store_step(step)
+        finally:
+            self._inflight -= prepared.claimed
+
+    def forget_inflight(self) -> None:
+        """Drop every claim of prepared groups that will not be committed (their messages were not acked)."""
+        self._inflight.clear()
+
+    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
         """Return ``(node, batch)`` of a telemetry message or a node's status; dead-letter the rest."""
         try:
             node, channel = parse_topic(topic, self.prefix)
@@ -99,38 +159,47 @@ class Pipeline:
             return None
         try:
             if channel is Channel.TELEMETRY:
-                return node, decode(TelemetryBatch, payload, node)
+                return node, decode_telemetry(payload, node)
             if channel is Channel.STATUS:
                 return decode(NodeStatus, payload, node)
         except ContractError as exc:
             await self.dead.add(topic, node, exc.reason, exc.detail, payload)
         return None
 
-    async def _telemetry(self, batches: list[tuple[str, str, TelemetryBatch, bytes]]) -> None:
-        seen = await self.dedupe.seen_many([(node, b.seq) for _, node, b, _ in batches])
+    async def _check(
+        self, batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]], claimed: set[tuple[str, int]]
+    ) -> _Telemetry:
+        keys = [(node, b.seq) for _, node, b, _ in batches]
+        # Taken before the ledger query: a claim released meanwhile is by then in the ledger's memory window.
+        pending = self._inflight.intersection(keys)
+        seen = await self.dedupe.seen_many(keys) | pending
         now_ms = time.time_ns() // 1_000_000
         groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
         letters: list[tuple[str, str | None, str, str, bytes | str]] = []
-        for topic, node, batch, payload in batches:
-            if (node, batch.seq) in seen:
+        for (topic, node, batch, payload), key in zip(batches, keys, strict=True):
+            if key in seen:
                 self.stats.duplicates += 1
                 continue
-            seen.add((node, batch.seq))
+            seen.add(key)
+            claimed.add(key)
+            self._inflight.add(key)
             self.stats.lag_ms = now_ms - batch.sent_ms
             ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
-            letters += [(topic, node, r.reason, r.detail, r.reading.model_dump_json()) for r in rejected]
+            letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
             groups.append((topic, node, payload, ok))
             self.stats.batches += 1
         if letters:
             await self.dead.add_many(letters)
-        stored = await self._store_groups(groups)
+        return _Telemetry(groups, keys, now_ms)
+
+    async def _store_step(self, step: _Telemetry) -> None:
+        stored = await self._store_groups(step.groups)
         if stored:
             await self.latest.publish(stored)
             await self._notify(stored)
         self.stats.readings_stored += len(stored)
-        marks = [(node, b.seq) for _, node, b, _ in batches]
-        await self.dedupe.mark_many(marks)
-        await self._touch_nodes({node for _, node, _, _ in batches}, now_ms)
+        await self.dedupe.mark_many(step.marks)
+        await self._touch_nodes({node for node, _ in step.marks}, step.now_ms)
 
     async def _store_groups(self, groups: list[tuple[str, str, bytes, list[StoredReading]]]) -> list[StoredReading]:
         """Write all groups at once; if the store refuses, write them one by one to dead-letter only the culprit."""
@@ -173,79 +242,11 @@ class Pipeline:
             self.registry.set_node_status(node, True, now_ms)
 
     async def _write(self, readings: list[StoredReading]) -> None:
-        """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
-        if self.spool is None or self.spool.batches == 0:
-            started = time.perf_counter()
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as exc:
-                if self.spool is None:
-                    await self._retry(readings, exc)
-                    return
-                log.warning("store unavailable (%s); spooling to %s", exc, self.spool.path)
-            else:
-                self.stats.observe_write(time.perf_counter() - started)
-                return
-        # Behind a non-empty spool so that the store receives batches in arrival order.
-        delay = 0.5
-        while True:
-            try:
-                await self.spool.put(readings)
-            except SpoolFull as exc:
-                self.stats.store_retries += 1
-                log.warning("%s; holding the message unacknowledged for %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_S)
-            else:
-                return
-
-    async def _retry(self, readings: list[StoredReading], first: StoreUnavailable) -> None:
-        """Without a spool: retry with capped back-off while the store is unreachable."""
-        delay = 0.5
-        exc: StoreUnavailable = first
-        while True:
-            self.stats.store_retries += 1
-            log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STORE_RETRY_MAX_S)
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as again:
-                exc = again
-            else:
-                return
+        await self.writer.write(readings)
 
     async def drain(self) -> None:
         """Move spooled batches into the store, oldest first, forever (run as a task)."""
-        if self.spool is None:
-            return
-        spool, delay = self.spool, 0.5
-        while True:
-            await spool.nonempty.wait()
-            item = await spool.peek()
-            if item is None:
-                spool.nonempty.clear()
-                continue
-            batch_id, readings = item
-            try:
-                await self.store.write(readings)
-            except StoreUnavailable as exc:
-                self.stats.store_retries += 1
-                log.warning(
-                    "spool drain: store unavailable (%s); %d batches waiting, retry in %.1f s",
-                    exc,
-                    spool.batches,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, STORE_RETRY_MAX_S)
-                continue
-            except StoreRejected as exc:
-                await self.dead.add("spool", readings[0].node if readings else None, "store_rejected", str(exc), "")
-            delay = 0.5
-            await spool.remove(batch_id, len(readings))
-            if spool.batches == 0:
-                log.info("spool drained into the store")
+        await self.writer.drain()
 
     async def _notify(self, readings: list[StoredReading]) -> None:
         """Tell every observer; one failing observer never stops ingest or the others."""

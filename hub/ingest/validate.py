@@ -1,4 +1,8 @@
-"""Check a batch's readings against the registry and the profiles (pure)."""
+"""Check a batch's readings against the registry and the profiles (pure).
+
+Batches come from either decoder (:mod:`hub.ingest.wire`'s msgspec structs on
+the hot path, or the contract's pydantic models); both carry the same fields.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from dataclasses import dataclass
 
 from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
-from citysense.profiles import ProfileSet
-from hub.registry.snapshot import NodeView
+from citysense.profiles import Point, Profile, ProfileSet
+from hub.ingest.wire import FastBatch, FastReading
+from hub.registry.snapshot import DeviceView, NodeView
 from hub.store.base import StoredReading
 
 MAX_FUTURE_MS = 5 * 60 * 1000  # clocks drift; more than this is a broken clock
@@ -19,61 +24,108 @@ MAX_PAST_MS = 90 * 24 * 3600 * 1000  # older than the longest outage we buffer f
 class Rejected:
     """A reading refused, with the reason code and detail."""
 
-    reading: Reading
+    reading: Reading | FastReading
     reason: str
     detail: str
 
+    def reading_json(self) -> str:
+        """The refused reading as the contract's JSON (what the dead letter keeps)."""
+        r = self.reading
+        return (r.to_contract() if isinstance(r, FastReading) else r).model_dump_json()
+
+
+_points: dict[int, tuple[Profile, dict[str, Point]]] = {}
+
+
+def _point(profile: Profile, metric: str) -> Point | None:
+    """The profile's first point of ``metric``, from an index built once per profile object."""
+    hit = _points.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        if len(_points) > 10_000:  # profiles reloaded many times: start over
+            _points.clear()
+        index: dict[str, Point] = {}
+        for p in profile.points:
+            index.setdefault(p.metric, p)
+        hit = _points[id(profile)] = (profile, index)
+    return hit[1].get(metric)
+
 
 def check_batch(
-    batch: TelemetryBatch, node: NodeView, profiles: ProfileSet, now_ms: int
+    batch: TelemetryBatch | FastBatch, node: NodeView, profiles: ProfileSet, now_ms: int
 ) -> tuple[list[StoredReading], list[Rejected]]:
     """Split a batch into storable readings and rejected ones."""
     ok: list[StoredReading] = []
     bad: list[Rejected] = []
+    earliest, latest = now_ms - MAX_PAST_MS, now_ms + MAX_FUTURE_MS
+    targets: dict[tuple[str, str], tuple[DeviceView, Point] | None] = {}
     for r in batch.readings:
-        dev = node.devices.get(r.device)
-        if dev is None:
-            bad.append(Rejected(r, "unknown_device", f"node {node.id} has no device '{r.device}'"))
-            continue
-        profile = profiles.get(dev.profile)
-        point = None if profile is None else next((p for p in profile.points if p.metric == r.metric), None)
-        if point is None:
-            bad.append(Rejected(r, "unknown_metric", f"profile '{dev.profile}' has no metric '{r.metric}'"))
-            continue
-        if isinstance(r.value, str) != (point.type is DataType.STRING) and r.value is not None:
-            want = "text" if point.type is DataType.STRING else "a number"
-            bad.append(Rejected(r, "wrong_type", f"{dev.uid}.{r.metric} takes {want}, got {r.value!r:.80}"))
-            continue
-        if r.ts_ms > now_ms + MAX_FUTURE_MS:
-            bad.append(Rejected(r, "future_timestamp", f"ts_ms {r.ts_ms} is ahead of hub time {now_ms}"))
-            continue
-        if r.ts_ms < now_ms - MAX_PAST_MS:
-            bad.append(Rejected(r, "stale_timestamp", f"ts_ms {r.ts_ms} is older than {MAX_PAST_MS} ms"))
-            continue
-        value = _normalise(r.value)
-        if isinstance(value, float) and not math.isfinite(value):
-            bad.append(Rejected(r, "bad_value", f"{dev.uid}.{r.metric}: {str(r.value)[:40]} is not a finite number"))
-            continue
-        if point.range is not None and isinstance(value, float) and r.quality == "good":
-            low, high = point.range
-            if not low <= value <= high:
-                detail = f"{dev.uid}.{r.metric} = {value} is outside the physical range [{low}, {high}]"
-                bad.append(Rejected(r, "out_of_range", detail))
+        # Fast path: a finite number in time and range for a known numeric point; anything else takes _check.
+        key = (r.device, r.metric)
+        target = targets[key] if key in targets else targets.setdefault(key, _target(node, profiles, *key))
+        v = r.value
+        if (
+            target is not None
+            and (v.__class__ is float or v.__class__ is int)
+            and -_BIG <= v <= _BIG
+            and earliest <= r.ts_ms <= latest
+        ):
+            dev, point = target
+            value = float(v)
+            rng = point.range
+            if point.type is not DataType.STRING and (rng is None or r.quality != "good" or rng[0] <= value <= rng[1]):
+                q = r.quality_code
+                ok.append(StoredReading(node.id, dev.uid, dev.profile, r.metric, value, r.unit, r.ts_ms, q, dev.tags))
                 continue
-        ok.append(
-            StoredReading(
-                node=node.id,
-                device=dev.uid,
-                profile=dev.profile,
-                metric=r.metric,
-                value=value,
-                unit=r.unit,
-                ts_ms=r.ts_ms,
-                quality=r.quality_code,
-                tags=dev.tags,
-            )
-        )
+        checked = _check(r, node, profiles, now_ms)
+        (ok if isinstance(checked, StoredReading) else bad).append(checked)  # type: ignore[arg-type]
     return ok, bad
+
+
+_BIG = 2**1023  # finite as a float either way; larger numbers take the slow path (inf, bad_value)
+
+
+def _target(node: NodeView, profiles: ProfileSet, device: str, metric: str) -> tuple[DeviceView, Point] | None:
+    dev = node.devices.get(device)
+    profile = None if dev is None else profiles.get(dev.profile)
+    point = None if profile is None else _point(profile, metric)
+    return None if dev is None or point is None else (dev, point)
+
+
+def _check(r: Reading | FastReading, node: NodeView, profiles: ProfileSet, now_ms: int) -> StoredReading | Rejected:
+    """Every check of one reading, in order; the first that fails names the reason."""
+    dev = node.devices.get(r.device)
+    if dev is None:
+        return Rejected(r, "unknown_device", f"node {node.id} has no device '{r.device}'")
+    profile = profiles.get(dev.profile)
+    point = None if profile is None else _point(profile, r.metric)
+    if point is None:
+        return Rejected(r, "unknown_metric", f"profile '{dev.profile}' has no metric '{r.metric}'")
+    if isinstance(r.value, str) != (point.type is DataType.STRING) and r.value is not None:
+        want = "text" if point.type is DataType.STRING else "a number"
+        return Rejected(r, "wrong_type", f"{dev.uid}.{r.metric} takes {want}, got {r.value!r:.80}")
+    if r.ts_ms > now_ms + MAX_FUTURE_MS:
+        return Rejected(r, "future_timestamp", f"ts_ms {r.ts_ms} is ahead of hub time {now_ms}")
+    if r.ts_ms < now_ms - MAX_PAST_MS:
+        return Rejected(r, "stale_timestamp", f"ts_ms {r.ts_ms} is older than {MAX_PAST_MS} ms")
+    value = _normalise(r.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return Rejected(r, "bad_value", f"{dev.uid}.{r.metric}: {str(r.value)[:40]} is not a finite number")
+    if point.range is not None and isinstance(value, float) and r.quality == "good":
+        low, high = point.range
+        if not low <= value <= high:
+            detail = f"{dev.uid}.{r.metric} = {value} is outside the physical range [{low}, {high}]"
+            return Rejected(r, "out_of_range", detail)
+    return StoredReading(
+        node=node.id,
+        device=dev.uid,
+        profile=dev.profile,
+        metric=r.metric,
+        value=value,
+        unit=r.unit,
+        ts_ms=r.ts_ms,
+        quality=r.quality_code,
+        tags=dev.tags,
+    )
 
 
 def _normalise(value: float | int | bool | str | None) -> float | str | None:

@@ -1,11 +1,11 @@
 """Bring a registry database to the newest schema with Alembic (``hub/registry/migrations``).
 
-Rule: every table defined in ``hub/registry`` is created and changed only by a
-migration. Tables that other packages define on the same ``Base`` (alerts,
-ingest state) are still created by ``create_all`` after the upgrade, until
-they get a revision of their own: to add one, change the models, run
-``python -m hub.registry.migrate revision "what changed"`` and review the
-generated file under ``migrations/versions/``.
+Rule: every table on the registry database (the registry's own, and those
+that ``hub.alerts``, ``hub.notify`` and ``hub.ingest`` define on the same
+``Base``) is created and changed only by a migration. To change one, change
+the models, run ``python -m hub.registry.migrate revision "what changed"`` and
+review the generated file under ``migrations/versions/``; a test fails while
+the models and the migrations differ.
 """
 
 from __future__ import annotations

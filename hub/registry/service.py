@@ -7,8 +7,9 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import CursorResult, create_engine, delete, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -58,15 +59,14 @@ class Registry:
         self._write_lock = threading.Lock()
 
     def create_all(self) -> None:
-        """Create missing tables (the fallback for tables no migration covers yet)."""
+        """Create missing tables straight from the models (tests' scratch databases; the hub migrates)."""
         Base.metadata.create_all(self.engine)
 
     def migrate(self) -> None:
-        """Upgrade the registry tables to the newest migration, then create other packages' tables."""
+        """Upgrade every table on the registry database (registry, alarms, outbox, ingest state) to the head."""
         from hub.registry import migrate
 
         migrate.upgrade(self.engine)
-        self.create_all()
 
     def session(self) -> Session:
         """Open a session (use as a context manager)."""
@@ -235,6 +235,17 @@ class Registry:
         """Keep rejected messages/readings with their reasons."""
         with self._write_lock, self.session() as s, s.begin():
             s.add_all(letters)
+
+    def prune_dead_letters(self, older_than_ms: int, max_rows: int) -> int:
+        """Delete dead letters from before ``older_than_ms`` and all but the newest ``max_rows``; return the count."""
+        with self._write_lock, self.session() as s, s.begin():
+            old: CursorResult[Any] = s.execute(delete(DeadLetter).where(DeadLetter.received_ms < older_than_ms))  # type: ignore[assignment]
+            removed = old.rowcount
+            floor = s.scalar(select(DeadLetter.id).order_by(DeadLetter.id.desc()).offset(max_rows).limit(1))
+            if floor is not None:
+                extra: CursorResult[Any] = s.execute(delete(DeadLetter).where(DeadLetter.id <= floor))  # type: ignore[assignment]
+                removed += extra.rowcount
+            return removed
 
     def list_dead_letters(self, reason: str | None = None, after_id: int = 0, limit: int = 100) -> list[DeadLetter]:
         """Dead letters in arrival order, from ``after_id`` (cursor)."""

@@ -8,6 +8,9 @@
     influxql.py     InfluxQL statements and result parsing for the InfluxDB back end
     influx_v1.py    InfluxV1Store: InfluxDB over the v1 HTTP API (1.x; 2.x/3.x compatibility)
     sqlite.py       SqliteStore: the embedded default, one SQLite file in WAL mode
+    sqlite_rollups.py  its 1-minute and 1-hour rollups and retention
+    retention.py    resolutions, retention policies and continuous queries (InfluxDB 1.x)
+    resolutions.py  the resolution table Grafana reads (InfluxDB 1.x)
 """
 
 from __future__ import annotations

@@ -82,6 +82,22 @@ class Store(abc.ABC):
     ) -> list[StoredReading]:
         """Return readings with ``start_ms <= ts_ms < end_ms``, ordered by time then metric, at most ``limit``."""
 
+    async def query_resolved(
+        self,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        limit: int = 10_000,
+    ) -> tuple[str, list[StoredReading]]:
+        """Like :meth:`query_range`, from the resolution that fits the range; return ``(resolution, readings)``.
+
+        Stores without rollups read raw rows (resolution ``raw``).
+        """
+        return "raw", await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+
     @abc.abstractmethod
     async def latest(self, devices: Sequence[tuple[str, str]]) -> dict[str, dict[str, StoredReading]]:
         """Return device uid -> metric -> newest reading for ``(device uid, profile)`` pairs."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from hub.store import influxql, retention
+from hub.store import influxql, resolutions, retention
 from hub.store.base import Store, StoredReading, reading_order
 from hub.store.errors import StoreRejected, StoreUnavailable
 from hub.store.lineprotocol import encode
@@ -89,6 +89,7 @@ class InfluxV1Store(Store):
                 await self._query([f"CREATE {policy}"], with_db=False)
             except StoreRejected:  # exists with other settings: bring it in line
                 await self._query([f"ALTER {policy}"], with_db=False)
+        await self._write_resolutions(r)
         for statement in retention.continuous_queries(self.database, self.rollup_metrics):
             try:
                 await self._query([statement], with_db=False)
@@ -96,6 +97,16 @@ class InfluxV1Store(Store):
                 if not statement.startswith("DROP"):  # dropping one that does not exist yet is fine
                     raise
         log.info("%s: retention policies and %d rollup queries in place", self.database, len(self.rollup_metrics))
+
+    async def _write_resolutions(self, r: retention.RetentionSettings) -> None:
+        """Create the ``meta`` policy and write the resolution table the dashboards read (resolutions.py)."""
+        policy = resolutions.policy_statement(influxql.ident(self.database))
+        try:
+            await self._query([f"CREATE {policy}"], with_db=False)
+        except StoreRejected:
+            await self._query([f"ALTER {policy}"], with_db=False)
+        params = {"db": self.database, "rp": resolutions.META, "precision": "ms"}
+        await self._request("POST", "/write", params=params, content="\n".join(resolutions.lines(r)).encode())
 
     async def rollup_range(self, target: str, start_ms: int, end_ms: int) -> None:
         """Compute ``target`` (m1 or h1) rollups for a past range now, as the continuous queries would."""

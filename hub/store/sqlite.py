@@ -11,6 +11,12 @@ disk. Two tables:
               transaction, so :meth:`SqliteStore.latest` reads one row per
               metric instead of scanning history.
 
+``rollup_m1``, ``rollup_h1``  1-minute and 1-hour means, recomputed for the
+              windows each write touches, in the same transaction; old rows
+              are purged by retention (:mod:`hub.store.sqlite_rollups`).
+              :meth:`SqliteStore.query_resolved` reads the resolution that
+              fits the range, as the InfluxDB store does.
+
 The ``value`` column has no declared type (BLOB affinity): SQLite keeps floats
 as REAL and strings as TEXT without converting either.
 """
@@ -19,15 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from citysense.quality import Quality
+from hub.store import sqlite_rollups as rollups
 from hub.store.base import Store, StoredReading, check_value
 from hub.store.errors import StoreRejected, StoreUnavailable
+from hub.store.retention import RAW, RetentionSettings, choose_resolution
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _SCHEMA = """
@@ -81,9 +93,19 @@ def _reading(row: Row) -> StoredReading:
 class SqliteStore(Store):
     """Readings in one SQLite database file."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_s: float = 5.0,
+        retention: RetentionSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.retention = retention  # None: raw rows only, kept forever
+        self.clock = clock
+        self._purged_ms = self._flushed_ms = self._flushed_hours_ms = 0
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -110,7 +132,7 @@ class SqliteStore(Store):
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL survives a process crash
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + rollups.SCHEMA)
             return conn
 
         try:
@@ -125,6 +147,8 @@ class SqliteStore(Store):
         if self._executor is None:
             return
         if self._conn is not None:
+            if self.retention is not None:
+                await self._run(rollups.flush)
             await self._run(lambda conn: conn.close())
         self._executor.shutdown(wait=False)
         self._executor, self._conn = None, None
@@ -140,11 +164,29 @@ class SqliteStore(Store):
         rows = [_row(r) for r in readings]
         latest_rows = [_row(r) for r in newest.values()]
 
+        keys = [(r.device, r.metric, r.ts_ms) for r in readings]
+        now_ms = int(self.clock() * 1000)
+
         def insert(conn: sqlite3.Connection) -> None:
             with conn:  # BEGIN ... COMMIT, or ROLLBACK on error
                 conn.execute("BEGIN")
                 conn.executemany(_INSERT, rows)
                 conn.executemany(_UPSERT_LATEST, latest_rows)
+                if self.retention is not None:
+                    rollups.mark(conn, keys, now_ms, self.retention)
+            if self.retention is not None and now_ms - self._flushed_ms >= rollups.FLUSH_MINUTES_EVERY_MS:
+                hours = now_ms - self._flushed_hours_ms >= rollups.FLUSH_HOURS_EVERY_MS
+                rollups.flush(conn, hours=hours)
+                self._flushed_ms = now_ms
+                if hours:
+                    self._flushed_hours_ms = now_ms
+            if self.retention is not None and now_ms - self._purged_ms >= rollups.PURGE_EVERY_MS:
+                with conn:
+                    conn.execute("BEGIN")
+                    removed = rollups.purge(conn, now_ms, self.retention)
+                self._purged_ms = now_ms
+                if removed:
+                    log.info("%s: %d rows past their retention deleted", self.path, removed)
 
         if rows:
             await self._run(insert)
@@ -159,9 +201,42 @@ class SqliteStore(Store):
         limit: int = 10_000,
     ) -> list[StoredReading]:
         """Return the device's readings in ``[start_ms, end_ms)``, by time then metric."""
+        return await self._range("readings", _SELECT, device, profile, metrics, start_ms, end_ms, limit)
+
+    async def query_resolved(
+        self,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        limit: int = 10_000,
+    ) -> tuple[str, list[StoredReading]]:
+        """Read the range from the resolution that fits it (raw, m1 or h1); return that resolution too."""
+        if self.retention is None:
+            return RAW, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+        rp = choose_resolution(start_ms, end_ms, now_ms, self.retention)
+        if rp == RAW:
+            return rp, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+        await self._run(rollups.flush)  # read what was just written, too
+        table = f"rollup_{rp}"
+        return rp, await self._range(table, rollups.SELECT_ROLLUP, device, profile, metrics, start_ms, end_ms, limit)
+
+    async def _range(
+        self,
+        table: str,
+        select: str,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        limit: int,
+    ) -> list[StoredReading]:
         if limit < 1 or start_ms >= end_ms or (metrics is not None and not metrics):
             return []
-        sql = f"{_SELECT} FROM readings WHERE device = ? AND ts_ms >= ? AND ts_ms < ? AND profile = ?"
+        sql = f"{select} FROM {table} WHERE device = ? AND ts_ms >= ? AND ts_ms < ? AND profile = ?"
         args: list[Any] = [device, start_ms, end_ms, profile]
         if metrics is not None:
             wanted = sorted(set(metrics))  # only "?" placeholders are formatted into the SQL

@@ -148,3 +148,33 @@ async def test_rainfall_over_the_window_raises_the_right_level(tmp_path: Path, m
                 assert (await phone.get(link)).status_code == 200
             acked = (await api.get(f"/api/v1/alarms/{alarm['id']}")).json()
             assert acked["state"] == "acknowledged" and acked["acked_by"] == "officer"
+
+
+async def test_a_node_created_while_running_is_watched_without_a_restart(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    with receivers() as rx:
+        settings = with_broker(write_files(tmp_path, alerts_yaml(rx.webhook.url, rx.sms.url)), mosquitto)
+        async with (
+            hub_and_agent(settings) as (hub, agent),
+            httpx.AsyncClient(base_url=hub.api_url, headers=auth(hub)) as api,
+        ):
+            await agent.reading("N1", "gauge", "level", 3.6)  # pending on N1 (for_s 1) while the registry changes
+            await eventually(lambda: hub.services.stats.readings_stored >= 1, what="stored")
+            body = {
+                "id": "N3",
+                "kind": "gauge_site",
+                "region": "440981103201",
+                "endpoints": {"bus": {"host": "h", "port": 1}},
+            }
+            assert (await api.post("/api/v1/nodes", json=body)).status_code == 201
+            await agent.reading("N1", "gauge", "level", 3.7)
+            for v in (3.9, 4.0):
+                await agent.reading("N3", "gauge", "level", v)
+
+            async def both_raised() -> bool:
+                return {a["device"] for a in (await api.get("/api/v1/alarms")).json()} == {"N1.gauge", "N3.gauge"}
+
+            await eventually(both_raised, what="alarms on the old and the new node")
+            alarms = {a["device"]: a for a in (await api.get("/api/v1/alarms")).json()}
+            assert alarms["N3.gauge"]["rule"] == "level_warning" and alarms["N3.gauge"]["region"] == "440981103201"

@@ -3,7 +3,9 @@
 Follows Grafana's InfluxDB data source: a multi-value or include-all variable
 inside a regex becomes ``(a|b)`` with each value regex-escaped, "All" becomes
 the variable's ``allValue``; ``$timeFilter`` becomes an absolute range in ms;
-``$__interval`` the interval Grafana picked for the panel width.
+``$__interval`` the interval Grafana picked for the panel width; ``${__from}``
+and ``${__to}`` the range in ms. :func:`resolve_query_variable` runs a query
+variable as Grafana does when the time range changes (the hidden ``rp``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def interpolate(
 ) -> str:
     """Replace the dashboard's variables and Grafana's macros in ``query``."""
     out = query.replace("$timeFilter", f"time >= {start_ms}ms and time <= {end_ms}ms")
+    out = out.replace("${__from}", str(start_ms)).replace("${__to}", str(end_ms))
     out = out.replace("$__interval", interval)
     for var in sorted(board["templating"]["list"], key=lambda v: -len(v["name"])):
         name = var["name"]
@@ -50,6 +53,15 @@ def run(influx_url: str, database: str, statement: str) -> list[dict[str, Any]]:
     assert "error" not in result, (result["error"], statement)
     series: list[dict[str, Any]] = result.get("series", [])
     return series
+
+
+def resolve_query_variable(
+    influx_url: str, database: str, board: dict[str, Any], name: str, selection: dict[str, list[str]], **range_: Any
+) -> list[str]:
+    """Run variable ``name``'s query with the other variables as selected; return its values (Grafana: row[1])."""
+    var = next(v for v in board["templating"]["list"] if v["name"] == name)
+    statement = interpolate(var["query"], selection, board, **range_)
+    return [str(row[1]) for s in run(influx_url, database, statement) for row in s["values"]]
 
 
 def has_values(series: list[dict[str, Any]]) -> bool:

@@ -60,7 +60,7 @@ def test_panels_fit_the_grid_without_overlapping(name: str) -> None:
 def test_every_board_filters_by_town_village_and_department(name: str) -> None:
     board = BOARDS[name]
     names = [v["name"] for v in board["templating"]["list"]]
-    assert names == ["dept", "town", "village", "rp"]
+    assert names == ["dept", "town", "village", "res", "rp"]
     for panel in board["panels"]:
         refs = [t["refId"] for t in panel.get("targets", [])]
         assert len(refs) == len(set(refs)), panel["title"]

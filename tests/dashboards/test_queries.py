@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from dashboards.build import GENERATED
+from hub.store.retention import RetentionSettings, choose_resolution
 from tests.dashboards.conftest import FilledInflux
-from tests.dashboards.grafana import has_values, influx_targets, interpolate, run
+from tests.dashboards.grafana import has_values, influx_targets, interpolate, resolve_query_variable, run
 
 BOARDS = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(GENERATED.glob("citysense-*.json"))}
 KIND_OF_BOARD = {
@@ -24,15 +25,12 @@ KIND_OF_BOARD = {
 
 def _run_board(filled: FilledInflux, board: dict[str, Any], selection: dict[str, list[str]], interval: str) -> dict:
     out = {}
+    range_ = {"start_ms": filled.data.start_ms, "end_ms": filled.data.end_ms, "interval": interval}
+    rp = resolve_query_variable(filled.url, filled.database, board, "rp", selection, **range_)
+    assert len(rp) == 1, f"the resolution table gave {rp}"
+    selection = {**selection, "rp": rp}
     for title, target in influx_targets(board):
-        q = interpolate(
-            target["query"],
-            selection,
-            board,
-            start_ms=filled.data.start_ms,
-            end_ms=filled.data.end_ms,
-            interval=interval,
-        )
+        q = interpolate(target["query"], selection, board, **range_)
         assert not re.search(r"\$(?!tag_)[A-Za-z_{]", q), f"{title}: a variable was left in {q}"
         out[(title, target["refId"])] = run(filled.url, filled.database, q)
     return out
@@ -76,7 +74,7 @@ def test_a_town_selection_keeps_that_towns_devices_only(filled_influx: FilledInf
 @pytest.mark.parametrize("uid", sorted(KIND_OF_BOARD))
 def test_time_series_read_the_one_minute_rollups_too(filled_influx: FilledInflux, uid: str) -> None:
     board = BOARDS[uid]
-    results = _run_board(filled_influx, board, {"rp": ["m1"]}, "5m")
+    results = _run_board(filled_influx, board, {"res": ["m1"]}, "5m")
     series_targets = {
         (p["title"], t["refId"])
         for p in board["panels"]
@@ -94,7 +92,7 @@ def test_variable_queries_list_the_fleets_regions_and_departments(filled_influx:
     board = BOARDS[uid]
     found: dict[str, set[str]] = {}
     for var in board["templating"]["list"]:
-        if var["type"] != "query":
+        if var["type"] != "query" or var["name"] == "rp":
             continue
         q = interpolate(var["query"], {}, board, start_ms=0, end_ms=0, interval="1m")
         found[var["name"]] = {row[1] for s in run(filled_influx.url, filled_influx.database, q) for row in s["values"]}
@@ -119,3 +117,23 @@ def test_the_water_board_shows_the_gauges_that_timed_out(filled_influx: FilledIn
 
 def test_generated_files_are_the_ones_tested(tmp_path: Path) -> None:
     assert all(BOARDS[u]["uid"] == u for u in BOARDS)
+
+
+@pytest.mark.parametrize(
+    ("span_h", "res", "want"),
+    [(2, "auto", "raw"), (48, "auto", "raw"), (7 * 24, "auto", "m1"), (90 * 24, "auto", "h1"), (2, "h1", "h1"),
+     (90 * 24, "raw", "raw")],
+)  # fmt: skip
+def test_the_resolution_follows_the_range_as_the_hubs_api_does(
+    filled_influx: FilledInflux, span_h: int, res: str, want: str
+) -> None:
+    board = BOARDS["citysense-water"]
+    end_ms = filled_influx.data.end_ms
+    start_ms = end_ms - span_h * 3_600_000
+    got = resolve_query_variable(
+        filled_influx.url, filled_influx.database, board, "rp", {"res": [res]},
+        start_ms=start_ms, end_ms=end_ms, interval="1m",
+    )  # fmt: skip
+    assert got == [want]
+    if res == "auto":
+        assert want == choose_resolution(start_ms, end_ms, end_ms, RetentionSettings())

@@ -15,12 +15,23 @@ class HarnessError(RuntimeError):
     """A test server cannot be found, started or reached."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """Return a TCP port on ``host`` that nothing listens on right now and that this run has not handed out.
+
+    The kernel may offer a port again as soon as the probing socket closes; a
+    server given that port while another one (not yet listening) holds it
+    would fail to start, so each port is handed out once per test run.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port: int = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def find_binary(path: str) -> str:

@@ -59,3 +59,22 @@ async def test_filters_and_csv(api: httpx.AsyncClient) -> None:
     after_last = (await api.get("/api/v1/readings", params=base | {"cursor": "N1.gauge"})).json()
     assert after_last["series"] == []
     assert (await api.get("/api/v1/readings", params=base | {"region": "nope"})).status_code == 404
+
+
+async def test_a_long_range_over_the_embedded_store_is_answered_from_its_rollups(hub_parts: HubParts) -> None:
+    from hub.store.retention import RetentionSettings
+    from hub.store.sqlite import SqliteStore
+
+    p = hub_parts
+    assert isinstance(p.store, SqliteStore)
+    p.store.retention = RetentionSettings()  # what the hub configures by default (sqlite_retention)
+    app = create_app(HubServices(p.registry, p.store, p.latest, p.stats, p.profiles, None, open_read=True))
+    values = [(0, 1.0), (10_000, 2.0), (20_000, 3.0), (60_000, 10.0), (70_000, 20.0)]
+    rs = [{"device": "gauge", "metric": "level", "value": v, "unit": "m", "ts_ms": T0 + dt} for dt, v in values]
+    await p.pipeline.handle(T, json.dumps({"v": 1, "node": "N1", "seq": 7, "sent_ms": NOW, "readings": rs}).encode())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+        params = {"start_ms": NOW - 10 * 86_400_000, "end_ms": NOW + 1, "window_s": 86_400 * 10, "agg": "max"}
+        body = (await client.get("/api/v1/readings", params=params | {"device": "N1.gauge"})).json()
+    assert body["resolution"] == "m1"
+    (series,) = body["series"]
+    assert [v for _, v in series["points"]] == [15.0]  # the larger of the two minute means (2 and 15)

@@ -31,6 +31,11 @@ async def test_policies_and_continuous_queries_are_created_at_start(influx: Infl
         (cqs,) = await store._query(["SHOW CONTINUOUS QUERIES"])
         mine = next(s for s in cqs["series"] if s["name"] == "ret_start")
         assert sorted(row[0] for row in mine["values"]) == ["cq_h1_gauge", "cq_m1_gauge"]
+        assert got["meta"] == ("0s", False)
+        (table,) = await store._query(['SELECT "rp", "max_span_ms" FROM "meta"."rp_config"'])
+        # Written at each start, overwritten in place: three rows, finest first, as choose_resolution cuts over.
+        rows = [(row[1], row[2]) for row in table["series"][0]["values"]]
+        assert rows == [(RAW, 2 * DAY_MS), (M1, 60 * DAY_MS), (H1, 100 * 365 * DAY_MS)]
     finally:
         await store.close()
 

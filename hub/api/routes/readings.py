@@ -26,7 +26,6 @@ from hub.errors import NotFound
 from hub.registry.access import Principal
 from hub.registry.service import NodeFilter
 from hub.store.base import StoredReading
-from hub.store.influx_v1 import InfluxV1Store
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 Agg = Literal["mean", "min", "max", "sum", "last"]
@@ -108,10 +107,7 @@ async def list_readings(
     store, resolution = services.store, "raw"
     series: list[tuple[str, str, list[tuple[int, float]]]] = []
     for uid, prof in page:
-        if isinstance(store, InfluxV1Store):
-            resolution, rows = await store.query_resolved(uid, prof, metric, start_ms, end, now, limit=1_000_000)
-        else:
-            rows = await store.query_range(uid, prof, metric, start_ms, end, limit=1_000_000)
+        resolution, rows = await store.query_resolved(uid, prof, metric, start_ms, end, now, limit=1_000_000)
         series += [(uid, m, pts) for m, pts in windows(rows, window_s * 1000, agg).items()]
     next_cursor = page[-1][0] if more and page else None
     if fmt == "csv":

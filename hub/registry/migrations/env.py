@@ -5,11 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import hub.registry.accounts  # register the tables on Base.metadata
+import hub.alerts.models
+import hub.ingest.seqledger
+import hub.notify.models
+import hub.registry.accounts  # register every package's tables on Base.metadata
 from hub.registry.models import Base
 
 target_metadata = Base.metadata
-_ = hub.registry.accounts
+_ = (hub.registry.accounts, hub.alerts.models, hub.notify.models, hub.ingest.seqledger)
 
 
 def _run(connection: Connection) -> None:
