@@ -128,10 +128,20 @@ def test_department_and_town_filters_change_the_map_and_alarms(browser: WebDrive
     wait_for(browser, lambda d: len(map_nodes(d)) == 3, "the whole city again")
 
 
-def test_a_water_departments_token_never_shows_the_urban_pole(browser: WebDriver, web: WebStack, shots: Path) -> None:
-    access = Access(web.hub.services.registry)
-    access.upsert_user("test", "water_clerk", "viewer", departments=["water"])
-    _, token = access.issue_token("test", "water_clerk", "browser test")
-    browser.get(f"{web.hub.api_url}/ui/#token={token}")
+def test_logging_in_as_a_water_clerk_never_shows_the_urban_pole(browser: WebDriver, web: WebStack, shots: Path) -> None:
+    Access(web.hub.services.registry).upsert_user(
+        "test", "water_clerk", "viewer", departments=["water"], password="clerk-password"
+    )
+    browser.get(f"{web.hub.api_url}/ui/#/map")
+    view_is(browser, "map")
+    browser.find_element(By.ID, "token-button").click()
+    browser.find_element(By.ID, "token-clear").click()  # log the duty officer out first
+    wait_for(browser, lambda d: len(map_nodes(d)) == 3, "the development mode's open read")
+    assert browser.find_element(By.ID, "token-button").text.startswith("Log in")  # the form stays open
+    browser.find_element(By.ID, "login-user").send_keys("water_clerk")
+    browser.find_element(By.ID, "login-password").send_keys("clerk-password")
+    browser.save_screenshot(str(shots / "08-login.png"))
+    browser.find_element(By.CSS_SELECTOR, '#token-form button[type="submit"]').click()
     wait_for(browser, lambda d: map_nodes(d) == {"N1": "alarm", "N3": "offline"}, "the water nodes only")
-    browser.save_screenshot(str(shots / "08-water-token.png"))
+    assert "water_clerk" in browser.find_element(By.ID, "message").text
+    browser.save_screenshot(str(shots / "09-water-clerk.png"))
