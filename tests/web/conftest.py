@@ -11,7 +11,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from tests.harness.mosquitto import MosquittoServer
-from tests.web.stack import WebStack
+from tests.web.loopthread import LoopThread
+from tests.web.stack import WebHub, fleet_hub
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
@@ -47,14 +48,14 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -> Iterator[WebStack]:
+def web(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -> Iterator[WebHub]:
     """The hub with a small fleet, its data ingested and N1's alarm open."""
-    stack = WebStack(tmp_path_factory.mktemp("web"), mosquitto)
-    stack.start()
+    root = tmp_path_factory.mktemp("web")
+    runner = LoopThread(lambda: fleet_hub(root, mosquitto), "web-hub")
     try:
-        yield stack
+        yield runner.start()
     finally:
-        stack.stop()
+        runner.stop()
 
 
 @pytest.fixture(scope="session")

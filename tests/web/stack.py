@@ -1,4 +1,4 @@
-"""A hub with alerts on real Mosquitto, run in its own thread so synchronous selenium can drive the browser.
+"""A hub with alerts on real Mosquitto and a small fleet with coordinates, for the browser tests.
 
 The fleet has coordinates, two towns and two departments: N1 (water gauge,
 in alarm once its level passes 3.5 m), N2 (urban pole, online) and N3 (water
@@ -8,12 +8,11 @@ of history so its chart has a shape.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import yaml
 
@@ -23,7 +22,6 @@ from hub.runtime import RunningHub
 from tests.alerts.stack import Publisher, alerts_yaml, eventually, hub_and_agent, receivers, with_broker, write_files
 from tests.harness.mosquitto import MosquittoServer
 
-T = TypeVar("T")
 T1, T2, V1 = "440981103", "440981104", "440981103201"
 EP = {"bus": {"host": "127.0.0.1", "port": 1}}
 FLEET = {
@@ -46,66 +44,37 @@ FLEET = {
 HISTORY = [2.0 + 0.04 * i for i in range(30)]  # one reading a minute for the last half hour, below the warning line
 
 
-class WebStack:
-    """The hub and its fake notification receivers in a background event loop."""
+@dataclass
+class WebHub:
+    """A running hub and a duty officer's login link to its dashboard."""
 
-    def __init__(self, root: Path, mosquitto: MosquittoServer) -> None:
-        self.root, self.mosquitto = root, mosquitto
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.hub: RunningHub
-        self.login_url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="web-hub", daemon=True)
+    hub: RunningHub
+    login_url: str
 
-    def start(self) -> None:
-        """Start the hub, ingest the fleet's data and wait until N1's alarm is open."""
-        self._thread.start()
-        if not self.ready.wait(60) or self.error is not None:
-            raise RuntimeError("the hub for the browser tests did not start") from self.error
 
-    def stop(self) -> None:
-        """Stop the hub and wait for its thread."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+@asynccontextmanager
+async def fleet_hub(root: Path, mosquitto: MosquittoServer) -> AsyncIterator[WebHub]:
+    """The hub over SQLite with alerts, fed through Mosquitto; N1's alarm is open when this yields."""
+    with receivers() as rx:
+        settings = write_files(root, alerts_yaml(rx.webhook.url, rx.sms.url))
+        (root / "fleet.yaml").write_text(yaml.safe_dump(FLEET, allow_unicode=True), encoding="utf-8")
+        async with hub_and_agent(with_broker(settings, mosquitto)) as (hub, agent):
+            await _seed(hub, agent)
+            yield WebHub(hub, await dashboard_login_url(hub))
 
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the hub's loop and return its result."""
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported to the test thread by start()
-            self.error = exc
-            self.ready.set()
-
-    async def _main(self) -> None:
-        with receivers() as rx:
-            settings = write_files(self.root, alerts_yaml(rx.webhook.url, rx.sms.url))
-            (self.root / "fleet.yaml").write_text(yaml.safe_dump(FLEET, allow_unicode=True), encoding="utf-8")
-            async with hub_and_agent(with_broker(settings, self.mosquitto)) as (hub, agent):
-                self.hub, self._loop, self._stop = hub, asyncio.get_running_loop(), asyncio.Event()
-                await self._seed(hub, agent)
-                self.login_url = await dashboard_login_url(hub)
-                self.ready.set()
-                await self._stop.wait()
-
-    async def _seed(self, hub: RunningHub, agent: Publisher) -> None:
-        now = time.time_ns() // 1_000_000
-        history = [
-            Reading(device="gauge", metric="level", value=v, ts_ms=now - (30 - i) * 60_000, quality="good")
-            for i, v in enumerate(HISTORY)
-        ]
-        agent.seq += 1
-        batch = TelemetryBatch(node="N1", seq=agent.seq, sent_ms=now, readings=history)
-        await agent.client.publish(topic("N1", Channel.TELEMETRY, agent.prefix), encode(batch), qos=1)
-        await agent.reading("N2", "lamp", "power", 120)
-        for v in (3.6, 3.7, 3.65):
-            await agent.reading("N1", "gauge", "level", v)
-        alerts = hub.alerts
-        assert alerts is not None
-        await eventually(lambda: bool(alerts.store.query("open", "N1.gauge", 10)), timeout_s=20, what="N1's alarm")
+async def _seed(hub: RunningHub, agent: Publisher) -> None:
+    now = time.time_ns() // 1_000_000
+    history = [
+        Reading(device="gauge", metric="level", value=v, ts_ms=now - (30 - i) * 60_000, quality="good")
+        for i, v in enumerate(HISTORY)
+    ]
+    agent.seq += 1
+    batch = TelemetryBatch(node="N1", seq=agent.seq, sent_ms=now, readings=history)
+    await agent.client.publish(topic("N1", Channel.TELEMETRY, agent.prefix), encode(batch), qos=1)
+    await agent.reading("N2", "lamp", "power", 120)
+    for v in (3.6, 3.7, 3.65):
+        await agent.reading("N1", "gauge", "level", v)
+    alerts = hub.alerts
+    assert alerts is not None
+    await eventually(lambda: bool(alerts.store.query("open", "N1.gauge", 10)), timeout_s=20, what="N1's alarm")

@@ -17,13 +17,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hub.registry.access import Access
-from tests.web.stack import T1, T2, WebStack
+from tests.web.stack import T1, T2, WebHub
 
 RED, GREEN, GREY = "rgb(215, 38, 61)", "rgb(46, 157, 79)", "rgb(142, 142, 142)"
 
 
 @pytest.fixture(scope="module")
-def api(web: WebStack) -> Iterator[httpx.Client]:
+def api(web: WebHub) -> Iterator[httpx.Client]:
     """The administrator's client on the same hub."""
     headers = {"Authorization": f"Bearer {web.hub.admin_token}"}
     with httpx.Client(base_url=web.hub.api_url, headers=headers, timeout=10) as client:
@@ -49,7 +49,7 @@ def map_nodes(driver: WebDriver) -> dict[str, str]:
 
 
 def test_map_shows_every_node_coloured_by_status_and_grouped_by_town(
-    browser: WebDriver, web: WebStack, api: httpx.Client, shots: Path
+    browser: WebDriver, web: WebHub, api: httpx.Client, shots: Path
 ) -> None:
     browser.get(web.login_url)
     view_is(browser, "map")
@@ -128,7 +128,7 @@ def test_department_and_town_filters_change_the_map_and_alarms(browser: WebDrive
     wait_for(browser, lambda d: len(map_nodes(d)) == 3, "the whole city again")
 
 
-def test_logging_in_as_a_water_clerk_never_shows_the_urban_pole(browser: WebDriver, web: WebStack, shots: Path) -> None:
+def test_logging_in_as_a_water_clerk_never_shows_the_urban_pole(browser: WebDriver, web: WebHub, shots: Path) -> None:
     Access(web.hub.services.registry).upsert_user(
         "test", "water_clerk", "viewer", departments=["water"], password="clerk-password"
     )
