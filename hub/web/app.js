@@ -32,7 +32,10 @@ async function loadMap() {
   const m = state.map;
   const dept = $("filter-dept"), region = $("filter-region");
   if (dept.options.length === 1) m.departments.forEach((d) => dept.append(h("option", { value: d.id }, `${d.name} (${d.id})`)));
-  if (region.options.length === 1) m.all_towns.forEach((t) => region.append(h("option", { value: t.code }, t.name)));
+  if (region.options.length === 1) {  // each town, then its villages indented under it
+    m.places.forEach((p) => region.append(h("option", { value: p.code, class: p.level },
+      p.level === "town" ? p.name : `\u00a0\u00a0· ${p.name}`)));
+  }
   const open = m.severities.reduce((s, x) => s + x.open, 0);
   $("alarm-count").textContent = String(open);
   return m;

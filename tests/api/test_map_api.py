@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import T1, T2, Api
+from tests.api.conftest import T1, T2, V1, Api
 
 
 async def _map(api: Api, user: str, **params: str) -> dict[str, Any]:
@@ -36,6 +36,8 @@ async def test_department_and_region_filters_narrow_the_map(api: Api) -> None:
 async def test_a_departments_token_never_sees_another_departments_nodes(api: Api) -> None:
     water_t1 = await _map(api, "op_t1_water")
     assert [n["id"] for n in water_t1["nodes"]] == ["W1"]
+    assert [d["id"] for d in water_t1["departments"]] == ["water"]  # the filters offer only what is in scope
+    assert [(p["code"], p["level"]) for p in water_t1["places"]] == [(T1, "town"), (V1, "village")]
     # Asking for another department or town through the filters does not widen the scope.
     assert (await _map(api, "op_t1_water", department="urban_management"))["nodes"] == []
     assert (await _map(api, "viewer_t2", region=T1))["nodes"] == []

@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hub.registry.access import Access
-from tests.web.stack import T1, T2, WebHub
+from tests.web.stack import T1, T2, V1, WebHub
 
 RED, GREEN, GREY = "rgb(215, 38, 61)", "rgb(46, 157, 79)", "rgb(142, 142, 142)"
 
@@ -124,6 +124,8 @@ def test_department_and_town_filters_change_the_map_and_alarms(browser: WebDrive
     Select(browser.find_element(By.ID, "filter-region")).select_by_value(T2)
     wait_for(browser, lambda d: map_nodes(d) == {"N3": "offline"}, "only the other town's gauge")
     browser.save_screenshot(str(shots / "07-filter-town.png"))
+    Select(browser.find_element(By.ID, "filter-region")).select_by_value(V1)
+    wait_for(browser, lambda d: map_nodes(d) == {"N1": "alarm"}, "only the village's gauge")
     Select(browser.find_element(By.ID, "filter-region")).select_by_value("")
     wait_for(browser, lambda d: len(map_nodes(d)) == 3, "the whole city again")
 

@@ -1,7 +1,8 @@
 """``/api/v1/map``: what the built-in web dashboard (``hub/web``) draws, in one request per view.
 
 - ``GET /api/v1/map``: nodes with coordinates, status (online, offline, alarm)
-  and town; towns with counts; open alarms per severity; departments. Filters:
+  and town; towns with counts; open alarms per severity; the departments, towns and
+  villages the caller may filter by. Filters:
   ``department`` and ``region`` (a town or village code: its subtree).
 - ``GET /api/v1/map/nodes/{node_id}``: one node's devices with their chartable
   points (name, unit, enum names) and warning/danger lines from the alert rules
@@ -128,14 +129,19 @@ def _summary(
     by_sev = {s: 0 for s in SEVERITIES}
     for a in alarms:
         by_sev[sev_label(a.severity)] = by_sev.get(sev_label(a.severity), 0) + 1
-    all_towns = sorted(
-        ({"code": r.code, "name": r.name} for r in regions.values() if r.level == "town"), key=lambda r: r["code"]
+    places = sorted(
+        (
+            {"code": r.code, "name": r.name, "level": r.level, "town": home.code}
+            for r in regions.values()
+            if r.level in ("town", "village") and (home := _town_of(r.code, regions)) is not None
+        ),
+        key=lambda p: (p["town"], p["level"] != "town", p["code"]),
     )
     return {
         "bbox": _bbox(out_nodes),
         "nodes": out_nodes,
         "towns": sorted(towns.values(), key=lambda t: t["code"]),
-        "all_towns": all_towns,
+        "places": places,
         "severities": [{"severity": s, "open": n} for s, n in by_sev.items()],
         "departments": depts,
         "alerts_enabled": True,
@@ -167,6 +173,9 @@ async def get_map(
     shown = {n.id for n in nodes}
     out = _summary(nodes, regions, depts, [a for a in alarms if a.node in shown])
     out["alerts_enabled"] = engine is not None
+    # Offer as filter choices only the departments and towns the caller may see.
+    out["departments"] = [d for d in depts if not who.departments or d["id"] in who.departments]
+    out["places"] = [p for p in out["places"] if who.regions is None or p["code"] in who.regions]
     return out
 
 
