@@ -43,7 +43,7 @@ export function drawMap(svg, data, onNode) {
   }
   // Towns: a labelled circle around the centre of their nodes, wide enough to hold them all;
   // labels move up until they do not overlap (or below the circle at the top edge).
-  const labels = [];
+  const labels = [], texts = [];  // town names go on top of the markers, so none is hidden
   for (const t of data.towns) {
     if (t.latitude === null) continue;
     const cx = x(t.longitude), cy = y(t.latitude);
@@ -57,7 +57,7 @@ export function drawMap(svg, data, onNode) {
     labels.push({ x: cx, y: ly, w });
     const g = el("g", { class: "town-group", "data-town": t.code });
     g.append(el("circle", { class: "town", cx, cy, r }));
-    g.append(el("text", { class: "town-label", x: cx, y: ly, "text-anchor": "middle" }, text));
+    texts.push(el("text", { class: "town-label", x: cx, y: ly, "text-anchor": "middle", "data-town": t.code }, text));
     svg.append(g);
   }
   // Nodes: spread markers that would overlap around their true position.
@@ -77,4 +77,5 @@ export function drawMap(svg, data, onNode) {
     c.addEventListener("keydown", (e) => { if (e.key === "Enter") onNode(n.id); });
     svg.append(c);
   }
+  svg.append(...texts);
 }
