@@ -27,9 +27,7 @@ def _rule(rid: str, **kw: Any) -> AlertRule:
         ([_rule("other", metric="flow", above=9.0, severity="warning")], {}),
     ],
 )  # fmt: skip
-def test_chart_lines_take_the_lowest_enabled_threshold(
-    rules: list[AlertRule], want: dict[str, float]
-) -> None:
+def test_chart_lines_take_the_lowest_enabled_threshold(rules: list[AlertRule], want: dict[str, float]) -> None:
     assert chart_lines(rules, "level") == want
 
 
