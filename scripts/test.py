@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """The one test command: ``python3 scripts/test.py [pytest args...]`` (stdlib only).
 
-1. Install the servers the integration tests start (mosquitto, influxdb, ...) and the
-   browser the dashboard tests drive (chromium, chromium-driver) with
+1. Install the servers the integration tests start (mosquitto, influxdb) with
    apt-get when they are missing and we are root; otherwise say what to install.
 2. Stop the system services those packages start on install: the tests start
    their own servers on free ports, and a stray service only holds ports.
@@ -29,19 +28,13 @@ BINARIES = {
     "influxd": "/usr/bin/influxd",
     "initdb": "/usr/lib/postgresql/15/bin/initdb",
     "victoria-metrics": "/usr/bin/victoria-metrics",
-    "chromium": "/usr/bin/chromium",  # the web dashboard's browser tests (selenium)
+    "chromium": "/usr/bin/chromium",  # the web dashboard's browser tests
     "chromedriver": "/usr/bin/chromedriver",
 }
 APT_PACKAGES = [
-    "mosquitto",
-    "mosquitto-clients",
-    "influxdb",
-    "socat",
-    "postgresql",
-    "victoria-metrics",
-    "chromium",
-    "chromium-driver",
-]
+    "mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql", "victoria-metrics",
+    "chromium", "chromium-driver",
+]  # fmt: skip
 SERVICES = ["mosquitto", "influxdb", "postgresql", "victoria-metrics"]
 
 

@@ -10,7 +10,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.services import HubServices
+from hub.errors import NotFound
 from hub.registry.access import Access, AuthError, Principal
+from hub.registry.models import Node
+from hub.registry.service import NodeFilter
 
 ANONYMOUS = Principal("anonymous", "viewer", None, frozenset())
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer cs_<id>_<secret>`")
@@ -63,3 +66,19 @@ def ensure_sees(principal: Principal, region_code: str, department_id: str, what
     """Answer 404 (not 403: do not reveal what exists) for an object outside the principal's scope."""
     if not principal.sees(region_code, department_id):
         raise HTTPException(404, f"no {what}")
+
+
+async def nodes_in_scope(
+    services: HubServices, principal: Principal, *, region: str | None = None, department: str | None = None
+) -> list[Node]:
+    """The nodes the caller may see, within ``region`` (its subtree) and ``department``; 404: unknown region."""
+    flt = NodeFilter(
+        region=region or None,
+        department=department or None,
+        within_regions=principal.regions,
+        within_departments=principal.departments,
+    )
+    try:
+        return await asyncio.to_thread(services.registry.list_nodes, flt)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc

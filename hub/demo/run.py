@@ -24,8 +24,8 @@ from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from edge_agent.app import Agent
 from hub.config import HubSettings
-from hub.demo.dashboard import dashboard_login_url
 from hub.demo.plan import node_ids
+from hub.registry.access import Access
 from hub.registry.fleet import Endpoint, Fleet, NodeSpec
 from hub.registry.render import render_agent_config
 from hub.runtime import RunningHub, running_hub
@@ -33,6 +33,7 @@ from simulator.fleet import SimulatedNode
 
 REGIONS = Path(__file__).with_name("regions.yaml")
 ALERTS = Path(__file__).with_name("alerts.yaml")
+DUTY_OFFICER = "duty"
 
 
 @dataclass
@@ -100,13 +101,21 @@ async def demo_stack(settings: HubSettings, per_kind: int = 2, *, frozen: bool =
                     task.cancel()
 
 
+def duty_officer_token(hub: RunningHub) -> str:
+    """Create (or refresh) the demo's duty officer, an operator over the whole city, and return a new token."""
+    access = Access(hub.services.registry)
+    access.upsert_user("demo", DUTY_OFFICER, "operator", display_name="值班员 (demo duty officer)")
+    _, token = access.issue_token("demo", DUTY_OFFICER, "demo dashboard login")
+    return token
+
+
 async def _main(settings: HubSettings, per_kind: int) -> None:
     async with demo_stack(settings, per_kind) as demo:
         url = demo.hub.api_url
-        login = await dashboard_login_url(demo.hub)
+        token = await asyncio.to_thread(duty_officer_token, demo.hub)
         print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting.")
-        print(f"  Web dashboard:          {url}/ui/  (map, nodes, alarms; docs/web-dashboard.md)")
-        print(f"  ... as duty officer:    {login}")
+        print(f"  Dashboard (map, nodes, alarms): {url}/ui/")
+        print(f"  ... signed in as the duty officer, to acknowledge alarms: {url}/ui/#token={token}")
         print(f"  API (interactive docs): {url}/docs")
         print(f"  Nodes:                  {url}/api/v1/nodes")
         example = next(iter(demo.hub.services.profiles), "")

@@ -1,4 +1,4 @@
-"""One headless Chromium (Debian's, driven by selenium) and one hub per module; screenshots go to artifacts/ui/."""
+"""One headless Chromium (Debian's, driven by selenium) and one hub per module; screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.web.loopthread import LoopThread
 from tests.web.stack import WebHub, fleet_hub
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 # Flags that keep Chromium off the network and quiet in a container.
 FLAGS = [
     "--headless",

@@ -8,6 +8,7 @@ of history so its chart has a shape.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from citysense.contract import Channel, Reading, TelemetryBatch, encode, topic
-from hub.demo.dashboard import dashboard_login_url
+from hub.demo.run import duty_officer_token
 from hub.runtime import RunningHub
 from tests.alerts.stack import Publisher, alerts_yaml, eventually, hub_and_agent, receivers, with_broker, write_files
 from tests.harness.mosquitto import MosquittoServer
@@ -52,6 +53,11 @@ class WebHub:
     login_url: str
 
 
+async def login_url(hub: RunningHub) -> str:
+    """The dashboard link that signs in as the demo's duty officer (as ``citysense-demo`` prints it)."""
+    return f"{hub.api_url}/ui/#token={await asyncio.to_thread(duty_officer_token, hub)}"
+
+
 @asynccontextmanager
 async def fleet_hub(root: Path, mosquitto: MosquittoServer) -> AsyncIterator[WebHub]:
     """The hub over SQLite with alerts, fed through Mosquitto; N1's alarm is open when this yields."""
@@ -60,7 +66,7 @@ async def fleet_hub(root: Path, mosquitto: MosquittoServer) -> AsyncIterator[Web
         (root / "fleet.yaml").write_text(yaml.safe_dump(FLEET, allow_unicode=True), encoding="utf-8")
         async with hub_and_agent(with_broker(settings, mosquitto)) as (hub, agent):
             await _seed(hub, agent)
-            yield WebHub(hub, await dashboard_login_url(hub))
+            yield WebHub(hub, await login_url(hub))
 
 
 async def _seed(hub: RunningHub, agent: Publisher) -> None:

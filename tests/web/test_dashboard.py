@@ -1,6 +1,6 @@
 """The built-in dashboard in headless Chromium over a hub that ingested real MQTT telemetry.
 
-Each step leaves a screenshot in artifacts/ui/. The tests share one browser
+Each step leaves a screenshot in test-artifacts/ui/. The tests share one browser
 and one hub and run in file order: the map, a node, acknowledging, filters.
 """
 
@@ -100,13 +100,13 @@ def test_acknowledge_with_a_comment_is_recorded_by_the_hub(browser: WebDriver, a
     browser.save_screenshot(str(shots / "04-alarms-before-ack.png"))
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="ack"]').click()
     wait_for(browser, lambda d: "acknowledged" in d.find_element(By.CSS_SELECTOR, row).text, "the row to update")
-    assert "duty_officer" in browser.find_element(By.CSS_SELECTOR, row).text
+    assert "duty" in browser.find_element(By.CSS_SELECTOR, row).text
     assert not browser.find_elements(By.CSS_SELECTOR, f'{row} button[data-action="ack"]')
     browser.save_screenshot(str(shots / "05-alarms-acknowledged.png"))
 
     recorded = api.get(f"/api/v1/alarms/{alarm['id']}").json()
-    assert recorded["state"] == "acknowledged" and recorded["acked_by"] == "duty_officer"
-    assert any("去现场 on my way" in e["detail"] and e["actor"] == "duty_officer" for e in recorded["events"])
+    assert recorded["state"] == "acknowledged" and recorded["acked_by"] == "duty"
+    assert any("去现场 on my way" in e["detail"] and e["actor"] == "duty" for e in recorded["events"])
 
 
 def test_department_and_town_filters_change_the_map_and_alarms(browser: WebDriver, shots: Path) -> None:

@@ -11,10 +11,9 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
 from hub.config import HubSettings
-from hub.demo.dashboard import dashboard_login_url
 from hub.demo.run import ALERTS, demo_stack
 from tests.web.loopthread import LoopThread
-from tests.web.stack import WebHub
+from tests.web.stack import WebHub, login_url
 from tests.web.test_dashboard import map_nodes, view_is, wait_for
 
 
@@ -25,7 +24,7 @@ async def demo_hub(root: Path) -> AsyncIterator[WebHub]:
     async with demo_stack(settings, per_kind=1) as demo:
         uids = [f"{node}.{device}" for node, sim in demo.simulators.items() for device in sim.snapshot()]
         await demo.hub.services.latest.wait_until(lambda cache: all(cache.get(uid) for uid in uids), 30.0)
-        yield WebHub(demo.hub, await dashboard_login_url(demo.hub))
+        yield WebHub(demo.hub, await login_url(demo.hub))
 
 
 @pytest.fixture(scope="module")

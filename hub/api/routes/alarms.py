@@ -103,7 +103,7 @@ class SilenceCreate(BaseModel):
     comment: str = ""
 
 
-def _public(a: Alarm) -> dict[str, Any]:
+def alarm_public(a: Alarm) -> dict[str, Any]:
     return {
         "id": a.id,
         "device": a.device,
@@ -135,7 +135,7 @@ async def list_alarms(
 ) -> list[AlarmPublic]:
     """List alarms in the caller's scope, newest first (``state``: open, active, acknowledged, cleared, or empty)."""
     found = await asyncio.to_thread(engine.store.query, state or None, device, min(limit, 1000))
-    return [AlarmPublic(**_public(a)) for a in found if who.sees(a.region_code, a.department_id)]
+    return [AlarmPublic(**alarm_public(a)) for a in found if who.sees(a.region_code, a.department_id)]
 
 
 @alarms.get("/summary", operation_id="alarmSummary")
@@ -158,7 +158,7 @@ async def get_alarm(engine: Engine, who: CurrentPrincipal, alarm_id: int) -> Ala
         raise HTTPException(404, str(exc)) from exc
     ensure_sees(who, alarm.region_code, alarm.department_id, "alarm")
     trail = [EventPublic(ts_ms=e.ts_ms, actor=e.actor, action=e.action, detail=e.detail) for e in events]
-    return AlarmDetail(**_public(alarm), events=trail)
+    return AlarmDetail(**alarm_public(alarm), events=trail)
 
 
 async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str, arg: str) -> AlarmPublic:
@@ -170,7 +170,7 @@ async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str,
         raise HTTPException(404, str(exc)) from exc
     except AlarmStateError as exc:
         raise HTTPException(409, str(exc)) from exc
-    return AlarmPublic(**_public(alarm))
+    return AlarmPublic(**alarm_public(alarm))
 
 
 @alarms.post("/{alarm_id}/ack", operation_id="acknowledgeAlarm")

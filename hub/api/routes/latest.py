@@ -8,20 +8,17 @@ last uid returned, to pass as ``cursor`` for the next page.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hub.api.deps import CurrentPrincipal, Services
-from hub.errors import NotFound
+from hub.api.deps import CurrentPrincipal, Services, nodes_in_scope
 from hub.registry.access import Principal
-from hub.registry.service import NodeFilter
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -32,16 +29,7 @@ async def _nodes(
     """Node ids the caller may see and asked for; ``None`` when that is every node."""
     if region is None and department is None and principal.unscoped:
         return None
-    flt = NodeFilter(
-        region=region,
-        department=department,
-        within_regions=principal.regions,
-        within_departments=principal.departments,
-    )
-    try:
-        rows = await asyncio.to_thread(services.registry.list_nodes, flt)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    rows = await nodes_in_scope(services, principal, region=region, department=department)
     return {n.id for n in rows}
 
 

@@ -22,13 +22,12 @@ from sqlalchemy import select
 from citysense.codec import DataType
 from hub.alerts.engine import AlertEngine
 from hub.alerts.resolve import effective_rules
-from hub.api.deps import CurrentPrincipal, Services, ensure_sees
+from hub.api.deps import CurrentPrincipal, Services, ensure_sees, nodes_in_scope
 from hub.api.mapview import chart_lines, summary
-from hub.api.routes.alarms import _public
+from hub.api.routes.alarms import alarm_public
 from hub.errors import NotFound
 from hub.registry.access import Principal
 from hub.registry.models import Department, Region
-from hub.registry.service import NodeFilter
 
 router = APIRouter(prefix="/api/v1/map", tags=["web dashboard"])
 
@@ -61,16 +60,7 @@ async def get_map(
     region: str | None = None,
 ) -> dict[str, Any]:
     """Nodes with coordinates and status, towns with counts, open alarms per severity (filters: department, region)."""
-    flt = NodeFilter(
-        department=department or None,
-        region=region or None,
-        within_regions=who.regions,
-        within_departments=who.departments,
-    )
-    try:
-        nodes = await asyncio.to_thread(services.registry.list_nodes, flt)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    nodes = await nodes_in_scope(services, who, region=region, department=department)
     regions, depts = await asyncio.to_thread(_regions, services)
     engine = _engine(request)
     alarms = await asyncio.to_thread(_open_alarms, engine, who)
@@ -124,4 +114,4 @@ async def get_map_node(services: Services, who: CurrentPrincipal, request: Reque
             if p.type is not DataType.STRING
         ]
         devices.append({"uid": d.uid, "id": d.local_id, "profile": d.profile, "model": profile.model, "points": points})
-    return {**card, "devices": devices, "alarms": [_public(a) for a in alarms]}
+    return {**card, "devices": devices, "alarms": [alarm_public(a) for a in alarms]}
