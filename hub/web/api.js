@@ -1,5 +1,5 @@
-// Calls to the hub's API with the saved token (if any). Reads work without a token in development.
-// The token lives in sessionStorage: it is gone when the tab closes (duty-room PCs are shared).
+// Calls to the hub's API with the token of this browser tab (if any). Reads work without a token in development.
+// The token lives in sessionStorage: it is gone when the tab closes, and it is never put in a URL the server sees.
 const TOKEN_KEY = "citysense.token";
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
@@ -7,10 +7,9 @@ export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// A login link (#token=cs_...) puts the token into this tab and leaves the address bar without it.
-// The fragment never reaches the server, so the token is in no access log.
+// A login link carries the token in the fragment (/ui/#token=cs_...): take it, then drop it from the address bar.
 export function takeTokenFromLink() {
-  const m = location.hash.match(/^#token=([A-Za-z0-9_-]+)$/);
+  const m = location.hash.match(/^#token=([A-Za-z0-9_\-]+)$/);
   if (!m) return false;
   setToken(m[1]);
   history.replaceState(null, "", location.pathname + "#/map");

@@ -32,7 +32,10 @@ async function loadMap() {
   const m = state.map;
   const dept = $("filter-dept"), region = $("filter-region");
   if (dept.options.length === 1) m.departments.forEach((d) => dept.append(h("option", { value: d.id }, `${d.name} (${d.id})`)));
-  if (region.options.length === 1) m.all_towns.forEach((t) => region.append(h("option", { value: t.code }, t.name)));
+  if (region.options.length === 1) {  // each town, then its villages indented under it
+    m.places.forEach((p) => region.append(h("option", { value: p.code, class: p.level },
+      p.level === "town" ? p.name : `\u00a0\u00a0· ${p.name}`)));
+  }
   const open = m.severities.reduce((s, x) => s + x.open, 0);
   $("alarm-count").textContent = String(open);
   return m;
@@ -119,7 +122,7 @@ function alarmRow(a, after) {
   const comment = h("input", { type: "text", placeholder: "comment 备注", "aria-label": "comment" });
   const act = async (what) => {
     try {
-      if (!token()) { $("token-form").hidden = false; say("Enter your API token first (Token button). 请先输入令牌", true); return; }
+      if (!token()) { $("token-form").hidden = false; say("Log in first (button at the top right). 请先登录", true); return; }
       if (what === "ack") await post(`/api/v1/alarms/${a.id}/ack`, { comment: comment.value });
       else await post(`/api/v1/alarms/${a.id}/comments`, { text: comment.value || "-" });
       say(what === "ack" ? `Alarm ${a.id} acknowledged. 已确认` : `Comment added to alarm ${a.id}. 已备注`);
@@ -169,12 +172,13 @@ async function showAlarms() {
 }
 
 function fail(e) {
-  if (e instanceof ApiError && e.status === 401) { $("token-form").hidden = false; say(`Not allowed without a valid token: ${e.message}`, true); }
+  if (e instanceof ApiError && e.status === 401) { $("token-form").hidden = false; say(`Log in first: ${e.message}. 请先登录`, true); }
   else say(`Error: ${e.message}`, true);
   console.error(e);
 }
 
 async function route() {
+  $("token-button").textContent = token() ? "Logged in 已登录 ▾" : "Log in 登录";
   const [, view, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) || [null, "map", ""];
   for (const v of ["map", "node", "alarms"]) $(`view-${v}`).hidden = v !== view;
   $("nav-map").classList.toggle("active", view === "map" || view === "node");
@@ -188,33 +192,39 @@ async function route() {
   } catch (e) { fail(e); document.body.dataset.view = "error"; }
 }
 
+// A user name and password are exchanged for a token (POST /api/v1/auth/login); a token may also be pasted.
+async function logIn() {
+  const user = $("login-user").value.trim(), password = $("login-password").value;
+  let value = $("token-input").value.trim();
+  if (user) value = (await post("/api/v1/auth/login", { username: user, password })).token;
+  if (!value) { say("Enter a user and password, or a token. 请输入用户和密码或令牌", true); return; }
+  setToken(value);
+  $("login-password").value = ""; $("token-input").value = ""; $("token-form").hidden = true;
+  say(user ? `Logged in as ${user}. 已登录` : "Token saved in this tab. 令牌已保存");
+  route();
+}
+
 function refresh() { say(""); route(); }
 
 window.addEventListener("hashchange", () => {
-  const signedIn = takeTokenFromLink();  // a login link opened in a tab already showing the dashboard
-  refresh();
-  if (signedIn) { showLogin(); say("Signed in with the link's token (this tab only). 已登录"); }
+  if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
+  else say("");
+  route();
 });
-function showLogin() {
-  $("token-button").textContent = token() ? "Token ✓" : "Token";
-  $("token-button").classList.toggle("active", Boolean(token()));
-}
-
 window.addEventListener("DOMContentLoaded", () => {
-  if (takeTokenFromLink()) say("Signed in with the link's token (this tab only). 已登录");
-  showLogin();
+  if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
   $("filter-dept").addEventListener("change", refresh);
   $("filter-region").addEventListener("change", refresh);
   $("token-button").addEventListener("click", () => { $("token-form").hidden = !$("token-form").hidden; });
-  $("token-form").addEventListener("submit", (e) => {
-    e.preventDefault(); setToken($("token-input").value.trim()); $("token-form").hidden = true; showLogin();
-    say("Token saved for this tab. 令牌已保存");
+  $("token-form").addEventListener("submit", (e) => { e.preventDefault(); logIn().catch(fail); });
+  $("token-clear").addEventListener("click", () => {
+    setToken(""); $("token-input").value = ""; $("login-password").value = ""; say("Logged out. 已退出"); route();
   });
-  $("token-clear").addEventListener("click", () => { setToken(""); $("token-input").value = ""; showLogin(); say("Token forgotten."); });
   $("ranges").addEventListener("click", (e) => {
     const r = e.target.dataset && e.target.dataset.range;
     if (r) { state.range = r; route(); }
   });
+  window.addEventListener("resize", () => { if (document.body.dataset.view === "map" && state.map) renderMap(state.map); });
   route();
   setInterval(() => { if (document.body.dataset.view === "map") route(); }, 30000);  // the map follows node status
 });
