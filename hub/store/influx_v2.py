@@ -25,6 +25,7 @@ Errors of ``influxdb_client`` and ``urllib3`` are mapped here to
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import urllib3.exceptions
@@ -39,6 +40,8 @@ from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.lineprotocol import encode
 from hub.store.retention import RetentionSettings
+
+log = logging.getLogger(__name__)
 
 
 class InfluxV2Store(InfluxV1Store):
@@ -58,6 +61,7 @@ class InfluxV2Store(InfluxV1Store):
         super().__init__(url, bucket, "token", token, timeout_s, create_database=False)
         self.bucket, self.org = bucket, org
         self.hub_rollups = rollups
+        self.rollup_rejected = 0  # rollup points a rollup bucket refused (raw points were stored)
         self._resolution = resolution
         self._v2 = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=True)
         self._write_api = self._v2.write_api(write_options=SYNCHRONOUS)
@@ -82,9 +86,22 @@ class InfluxV2Store(InfluxV1Store):
     async def write(self, readings: Sequence[StoredReading]) -> None:
         """Write the raw points, then the rollup windows they touched into ``<bucket>_m1`` / ``<bucket>_h1``."""
         await self._write_bucket(self.bucket, readings)
-        if self.hub_rollups is not None:
-            for rp, windows in sorted((await self.hub_rollups.absorb(readings)).items()):
+        if self.hub_rollups is None:
+            return
+        for rp, windows in sorted((await self.hub_rollups.absorb(readings)).items()):
+            try:
                 await self._write_bucket(f"{self.bucket}_{rp}", windows)
+            except StoreRejected as exc:
+                # The raw points are stored: a missing or refused rollup bucket must not refuse (dead-letter) them.
+                # An unavailable server still raises, so the whole batch is retried or spooled.
+                self.rollup_rejected += len(windows)
+                if (
+                    self.rollup_rejected == len(windows)
+                    or self.rollup_rejected // 10_000 != (self.rollup_rejected - len(windows)) // 10_000
+                ):
+                    log.warning(
+                        "%s_%s: rollup points refused (%d so far): %s", self.bucket, rp, self.rollup_rejected, exc
+                    )
 
     async def _write_bucket(self, bucket: str, readings: Sequence[StoredReading]) -> None:
         """POST the readings as line protocol to ``/api/v2/write`` in batches of ``batch_lines``."""

@@ -6,7 +6,7 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from citysense.quality import Quality
 from hub.config import HubSettings, InfluxSettings
 from hub.runtime import _make_store
 from hub.store.base import StoredReading
-from hub.store.errors import StoreUnavailable
+from hub.store.errors import StoreRejected, StoreUnavailable
 from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite_rollups import HOUR_MS, MINUTE_MS
@@ -116,3 +116,25 @@ async def test_a_v2_hub_config_writes_rollups_by_default(victoria: VictoriaServe
     plain = _make_store(no_rollups, ProfileSet({}))
     assert isinstance(plain, InfluxV2Store) and plain.hub_rollups is None
     await plain.close()
+
+
+async def test_a_refused_rollup_bucket_does_not_refuse_the_stored_raw_points(
+    victoria: VictoriaServer, tmp_path: Path
+) -> None:
+    """A server without <bucket>_m1/_h1 answers 404 to those writes; the raw batch still counts as stored."""
+
+    class NoRollupBuckets(InfluxV2Store):  # VictoriaMetrics takes any bucket: refuse the rollup ones as 2.x would
+        async def _write_bucket(self, bucket: str, readings: Sequence[StoredReading]) -> None:
+            if bucket != self.bucket:
+                raise StoreRejected(f"bucket {bucket!r} not found", 404)
+            await super()._write_bucket(bucket, readings)
+
+    ts = time.time_ns() // 1_000_000 - HOUR_MS
+    reading = StoredReading("n1", "n1.g", "gauge", "level", 4.5, "m", ts, Quality.GOOD)
+    async with NoRollupBuckets(
+        victoria.url, "citysense", "gaozhou", "tok", rollups=HubRollups(tmp_path / "rollups.db")
+    ) as store:
+        await store.write([reading])  # no StoreRejected: the pipeline would dead-letter a stored batch
+        assert store.rollup_rejected == 2  # its minute and its hour
+    (series,) = _export(victoria, '{__name__="gauge_level"}')
+    assert series["timestamps"] == [ts] and series["values"] == [4.5]
