@@ -22,10 +22,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import numpy as np
 
 from citysense.profiles import ProfileSet
+from citysense.profiles.alertrules import AlertRule
 from hub.alerts import core
 from hub.alerts.binding import Bound, Key, bind, has_timer
 from hub.alerts.config import AlertConfig, Match
 from hub.alerts.core import EvalState, Transition
+from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
 from hub.alerts.silencing import active_matches
 from hub.alerts.store import AlarmStore, Where
@@ -151,6 +153,19 @@ class AlertEngine:
             self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
             self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
+
+    def rules_for(self, node_id: str, device_uid: str, profile_id: str) -> list[AlertRule]:
+        """The rules in force for one device: its profile's, overridden by region and device rules."""
+        prof = self.profiles.get(profile_id)
+        place = self.topology.place(node_id)
+        return effective_rules(
+            profile=profile_id,
+            profile_rules=prof.alerts if prof is not None else [],
+            device=device_uid,
+            region_chain=place.chain,
+            region_rules=self.cfg.region_rules,
+            device_rules=self.cfg.device_rules,
+        )
 
     # -- evaluation ------------------------------------------------------------
     async def on_stored(self, readings: Sequence[StoredReading]) -> None:

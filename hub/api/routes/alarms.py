@@ -25,7 +25,6 @@ from hub.alerts.engine import AlertEngine
 from hub.alerts.errors import AlarmNotFound, AlarmStateError, BadAckLink
 from hub.alerts.lifecycle import sev_label
 from hub.alerts.models import Alarm
-from hub.alerts.resolve import effective_rules
 from hub.api.deps import Authenticated, CurrentPrincipal, Operator, ensure_sees
 from hub.registry.access import Principal
 
@@ -215,14 +214,7 @@ async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> l
         raise HTTPException(404, f"no device '{device_uid}'")
     place = engine.topology.place(dev.node)
     ensure_sees(who, place.chain[0] if place.chain else "", place.department, "device")
-    found = effective_rules(
-        profile=dev.profile,
-        profile_rules=engine.profiles[dev.profile].alerts,
-        device=device_uid,
-        region_chain=place.chain,
-        region_rules=engine.cfg.region_rules,
-        device_rules=engine.cfg.device_rules,
-    )
+    found = engine.rules_for(dev.node, device_uid, dev.profile)
     return [r.model_dump(mode="json", exclude_defaults=True) for r in found]
 
 

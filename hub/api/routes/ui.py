@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from citysense.codec import DataType
 from hub.alerts.engine import AlertEngine
-from hub.alerts.resolve import effective_rules
 from hub.api.deps import CurrentPrincipal, Services, ensure_sees, nodes_in_scope
 from hub.api.mapview import chart_lines, summary
 from hub.api.routes.alarms import alarm_public
@@ -92,15 +91,7 @@ async def get_map_node(services: Services, who: CurrentPrincipal, request: Reque
             continue
         rules = list(profile.alerts)
         if engine is not None:
-            place = engine.topology.place(node.id)
-            rules = effective_rules(
-                profile=d.profile,
-                profile_rules=profile.alerts,
-                device=d.uid,
-                region_chain=place.chain,
-                region_rules=engine.cfg.region_rules,
-                device_rules=engine.cfg.device_rules,
-            )
+            rules = engine.rules_for(node.id, d.uid, d.profile)
         points = [
             {
                 "metric": p.metric,
