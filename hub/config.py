@@ -67,6 +67,8 @@ class HubSettings(Strict):
     mqtt_client_id: str = "citysense-hub"
     # Several workers: the same group, a distinct mqtt_client_id each (docs/hub-ingest.md).
     mqtt_share_group: str | None = None
+    # With a share group: how often each worker reads the others' latest values from the store (hub/latest_sync.py).
+    latest_sync_s: Annotated[float, Field(ge=1)] = 30.0
     spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection

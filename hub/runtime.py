@@ -32,6 +32,7 @@ from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
+from hub.latest_sync import run_latest_sync
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
@@ -209,6 +210,10 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             dead_prune = pipeline.dead.run_pruning(settings.dead_letter_keep_days, settings.dead_letter_max_rows)
             dead_prune_task = tg.create_task(dead_prune, name="hub:dead-letter-prune")
+            sync_task = None
+            if settings.mqtt_share_group:  # each worker ingests part of the fleet: fill /latest from the store
+                sync = run_latest_sync(latest, store, lambda: pipeline.snapshot, settings.latest_sync_s)
+                sync_task = tg.create_task(sync, name="hub:latest-sync")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
@@ -219,6 +224,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 drain_task.cancel()
                 prune_task.cancel()
                 dead_prune_task.cancel()
+                if sync_task is not None:
+                    sync_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
                 await asyncio.wait({api_task}, timeout=5)

@@ -18,6 +18,7 @@ import pytest
 from citysense.contract import Channel, subscription
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import StoredObserver
+from hub.latest_sync import sync_once
 from hub.store.base import StoredReading
 from hub.store.influx_v1 import InfluxV1Store
 from tests.harness import InfluxServer, MosquittoServer
@@ -194,6 +195,13 @@ async def test_two_workers_on_a_shared_subscription_store_every_batch_exactly_on
         assert 0 not in per_worker, "the broker did not share the subscription"
         assert sum(per_worker) == n
         assert sum(w.stats.duplicates for w in workers) == 0
+        # Each worker's /latest holds what it ingested; the sync fills in what the other one stored.
+        newest = _value(n - 1, READINGS_PER_BATCH - 1)
+        held = [w.latest.get("N1.gauge")["level"].value for w in workers]
+        assert newest in held
+        for w in workers:
+            assert await sync_once(w.latest, influx_db, w.pipeline.snapshot) == 1
+        assert [w.latest.get("N1.gauge")["level"].value for w in workers] == [newest, newest]
     finally:
         for w in workers:
             w.registry.engine.dispose()
