@@ -11,7 +11,8 @@
     hub_rollups.py  HubRollups: hub-side rollups for the v2 API (a local SQLite store aggregates)
     sqlite.py       SqliteStore: the embedded default, one SQLite file in WAL mode
     sqlite_rollups.py  its 1-minute and 1-hour rollups and retention
-    retention.py    resolutions, retention policies and continuous queries (InfluxDB 1.x)
+    spans.py        resolutions (raw, m1, h1), how long each is kept, which one a range reads
+    retention.py    retention policies and continuous queries (InfluxDB 1.x)
     resolutions.py  the resolution table Grafana reads (InfluxDB 1.x)
 """
 

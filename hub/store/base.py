@@ -21,6 +21,7 @@ from typing import Self
 
 from citysense.quality import Quality
 from hub.store.errors import StoreRejected
+from hub.store.spans import RAW, RetentionSettings, choose_resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,10 @@ class Store(abc.ABC):
     ) -> list[StoredReading]:
         """Return readings with ``start_ms <= ts_ms < end_ms``, ordered by time then metric, at most ``limit``."""
 
+    def resolutions(self) -> RetentionSettings | None:
+        """The resolutions this store keeps beside raw data (``None``: raw only)."""
+        return None
+
     async def query_resolved(
         self,
         device: str,
@@ -92,11 +97,25 @@ class Store(abc.ABC):
         now_ms: int,
         limit: int = 10_000,
     ) -> tuple[str, list[StoredReading]]:
-        """Like :meth:`query_range`, from the resolution that fits the range; return ``(resolution, readings)``.
+        """Like :meth:`query_range`, from the resolution that fits the range; return ``(resolution, readings)``."""
+        kept = self.resolutions()
+        rp = RAW if kept is None else choose_resolution(start_ms, end_ms, now_ms, kept)
+        if rp == RAW:
+            return rp, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+        return rp, await self.query_rollup(rp, device, profile, metrics, start_ms, end_ms, limit)
 
-        Stores without rollups read raw rows (resolution ``raw``).
-        """
-        return "raw", await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
+    async def query_rollup(
+        self,
+        rp: str,
+        device: str,
+        profile: str,
+        metrics: Sequence[str] | None,
+        start_ms: int,
+        end_ms: int,
+        limit: int = 10_000,
+    ) -> list[StoredReading]:
+        """Read ``m1`` or ``h1`` rollups, as :meth:`query_range` reads raw ones (stores whose resolutions() is set)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no rollups")
 
     @abc.abstractmethod
     async def latest(self, devices: Sequence[tuple[str, str]]) -> dict[str, dict[str, StoredReading]]:

@@ -117,21 +117,22 @@ class InfluxV1Store(Store):
                 sel = retention.rollup_select(self.database, profile, metrics, source, target, every, where)
                 await self._query([sel], with_db=False)
 
-    async def query_resolved(
+    def resolutions(self) -> retention.RetentionSettings | None:
+        """The policies the hub keeps in this database (``rollups``), or ``None``."""
+        return self.rollups
+
+    async def query_rollup(
         self,
+        rp: str,
         device: str,
         profile: str,
         metrics: Sequence[str] | None,
         start_ms: int,
         end_ms: int,
-        now_ms: int,
         limit: int = 10_000,
-    ) -> tuple[str, list[StoredReading]]:
-        """Read the range from the resolution that fits it (raw, m1 or h1); return that resolution too."""
-        if self.rollups is None:
-            return retention.RAW, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
-        rp = retention.choose_resolution(start_ms, end_ms, now_ms, self.rollups)
-        return rp, await self._range(device, profile, metrics, start_ms, end_ms, limit, rp)
+    ) -> list[StoredReading]:
+        """Read the ``rp`` retention policy (m1 or h1), which keeps the raw schema."""
+        return await self._range(device, profile, metrics, start_ms, end_ms, limit, rp)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

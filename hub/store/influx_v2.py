@@ -70,11 +70,11 @@ class InfluxV2Store(InfluxV1Store):
         """Ping the server (v2 servers take no CREATE statements) and open the local rollup aggregator."""
         if self.hub_rollups is not None:
             await self.hub_rollups.start()
-        self.rollups = None  # InfluxV1Store.start would CREATE retention policies, which v2 servers refuse
-        try:
-            await super().start()
-        finally:  # query_resolved reads m1/h1 even if the server was down at start
-            self.rollups = self._resolution if self.hub_rollups is not None else None
+        await super().start()  # rollups=None upstairs: no CREATE RETENTION POLICY, which v2 servers refuse
+
+    def resolutions(self) -> RetentionSettings | None:
+        """``m1``/``h1`` are the hub-side rollup buckets, read through DBRP mappings, when the hub writes them."""
+        return self._resolution if self.hub_rollups is not None else None
 
     async def close(self) -> None:
         """Close both HTTP clients and the local aggregator."""

@@ -7,35 +7,21 @@ and ``m1`` into ``h1`` every hour. A rollup point keeps the stored schema
 (field ``m`` = mean of the good values, ``m__q`` = best quality code in the
 window), so the same reader serves every resolution.
 
-:func:`choose_resolution` picks the policy a range query reads: the finest one
-that still holds the start of the range and returns a sensible number of
-points for its span.
+:func:`choose_resolution` (:mod:`hub.store.spans`, re-exported here) picks the
+policy a range query reads: the finest one that still holds the start of the
+range and returns a sensible number of points for its span.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated
 
-from pydantic import Field
-
-from citysense.profiles.model import Strict
 from hub.store.influxql import ident
 from hub.store.lineprotocol import QUALITY_SUFFIX
+from hub.store.spans import DAY_MS, H1, M1, RAW, RetentionSettings, choose_resolution
 
-DAY_MS = 86_400_000
-RAW, M1, H1 = "raw", "m1", "h1"
-
-
-class RetentionSettings(Strict):
-    """How long each resolution is kept (``None``: forever)."""
-
-    raw_days: Annotated[int, Field(ge=1)] = 30
-    rollup_1m_days: Annotated[int, Field(ge=1)] | None = 365
-    rollup_1h_days: Annotated[int, Field(ge=1)] | None = None
-    # Spans up to this many days are read raw; up to rollup_1m_max_span_days from m1; longer from h1.
-    raw_max_span_days: Annotated[float, Field(gt=0)] = 2
-    rollup_1m_max_span_days: Annotated[float, Field(gt=0)] = 60
+__all__ = ["DAY_MS", "H1", "M1", "RAW", "RetentionSettings", "choose_resolution", "continuous_queries",
+           "policy_statements", "rollup_select"]  # fmt: skip
 
 
 def _duration(days: int | None) -> str:
@@ -80,13 +66,3 @@ def continuous_queries(database: str, numeric_metrics: Mapping[str, Sequence[str
             body = rollup_select(database, profile, metrics, source, target, every)
             out.append(f"CREATE CONTINUOUS QUERY {name} ON {db} BEGIN {body} END")
     return out
-
-
-def choose_resolution(start_ms: int, end_ms: int, now_ms: int, r: RetentionSettings) -> str:
-    """Return the retention policy a query over ``[start_ms, end_ms)`` should read."""
-    span, age = end_ms - start_ms, now_ms - start_ms
-    if span <= r.raw_max_span_days * DAY_MS and age <= r.raw_days * DAY_MS:
-        return RAW
-    if span <= r.rollup_1m_max_span_days * DAY_MS and (r.rollup_1m_days is None or age <= r.rollup_1m_days * DAY_MS):
-        return M1
-    return H1

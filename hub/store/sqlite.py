@@ -37,7 +37,7 @@ from citysense.quality import Quality
 from hub.store import sqlite_rollups as rollups
 from hub.store.base import Store, StoredReading, check_value
 from hub.store.errors import StoreRejected, StoreUnavailable
-from hub.store.retention import RAW, RetentionSettings, choose_resolution
+from hub.store.retention import RetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -204,25 +204,25 @@ class SqliteStore(Store):
         """Return the device's readings in ``[start_ms, end_ms)``, by time then metric."""
         return await self._range("readings", _SELECT, device, profile, metrics, start_ms, end_ms, limit)
 
-    async def query_resolved(
+    def resolutions(self) -> RetentionSettings | None:
+        """What this file keeps beside raw rows (``retention``), or ``None``."""
+        return self.retention
+
+    async def query_rollup(
         self,
+        rp: str,
         device: str,
         profile: str,
         metrics: Sequence[str] | None,
         start_ms: int,
         end_ms: int,
-        now_ms: int,
         limit: int = 10_000,
-    ) -> tuple[str, list[StoredReading]]:
-        """Read the range from the resolution that fits it (raw, m1 or h1); return that resolution too."""
-        if self.retention is None:
-            return RAW, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
-        rp = choose_resolution(start_ms, end_ms, now_ms, self.retention)
-        if rp == RAW:
-            return rp, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
-        await self._run(rollups.flush)  # read what was just written, too
-        table = f"rollup_{rp}"
-        return rp, await self._range(table, rollups.SELECT_ROLLUP, device, profile, metrics, start_ms, end_ms, limit)
+    ) -> list[StoredReading]:
+        """Read ``rollup_m1`` or ``rollup_h1``, after recomputing what was just written."""
+        await self._run(rollups.flush)
+        return await self._range(
+            f"rollup_{rp}", rollups.SELECT_ROLLUP, device, profile, metrics, start_ms, end_ms, limit
+        )
 
     async def windows_of(self, readings: Sequence[StoredReading]) -> dict[str, list[StoredReading]]:
         """Recompute pending rollups now; return the ``m1`` and ``h1`` rollup readings the readings fall in."""
