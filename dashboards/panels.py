@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as dash
@@ -12,14 +13,16 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from citysense.profiles.model import Point
+from citysense.profiles.model import Point, Profile
 from dashboards import influxql as q
 from dashboards.catalogue import Lines, grafana_unit
-from dashboards.targets import INFLUX
+from dashboards.targets import INFLUX, InfluxQL
 
 Target = cogbuilder.Builder[cogvariants.Dataquery]
+AnyPanel = TypeVar("AnyPanel", timeseries.Panel, statetimeline.Panel, stat.Panel, bargauge.Panel, table.Panel)
 GREEN, YELLOW, ORANGE, RED, BLUE, GREY = "green", "#EAB839", "orange", "red", "blue", "#8e8e8e"
 SEVERITY_COLOURS = {"info": BLUE, "warning": YELLOW, "major": ORANGE, "critical": RED}
+LEVEL_COLOURS = {**SEVERITY_COLOURS, "info": YELLOW}  # an accumulation's lowest level is already a caution
 
 
 def variables(board: dash.Dashboard, department: str | None) -> dash.Dashboard:
@@ -101,6 +104,13 @@ def new_board(uid: str, title: str, tags: list[str], department: str | None, des
     return variables(board, department)
 
 
+def with_targets(panel: AnyPanel, targets: Sequence[Target]) -> AnyPanel:
+    """Add the queries to a panel, in order."""
+    for t in targets:
+        panel = panel.with_target(t)
+    return panel
+
+
 def thresholds(steps: Sequence[tuple[float | None, str]]) -> dash.ThresholdsConfig:
     """Absolute thresholds from ``(value, colour)`` steps; the first value is ``None`` (the base)."""
     return (
@@ -144,8 +154,7 @@ def series(
         .fill_opacity(15 if bars else 8)
         .span_nulls(True)
     )
-    for t in targets:
-        panel = panel.with_target(t)
+    panel = with_targets(panel, targets)
     if bars:
         panel = panel.draw_style(common.GraphDrawStyle.BARS)
     if lines is not None and (lines.warning is not None or lines.danger is not None):
@@ -169,9 +178,7 @@ def states(
         .merge_values(True)
         .show_value(common.VisibilityMode.AUTO)
     )
-    for t in targets:
-        panel = panel.with_target(t)
-    return panel
+    return with_targets(panel, targets)
 
 
 STATE_COLOURS = {
@@ -222,9 +229,7 @@ def stat_panel(
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
     )
-    for t in targets:
-        panel = panel.with_target(t)
-    return panel
+    return with_targets(panel, targets)
 
 
 def bars(
@@ -251,9 +256,7 @@ def bars(
         .thresholds(thresholds(steps))
         .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
     )
-    for t in targets:
-        panel = panel.with_target(t)
-    return panel
+    return with_targets(panel, targets)
 
 
 def grid(
@@ -261,11 +264,54 @@ def grid(
 ) -> table.Panel:
     """A table panel."""
     panel = table.Panel().title(title).description(description).datasource(INFLUX).span(span).height(height)
-    for t in targets:
-        panel = panel.with_target(t)
-    return panel
+    return with_targets(panel, targets)
 
 
 def unit_of(point: Point) -> str:
     """Grafana unit of a profile point."""
     return grafana_unit(point.unit)
+
+
+def window_label(seconds: float) -> str:
+    """An InfluxQL duration for a rule's window: ``1h``, ``24h``, ``30m``."""
+    return f"{int(seconds // 3600)}h" if seconds % 3600 == 0 else f"{int(seconds // 60)}m"
+
+
+def accumulations(profile: Profile, total: Point, *, span: int) -> list[bargauge.Panel]:
+    """One bar gauge per window-sum rule on a running total (rain): the growth over the rule's window, per device,
+    coloured by the rule's severity levels."""
+    out = []
+    for rule in profile.alerts:
+        if rule.kind != "window_sum" or rule.metric != total.metric or rule.window_s is None:
+            continue
+        window = window_label(rule.window_s)
+        steps: list[tuple[float | None, str]] = [(None, GREEN)]
+        steps += [(v, LEVEL_COLOURS[s]) for s, v in sorted((rule.levels or {}).items(), key=lambda kv: kv[1])]
+        out.append(
+            bars(
+                f"Rain in the last {window}",
+                [InfluxQL("A", q.spread_since(profile.id, total.metric, window), alias="$tag_device")],
+                unit_of(total),
+                steps,
+                description=f"Accumulation over {window}, coloured by the alert levels of rule '{rule.id}'.",
+                span=span,
+            )
+        )
+    return out
+
+
+def flags_now(
+    title: str, profile: Profile, flags: Sequence[Point], window: str, *, description: str, span: int
+) -> stat.Panel:
+    """How many devices have each fault flag set in their newest reading within ``window``."""
+    return stat_panel(
+        title,
+        [
+            InfluxQL(chr(65 + i), q.total_latest(profile.id, p.metric, window), alias=p.name)
+            for i, p in enumerate(flags)
+        ],
+        "none",
+        [(None, GREEN), (1, RED)],
+        description=description,
+        span=span,
+    )

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards import influxql as q
 from dashboards.catalogue import Catalogue, Lines, lines_from_rules
-from dashboards.panels import GREEN, RED, grid, new_board, series, stat_panel, states, unit_of
+from dashboards.panels import flags_now, grid, new_board, series, stat_panel, states, unit_of
 from dashboards.targets import InfluxQL
 
 KIND = "smart_pole"
@@ -40,14 +40,11 @@ def build(cat: Catalogue, site_lines: Mapping[str, Lines]) -> dash.Dashboard:
         )
     )
     board = board.with_panel(
-        stat_panel(
+        flags_now(
             "Lamps with a fault now",
-            [
-                InfluxQL(chr(65 + i), q.total_latest(lamp.id, p.metric, "15m"), alias=p.name)
-                for i, p in enumerate(faults)
-            ],
-            "none",
-            [(None, GREEN), (1, RED)],
+            lamp,
+            faults,
+            "15m",
             description="Per fault flag: poles reporting it in the last 15 minutes.",
             span=18,
         )

@@ -9,7 +9,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards import influxql as q
 from dashboards.catalogue import Catalogue, Lines
-from dashboards.panels import GREEN, RED, grid, new_board, series, stat_panel, states, unit_of
+from dashboards.panels import flags_now, grid, new_board, series, states, unit_of
 from dashboards.targets import InfluxQL
 
 KIND = "signal_cabinet"
@@ -32,14 +32,11 @@ def build(cat: Catalogue, site_lines: Mapping[str, Lines]) -> dash.Dashboard:
         "Signal group states and operating mode, controller faults, detector volumes and occupancy.",
     )
     board = board.with_panel(
-        stat_panel(
+        flags_now(
             "Cabinets reporting a fault now",
-            [
-                InfluxQL(chr(65 + i), q.total_latest(ctrl.id, p.metric, "5m"), alias=p.name)
-                for i, p in enumerate(faults)
-            ],
-            "none",
-            [(None, GREEN), (1, RED)],
+            ctrl,
+            faults,
+            "5m",
             description="Per fault flag: intersections reporting it in the last 5 minutes.",
             span=24,
         )

@@ -8,15 +8,10 @@ from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards import influxql as q
 from dashboards.catalogue import Catalogue, Lines, grafana_unit, lines_from_rules
-from dashboards.panels import GREEN, ORANGE, RED, YELLOW, bars, grid, new_board, series, unit_of
+from dashboards.panels import accumulations, grid, new_board, series, unit_of
 from dashboards.targets import InfluxQL
 
 KIND = "water_gauge"
-LEVELS = {"info": YELLOW, "warning": YELLOW, "major": ORANGE, "critical": RED}
-
-
-def _window(seconds: float) -> str:
-    return f"{int(seconds // 3600)}h" if seconds % 3600 == 0 else f"{int(seconds // 60)}m"
 
 
 def build(cat: Catalogue, site_lines: Mapping[str, Lines]) -> dash.Dashboard:
@@ -81,22 +76,8 @@ def build(cat: Catalogue, site_lines: Mapping[str, Lines]) -> dash.Dashboard:
             span=24,
         )
     )
-    for rule in rain.alerts:
-        if rule.kind != "window_sum" or rule.metric != total.metric or rule.window_s is None:
-            continue
-        window = _window(rule.window_s)
-        steps: list[tuple[float | None, str]] = [(None, GREEN)]
-        steps += [(v, LEVELS[s]) for s, v in sorted((rule.levels or {}).items(), key=lambda kv: kv[1])]
-        board = board.with_panel(
-            bars(
-                f"Rain in the last {window}",
-                [InfluxQL("A", q.spread_since(rain.id, total.metric, window), alias="$tag_device", table=False)],
-                grafana_unit(total.unit),
-                steps,
-                description=f"Accumulation over {window}, coloured by the alert levels of rule '{rule.id}'.",
-                span=8,
-            )
-        )
+    for panel in accumulations(rain, total, span=8):
+        board = board.with_panel(panel)
     board = board.with_row(dash.Row("Gauge health"))
     return board.with_panel(
         series(

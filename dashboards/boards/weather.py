@@ -8,9 +8,8 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common
 
 from dashboards import influxql as q
-from dashboards.boards.water import LEVELS, _window
 from dashboards.catalogue import Catalogue, Lines, lines_from_rules
-from dashboards.panels import GREEN, bars, grid, new_board, series, unit_of
+from dashboards.panels import accumulations, grid, new_board, series, unit_of
 from dashboards.targets import InfluxQL
 
 KIND = "weather_station"
@@ -85,19 +84,6 @@ def build(cat: Catalogue, site_lines: Mapping[str, Lines]) -> dash.Dashboard:
             span=12,
         )
     )
-    for rule in met.alerts:
-        if rule.kind == "window_sum" and rule.metric == total.metric and rule.window_s is not None:
-            window = _window(rule.window_s)
-            steps: list[tuple[float | None, str]] = [(None, GREEN)]
-            steps += [(v, LEVELS[s]) for s, v in sorted((rule.levels or {}).items(), key=lambda kv: kv[1])]
-            board = board.with_panel(
-                bars(
-                    f"Rain in the last {window}",
-                    [InfluxQL("A", q.spread_since(met.id, total.metric, window), alias="$tag_device")],
-                    unit_of(total),
-                    steps,
-                    description=f"Coloured by the alert levels of rule '{rule.id}'.",
-                    span=6,
-                )
-            )
+    for panel in accumulations(met, total, span=6):
+        board = board.with_panel(panel)
     return board
