@@ -6,23 +6,23 @@ take the server away under a running store and bring it back.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate
+from tests.harness.ports import HarnessError, find_binary, free_port, log_tail
+from tests.harness.server import LocalServer
 
 INFLUXD = "/usr/bin/influxd"
 
 
-class InfluxServer:
+class InfluxServer(LocalServer):
     """One ``influxd`` on 127.0.0.1:<free port> (HTTP) and another free port (RPC), without auth."""
+
+    stop_grace_s = 15.0
 
     def __init__(
         self,
@@ -125,29 +125,6 @@ bind-address = "{self.host}:{self.rpc_port}"
             f"log tail:\n{log_tail(self.log_path)}",
         )
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, SIGKILL fallback); the data stays for :meth:`start`."""
-        terminate(self._proc, grace_s=15.0)
-        self._proc = None
-
-    def close(self) -> None:
-        """Stop the server and delete its directory if the harness created it."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
     def log(self, lines: int = 50) -> str:
         """Return the tail of the server log."""
         return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

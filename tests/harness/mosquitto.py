@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
+from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, wait_port
+from tests.harness.server import LocalServer
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
@@ -45,7 +43,7 @@ class TlsListener:
         )
 
 
-class MosquittoServer:
+class MosquittoServer(LocalServer):
     """One ``mosquitto`` process on 127.0.0.1:<free port> with its data in a temp dir."""
 
     def __init__(
@@ -141,34 +139,11 @@ class MosquittoServer:
             self.stop()
             raise HarnessError(f"{exc}\nstderr:\n{log_tail(self.stderr_path)}") from None
 
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM, SIGKILL fallback); its data dir stays for :meth:`restart`."""
-        terminate(self._proc)
-        self._proc = None
-
     def restart(self) -> None:
         """Stop and start again on the same port with the same persistence."""
         self.stop()
         self.start()
 
-    def close(self) -> None:
-        """Stop the broker and delete its directory if the harness created it."""
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
     def log(self, lines: int = 50) -> str:
         """Return the tail of the broker log."""
         return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

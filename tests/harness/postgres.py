@@ -15,10 +15,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from tests.harness.ports import HarnessError, free_port, log_tail, terminate, wait_port
+from tests.harness.ports import HarnessError, free_port, log_tail, wait_port
+from tests.harness.server import LocalServer
 
 
 def _pg_bin(name: str) -> str:
@@ -31,7 +30,7 @@ def _pg_bin(name: str) -> str:
     return path
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """One ``postgres`` process on 127.0.0.1:<free port> with a fresh cluster in a temp dir."""
 
     def __init__(self, *, database: str = "citysense", start_timeout_s: float = 30.0) -> None:
@@ -102,21 +101,3 @@ class PostgresServer:
 
                 time.sleep(0.1)
         raise HarnessError(f"postgres never accepted logins:\n{log_tail(self.log_path)}")
-
-    def close(self) -> None:
-        """Stop the server and delete the cluster."""
-        terminate(self._proc)
-        self._proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, terminate, wait_port
+from tests.harness.ports import HarnessError, find_binary, free_port, log_tail, wait_port
+from tests.harness.server import LocalServer
 
 VICTORIA = "/usr/bin/victoria-metrics"
 
 
-class VictoriaServer:
+class VictoriaServer(LocalServer):
     """One ``victoria-metrics`` on 127.0.0.1:<free port> with its data in a temp dir."""
 
     def __init__(self, *, binary: str = VICTORIA, start_timeout_s: float = 15.0) -> None:
@@ -51,18 +49,3 @@ class VictoriaServer:
         except HarnessError as exc:
             self.close()
             raise HarnessError(f"{exc}\n{log_tail(self.log_path)}") from None
-
-    def close(self) -> None:
-        """Stop the server and delete its directory."""
-        terminate(self._proc)
-        self._proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
