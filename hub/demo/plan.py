@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from citysense.nodekinds import NodeKind
+from hub.registry.fleet import Endpoint, NodeSpec
+
 
 @dataclass(frozen=True, slots=True)
 class DemoSite:
@@ -41,3 +44,16 @@ def node_ids(per_kind: int) -> list[tuple[str, DemoSite]]:
             counts[site.kind] = n
             out.append((f"{site.prefix}-{n:04d}", site))
     return out
+
+
+def node_spec(node_id: str, site: DemoSite, kind: NodeKind, port: int) -> NodeSpec:
+    """The fleet entry of a demo node whose every connection is a Modbus TCP server on 127.0.0.1:``port``."""
+    return NodeSpec(
+        id=node_id,
+        kind=site.kind,
+        name=site.name,
+        region=site.region,
+        latitude=site.latitude,
+        longitude=site.longitude,
+        endpoints={c.id: Endpoint(host="127.0.0.1", port=port) for c in kind.connections},
+    )

@@ -24,9 +24,9 @@ from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from edge_agent.app import Agent
 from hub.config import HubSettings
-from hub.demo.plan import node_ids
+from hub.demo.plan import node_ids, node_spec
 from hub.registry.access import Access
-from hub.registry.fleet import Endpoint, Fleet, NodeSpec
+from hub.registry.fleet import Fleet, NodeSpec
 from hub.registry.render import render_agent_config
 from hub.runtime import RunningHub, running_hub
 from simulator.fleet import SimulatedNode
@@ -64,18 +64,7 @@ async def demo_stack(settings: HubSettings, per_kind: int = 2, *, frozen: bool =
                 sim.freeze()
             stack.push_async_callback(sim.stop)
             sims[node_id] = sim
-            endpoints = {c.id: Endpoint(host="127.0.0.1", port=sim.port) for c in kinds[site.kind].connections}
-            specs.append(
-                NodeSpec(
-                    id=node_id,
-                    kind=site.kind,
-                    name=site.name,
-                    region=site.region,
-                    latitude=site.latitude,
-                    longitude=site.longitude,
-                    endpoints=endpoints,
-                )
-            )
+            specs.append(node_spec(node_id, site, kinds[site.kind], sim.port))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fleet_file = settings.data_dir / "demo-fleet.yaml"
         fleet = Fleet(regions=base.regions, departments=base.departments, nodes=specs)

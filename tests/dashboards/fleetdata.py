@@ -17,12 +17,12 @@ from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
-from hub.demo.plan import node_ids
+from hub.demo.plan import node_ids, node_spec
 from hub.demo.run import REGIONS
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
-from hub.registry.fleet import Endpoint, Fleet, NodeSpec
+from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.base import Store
 from simulator.fleet import SimulatedNode
@@ -49,18 +49,7 @@ def build_registry(path: Path) -> tuple[Registry, dict[str, NodeKind], ProfileSe
     profiles = load_profiles(default_profile_dir())
     kinds = load_node_kinds(default_node_kind_dir(), set(profiles))
     base = load_model(Fleet, REGIONS)
-    specs = [
-        NodeSpec(
-            id=node_id,
-            kind=site.kind,
-            name=site.name,
-            region=site.region,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            endpoints={c.id: Endpoint(host="127.0.0.1", port=1502) for c in kinds[site.kind].connections},
-        )
-        for node_id, site in node_ids(2)
-    ]
+    specs = [node_spec(node_id, site, kinds[site.kind], 1502) for node_id, site in node_ids(2)]
     registry = Registry(f"sqlite:///{path}")
     registry.migrate()
     registry.apply_fleet(Fleet(regions=base.regions, departments=base.departments, nodes=specs), kinds, profiles)
