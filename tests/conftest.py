@@ -9,28 +9,17 @@ looks like a passing one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
 
 import pytest
 
-from tests.harness import HarnessError, InfluxServer, MosquittoServer
-
-S = TypeVar("S", MosquittoServer, InfluxServer)
-
-
-def _started(factory: type[S]) -> S:
-    try:
-        server = factory()
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return server
+from tests.harness import InfluxServer, MosquittoServer
+from tests.harness.server import started
 
 
 @pytest.fixture(scope="session")
 def mosquitto() -> Iterator[MosquittoServer]:
     """A broker for the whole session; do not stop it (use ``mosquitto_fresh``)."""
-    server = _started(MosquittoServer)
+    server = started(MosquittoServer)
     yield server
     server.close()
 
@@ -38,7 +27,7 @@ def mosquitto() -> Iterator[MosquittoServer]:
 @pytest.fixture
 def mosquitto_fresh() -> Iterator[MosquittoServer]:
     """A broker of this test alone, free to stop and restart."""
-    server = _started(MosquittoServer)
+    server = started(MosquittoServer)
     yield server
     server.close()
 
@@ -46,7 +35,7 @@ def mosquitto_fresh() -> Iterator[MosquittoServer]:
 @pytest.fixture(scope="session")
 def influx() -> Iterator[InfluxServer]:
     """An InfluxDB 1.x server for the whole session; use a database of your own, do not stop it."""
-    server = _started(InfluxServer)
+    server = started(InfluxServer)
     yield server
     server.close()
 
@@ -54,7 +43,7 @@ def influx() -> Iterator[InfluxServer]:
 @pytest.fixture
 def influx_fresh() -> Iterator[InfluxServer]:
     """An InfluxDB server of this test alone, free to stop and start again."""
-    server = _started(InfluxServer)
+    server = started(InfluxServer)
     yield server
     server.close()
 

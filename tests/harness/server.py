@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
-from tests.harness.ports import terminate
+import pytest
+
+from tests.harness.ports import HarnessError, terminate
 
 
 class LocalServer:
@@ -43,3 +46,16 @@ class LocalServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+S = TypeVar("S", bound=LocalServer)
+
+
+def started(factory: Callable[[], S]) -> S:
+    """Start a harness server for a fixture; a missing binary or a failed start FAILS the test (never skips it)."""
+    try:
+        server = factory()
+        server.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return server

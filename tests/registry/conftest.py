@@ -6,17 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.ports import HarnessError
 from tests.harness.postgres import PostgresServer
+from tests.harness.server import started
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the session."""
-    try:
-        server = PostgresServer()
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    server = started(PostgresServer)
     yield server
     server.close()

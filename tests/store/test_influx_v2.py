@@ -21,7 +21,7 @@ from hub.store.errors import StoreRejected, StoreUnavailable
 from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite_rollups import HOUR_MS, MINUTE_MS
-from tests.harness import HarnessError
+from tests.harness.server import started
 from tests.harness.victoria import VictoriaServer
 
 T0 = 1_767_225_600_000
@@ -29,11 +29,7 @@ T0 = 1_767_225_600_000
 
 @pytest.fixture
 def victoria() -> Iterator[VictoriaServer]:
-    try:
-        server = VictoriaServer()
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    server = started(VictoriaServer)
     yield server
     server.close()
 
