@@ -94,11 +94,8 @@ class InfluxV2Store(InfluxV1Store):
             except StoreRejected as exc:
                 # The raw points are stored: a missing or refused rollup bucket must not refuse (dead-letter) them.
                 # An unavailable server still raises, so the whole batch is retried or spooled.
-                self.rollup_rejected += len(windows)
-                if (
-                    self.rollup_rejected == len(windows)
-                    or self.rollup_rejected // 10_000 != (self.rollup_rejected - len(windows)) // 10_000
-                ):
+                before, self.rollup_rejected = self.rollup_rejected, self.rollup_rejected + len(windows)
+                if before == 0 or before // 10_000 != self.rollup_rejected // 10_000:  # the first, then every 10,000th
                     log.warning(
                         "%s_%s: rollup points refused (%d so far): %s", self.bucket, rp, self.rollup_rejected, exc
                     )

@@ -165,7 +165,8 @@ class SqliteStore(Store):
         rows = [_row(r) for r in readings]
         latest_rows = [_row(r) for r in newest.values()]
 
-        keys = [(r.device, r.metric, r.ts_ms) for r in readings]
+        keep = self.retention
+        keys = [(r.device, r.metric, r.ts_ms) for r in readings] if keep is not None else []
         now_ms = int(self.clock() * 1000)
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -173,24 +174,29 @@ class SqliteStore(Store):
                 conn.execute("BEGIN")
                 conn.executemany(_INSERT, rows)
                 conn.executemany(_UPSERT_LATEST, latest_rows)
-                if self.retention is not None:
-                    rollups.mark(conn, keys, now_ms, self.retention)
-            if self.retention is not None and now_ms - self._flushed_ms >= rollups.FLUSH_MINUTES_EVERY_MS:
-                hours = now_ms - self._flushed_hours_ms >= rollups.FLUSH_HOURS_EVERY_MS
-                rollups.flush(conn, hours=hours)
-                self._flushed_ms = now_ms
-                if hours:
-                    self._flushed_hours_ms = now_ms
-            if self.retention is not None and now_ms - self._purged_ms >= rollups.PURGE_EVERY_MS:
-                with conn:
-                    conn.execute("BEGIN")
-                    removed = rollups.purge(conn, now_ms, self.retention)
-                self._purged_ms = now_ms
-                if removed:
-                    log.info("%s: %d rows past their retention deleted", self.path, removed)
+                if keep is not None:
+                    rollups.mark(conn, keys, now_ms, keep)
+            if keep is not None:
+                self._maintain(conn, now_ms, keep)
 
         if rows:
             await self._run(insert)
+
+    def _maintain(self, conn: sqlite3.Connection, now_ms: int, keep: RetentionSettings) -> None:
+        """Recompute marked rollup windows and purge expired rows when their periods are due (worker thread)."""
+        if now_ms - self._flushed_ms >= rollups.FLUSH_MINUTES_EVERY_MS:
+            hours = now_ms - self._flushed_hours_ms >= rollups.FLUSH_HOURS_EVERY_MS
+            rollups.flush(conn, hours=hours)
+            self._flushed_ms = now_ms
+            if hours:
+                self._flushed_hours_ms = now_ms
+        if now_ms - self._purged_ms >= rollups.PURGE_EVERY_MS:
+            with conn:
+                conn.execute("BEGIN")
+                removed = rollups.purge(conn, now_ms, keep)
+            self._purged_ms = now_ms
+            if removed:
+                log.info("%s: %d rows past their retention deleted", self.path, removed)
 
     async def query_range(
         self,
