@@ -120,8 +120,8 @@ class AlarmStore:
             events = list(s.scalars(select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.id)))
             return alarm, events
 
-    def query(self, state: str | None, device: str | None, limit: int) -> list[Alarm]:
-        """Alarms newest first; ``state`` may be ``open``."""
+    def query(self, state: str | None, device: str | None, limit: int, *, node: str | None = None) -> list[Alarm]:
+        """Alarms newest first; ``state`` may be ``open``; optionally one device's or one node's."""
         with self._session() as s:
             q = select(Alarm).order_by(Alarm.id.desc()).limit(limit)
             if state == "open":
@@ -130,6 +130,8 @@ class AlarmStore:
                 q = q.where(Alarm.state == state)
             if device:
                 q = q.where(Alarm.device == device)
+            if node:
+                q = q.where(Alarm.node == node)
             return list(s.scalars(q))
 
     def due(self, now_ms: int) -> list[Alarm]:

@@ -44,10 +44,11 @@ def _regions(services: Services) -> tuple[dict[str, Region], list[dict[str, str]
     return regions, depts
 
 
-def _open_alarms(engine: AlertEngine | None, who: Principal) -> list[Any]:
+def _open_alarms(engine: AlertEngine | None, who: Principal, node: str | None = None) -> list[Any]:
     if engine is None:
         return []
-    return [a for a in engine.store.query("open", None, 100_000) if who.sees(a.region_code, a.department_id)]
+    found = engine.store.query("open", None, 100_000, node=node)
+    return [a for a in found if who.sees(a.region_code, a.department_id)]
 
 
 @router.get("", operation_id="getMap")
@@ -82,7 +83,7 @@ async def get_map_node(services: Services, who: CurrentPrincipal, request: Reque
     ensure_sees(who, node.region_code, node.department_id, f"node '{node_id}'")
     regions, _ = await asyncio.to_thread(_regions, services)
     engine = _engine(request)
-    alarms = [a for a in await asyncio.to_thread(_open_alarms, engine, who) if a.node == node_id]
+    alarms = await asyncio.to_thread(_open_alarms, engine, who, node_id)
     card = summary([node], regions, [], alarms)["nodes"][0]
     devices = []
     for d in node.devices:
