@@ -35,7 +35,10 @@ APT_PACKAGES = [
     "mosquitto", "mosquitto-clients", "influxdb", "socat", "postgresql", "victoria-metrics",
     "chromium", "chromium-driver",
 ]  # fmt: skip
-SERVICES = ["mosquitto", "influxdb", "postgresql", "victoria-metrics"]
+# The system service each server package starts on install: the tests run their own instances instead.
+SERVICE_OF = {
+    "mosquitto": "mosquitto", "influxd": "influxdb", "initdb": "postgresql", "victoria-metrics": "victoria-metrics",
+}  # fmt: skip
 
 
 def missing_binaries() -> list[str]:
@@ -66,8 +69,9 @@ def install_servers() -> None:
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]):
         if run(cmd, env=env) != 0:
             raise SystemExit(f"{' '.join(cmd)} failed")
-    # The packages were absent, so any running service was started by this install.
-    for service in SERVICES:
+    # Stop (and keep from starting at boot) only the services this install brought: a server that was
+    # already there, e.g. the machine's own PostgreSQL, is left alone.
+    for service in (SERVICE_OF[name] for name in missing if name in SERVICE_OF):
         run(["service", service, "stop"])
         if shutil.which("systemctl"):
             run(["systemctl", "disable", service])
