@@ -11,11 +11,13 @@ from citysense.errors import ConfigError
 from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from hub.config import HubSettings
+from hub.gcpolicy import tune_gc
 from hub.runtime import running_hub
 
 
 async def _serve(settings: HubSettings) -> None:
     async with running_hub(settings) as hub:
+        tune_gc(settings.gc_young_threshold)  # after start-up, so that what it loaded is frozen
         print(f"CitySense hub API: {hub.api_url}/docs   (MQTT {hub.mqtt_host}:{hub.mqtt_port})", flush=True)
         await asyncio.Event().wait()
 

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.store.retention import RetentionSettings
 
 
@@ -73,6 +74,8 @@ class HubSettings(Strict):
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection
     dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)
+    # Young-generation GC threshold of the hub process; 0 keeps CPython's 700 (hub/gcpolicy.py).
+    gc_young_threshold: Annotated[int, Field(ge=0)] = DEFAULT_YOUNG_THRESHOLD
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
     # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
