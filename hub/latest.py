@@ -11,10 +11,11 @@ quality ``stale`` (the value stays, so a dashboard can still show it greyed).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+
+import msgspec
 
 from citysense.quality import Quality
 from hub.store.base import StoredReading
@@ -127,4 +128,4 @@ class LatestCache:
 def _stale(r: StoredReading) -> StoredReading:
     if r.quality != Quality.GOOD:
         return r
-    return dataclasses.replace(r, quality=Quality.STALE)
+    return msgspec.structs.replace(r, quality=Quality.STALE)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import pytest
 
 from citysense.quality import Quality
@@ -42,13 +41,13 @@ def rd(
 
 def as_stored(store: Store, readings: list[StoredReading]) -> list[StoredReading]:
     """What the back end gives back: InfluxDB keeps no units (the API takes them from the profile)."""
-    out = [dataclasses.replace(r, unit="") if isinstance(store, InfluxV1Store) else r for r in readings]
+    out = [msgspec.structs.replace(r, unit="") if isinstance(store, InfluxV1Store) else r for r in readings]
     return sorted(out, key=lambda r: (r.ts_ms, r.metric))
 
 
 def norm(readings: list[StoredReading]) -> list[tuple[object, ...]]:
     """Comparable form (tags as a plain dict)."""
-    return [(*dataclasses.astuple(dataclasses.replace(r, tags={})), dict(r.tags)) for r in readings]
+    return [(*msgspec.structs.astuple(msgspec.structs.replace(r, tags={})), dict(r.tags)) for r in readings]
 
 
 async def test_round_trip_every_value_kind_and_quality(store: Store) -> None:
