@@ -20,13 +20,16 @@ handled in arrival order, in groups of what arrived meanwhile (up to
 ``batch_messages``, waiting at most ``batch_wait_s``): one store write and one
 dedupe transaction per group, then one PUBACK per message.
 
-Pipelined: one task decodes, validates and dedupes the next group
-(:meth:`Pipeline.prepare`, CPU) while another writes the previous one
-(:meth:`Pipeline.commit`, mostly waiting on the store) and then acknowledges
-it. Groups are committed and acknowledged strictly in arrival order; at most
-``PREPARED_AHEAD`` prepared groups wait for the writer. A prepared group that
-is never committed (the session ended) is never acknowledged, so the broker
-sends it again; its dedupe claims are dropped with the session.
+Pipelined, in three stages: one task decodes, validates and dedupes the next
+group (:meth:`Pipeline.prepare`, CPU); each prepared group's store write
+(:meth:`Pipeline.store_prepared`: encoding, then waiting on the store) starts
+at once, so one group's round trip to InfluxDB overlaps the next group's
+encoding; a third task takes the written groups strictly in arrival order,
+finishes them (:meth:`Pipeline.finish`: latest values, alert engine, ledger,
+status messages) and then acknowledges their messages. At most
+``WRITES_IN_FLIGHT`` groups are being written at once. A prepared group that is
+never finished (the session ended) is never acknowledged, so the broker sends
+it again; its dedupe claims are dropped with the session.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ from hub.ingest.pipeline import Pipeline, Prepared
 from hub.ingest.readahead import read_ahead
 
 log = logging.getLogger(__name__)
+# A prepared group, its messages, and the task writing it to the store.
+_Writing = tuple[list[aiomqtt.Message], Prepared, "asyncio.Task[None]"]
 BACKOFF_MAX_S = 30.0
-PREPARED_AHEAD = 1  # prepared groups waiting for the writer (besides the one being written)
+WRITES_IN_FLIGHT = 2  # prepared groups being written to the store at once (finished and acked in order)
 
 
 class Consumer:
@@ -73,6 +78,7 @@ class Consumer:
         self.batch_wait_s = batch_wait_s
         self.subscribed = asyncio.Event()
         self.acked = 0
+        self._groups = 0
 
     async def run(self) -> None:
         """Consume forever, reconnecting with full-jitter back-off."""
@@ -112,18 +118,17 @@ class Consumer:
                 await client.subscribe(flt, qos=1, timeout=self.timeout_s)
             log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
             self.subscribed.set()
-            ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]] = asyncio.Queue(maxsize=PREPARED_AHEAD)
+            # A group waits here while it is written; the task making room is the finisher.
+            writing: asyncio.Queue[_Writing] = asyncio.Queue(maxsize=WRITES_IN_FLIGHT - 1)
             try:
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._prepare(client, ready), name="hub:ingest-prepare")
-                    tg.create_task(self._commit(client, ready), name="hub:ingest-commit")
+                    tg.create_task(self._prepare(client, tg, writing), name="hub:ingest-prepare")
+                    tg.create_task(self._finish(client, writing), name="hub:ingest-finish")
             finally:
                 self.pipeline.forget_inflight()  # nothing prepared here will be acked now; the broker resends it
 
-    async def _prepare(
-        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
-    ) -> None:
-        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``) and prepare it.
+    async def _prepare(self, client: aiomqtt.Client, tg: asyncio.TaskGroup, writing: asyncio.Queue[_Writing]) -> None:
+        """Take what arrived (up to ``batch_messages``, waiting at most ``batch_wait_s``), prepare it, start its write.
 
         The first message of a group comes through aiomqtt's iterator, which
         raises ``MqttError`` when the connection drops; the rest are taken
@@ -152,15 +157,19 @@ class Consumer:
             items = [
                 (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()) for m in batch
             ]
-            await ready.put((batch, await self.pipeline.prepare(items)))
+            prepared = await self.pipeline.prepare(items)
+            self._groups += 1
+            write = tg.create_task(self.pipeline.store_prepared(prepared), name=f"hub:ingest-write-{self._groups}")
+            await writing.put((batch, prepared, write))
 
-    async def _commit(
-        self, client: aiomqtt.Client, ready: asyncio.Queue[tuple[list[aiomqtt.Message], Prepared]]
-    ) -> None:
-        """Store each prepared group in order, then acknowledge its messages."""
+    async def _finish(self, client: aiomqtt.Client, writing: asyncio.Queue[_Writing]) -> None:
+        """Finish each written group in arrival order, then acknowledge its messages."""
         while True:
-            batch, prepared = await ready.get()
-            await self.pipeline.commit(prepared)
+            batch, prepared, write = await writing.get()
+            try:
+                await write
+            finally:
+                await self.pipeline.finish(prepared)
             for m in batch:
                 if m.qos > 0:
                     client._client.ack(m.mid, m.qos)

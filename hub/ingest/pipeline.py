@@ -43,6 +43,7 @@ class _Telemetry:
     groups: list[tuple[str, str, bytes, list[StoredReading]]]  # (topic, node, payload, storable readings)
     marks: list[tuple[str, int]]  # every (node, seq) seen, duplicates included
     now_ms: int
+    stored: list[StoredReading] | None = None  # set by Pipeline.store_prepared: what the store (or spool) took
 
 
 @dataclass(slots=True)
@@ -135,11 +136,38 @@ class Pipeline:
     async def commit(self, prepared: Prepared) -> None:
         """Store, spool or apply what :meth:`prepare` kept, in arrival order; then release its claims."""
         try:
+            await self.store_prepared(prepared)
+        finally:
+            await self.finish(prepared)
+
+    async def store_prepared(self, prepared: Prepared) -> None:
+        """Write the readings :meth:`prepare` kept to the store or the spool (dead-lettering what it refuses).
+
+        Several prepared groups may be written at once (the consumer overlaps
+        one group's store round trip with the next one's encoding); each must
+        then go through :meth:`finish` in arrival order. Raises only what the
+        store raises beyond refusing data (``StoreUnavailable`` is retried or
+        spooled by :class:`DurableWriter`).
+        """
+        for step in prepared.steps:
+            if isinstance(step, _Telemetry):
+                step.stored = await self._store_groups(step.groups)
+
+    async def finish(self, prepared: Prepared) -> None:
+        """After :meth:`store_prepared`: publish, notify, mark and apply statuses in arrival order; release claims.
+
+        Called for every prepared group, written or not: a group whose write
+        failed only releases its claims (its messages are not acknowledged, and
+        the broker sends them again).
+        """
+        try:
             for step in prepared.steps:
                 if isinstance(step, NodeStatus):
                     await self._status(step)
+                elif step.stored is None:
+                    return  # the write failed: nothing after it is applied either
                 else:
-                    await self._store_step(step)
+                    await self._stored_step(step, step.stored)
         finally:
             self._inflight -= prepared.claimed
 
@@ -192,8 +220,7 @@ class Pipeline:
             await self.dead.add_many(letters)
         return _Telemetry(groups, keys, now_ms)
 
-    async def _store_step(self, step: _Telemetry) -> None:
-        stored = await self._store_groups(step.groups)
+    async def _stored_step(self, step: _Telemetry, stored: list[StoredReading]) -> None:
         if stored:
             await self.latest.publish(stored)
             await self._notify(stored)

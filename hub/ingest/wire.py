@@ -51,7 +51,7 @@ _QUALITY = Literal[
 _QUALITY_CODE = {q.wire: q for q in Quality}
 
 
-class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True, gc=False):
     """:class:`citysense.contract.Reading` as a msgspec struct (same fields, same constraints)."""
 
     device: str  # checked by _sound
@@ -71,7 +71,7 @@ class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
         return Reading.model_validate(msgspec.structs.asdict(self))
 
 
-class FastBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+class FastBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True, gc=False):
     """:class:`citysense.contract.TelemetryBatch` as a msgspec struct."""
 
     v: Literal[1] = 1
