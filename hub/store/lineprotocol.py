@@ -90,32 +90,62 @@ def fields(readings: Iterable[StoredReading]) -> str:
     return ",".join(out)
 
 
-def encode(readings: Iterable[StoredReading]) -> list[str]:
-    """Return one line per ``(profile, device, ts_ms)``, in order of first appearance; raise ``StoreRejected``."""
-    groups: dict[tuple[str, str, int], list[StoredReading]] = {}
+def encode(readings: Sequence[StoredReading]) -> list[str]:
+    """Return one line per ``(profile, device, ts_ms)``, in order of first appearance; raise ``StoreRejected``.
+
+    One pass: a reading starts a line, and the readings right after it with the
+    same key join that line (an agent sends a device's metrics of one poll
+    together). A key met again after other keys (rare) sends the whole batch
+    through :func:`_encode_grouped`, which groups first, as the reference does.
+    """
+    lines: list[str] = []
+    append = lines.append
+    seen: set[tuple[str, str, int]] = set()
+    line_key: tuple[str, str, int] | None = None
+    run: list[StoredReading] | None = None  # the current line's readings once it has more than one
+    first: StoredReading | None = None
     for r in readings:
         value = r.value
         # check_value's conditions, tested inline for the common good float; the call itself when one may fail.
-        if value is None or value.__class__ is not float or not -_MAX <= value <= _MAX or "__" in r.metric:
+        if value.__class__ is not float or not -_MAX <= value <= _MAX or "__" in r.metric:
             check_value(r)
+        key = (r.profile, r.device, r.ts_ms)
+        if key == line_key:
+            if run is None:
+                assert first is not None  # set with line_key
+                run = [first]
+            run.append(r)
+            continue
+        if run is not None:
+            lines[-1] = f"{_series_of(run[0])} {_fields_fast(run)} {run[0].ts_ms}"
+            run = None
+        if key in seen:
+            return _encode_grouped(readings)
+        seen.add(key)
+        line_key, first = key, r
+        if value.__class__ is float:  # one good or bad float: the common line, written inline
+            names = _names.get(r.metric) or _field_names(r.metric)
+            q = r.quality
+            name = names[0] if q == Quality.GOOD else names[1]
+            append(f"{_series_of(r)} {name}={value!r},{names[2]}={_QUALITY_VALUE[q]} {r.ts_ms}")
+        else:
+            append(f"{_series_of(r)} {_fields_fast((r,))} {r.ts_ms}")
+    if run is not None:
+        lines[-1] = f"{_series_of(run[0])} {_fields_fast(run)} {run[0].ts_ms}"
+    return lines
+
+
+def _encode_grouped(readings: Sequence[StoredReading]) -> list[str]:
+    """:func:`encode` for readings whose keys are interleaved: group them by key first."""
+    groups: dict[tuple[str, str, int], list[StoredReading]] = {}
+    for r in readings:
         key = (r.profile, r.device, r.ts_ms)
         group = groups.get(key)
         if group is None:
             groups[key] = [r]
         else:
             group.append(r)
-    lines: list[str] = []
-    for (_, _, ts_ms), g in groups.items():
-        r = g[0]
-        value = r.value
-        if len(g) == 1 and value.__class__ is float:  # one good or bad float: the common line, written inline
-            names = _names.get(r.metric) or _field_names(r.metric)
-            q = r.quality
-            fields_ = f"{names[0] if q == Quality.GOOD else names[1]}={value!r},{names[2]}={_QUALITY_VALUE[q]}"
-        else:
-            fields_ = _fields_fast(g)
-        lines.append(f"{_series_of(r)} {fields_} {ts_ms}")
-    return lines
+    return [f"{_series_of(g[0])} {_fields_fast(g)} {ts_ms}" for (_, _, ts_ms), g in groups.items()]
 
 
 _MAX = sys.float_info.max
