@@ -67,7 +67,14 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
             token = i.password.get_secret_value() if i.password else ""
             hub_rollups = HubRollups(settings.data_dir / "rollups.db", i.rollup_late_days) if i.retention else None
             return InfluxV2Store(
-                i.url, i.database, i.org, token, timeout_s=i.timeout_s, rollups=hub_rollups, resolution=i.retention
+                i.url,
+                i.database,
+                i.org,
+                token,
+                timeout_s=i.timeout_s,
+                rollups=hub_rollups,
+                resolution=i.retention,
+                gzip=i.gzip,
             )
         numeric = {
             pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
@@ -80,6 +87,7 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
             timeout_s=i.timeout_s,
             rollups=i.retention,
             rollup_metrics=numeric,
+            gzip=i.gzip,
         )
     return SqliteStore(settings.data_dir / "readings.db", retention=settings.sqlite_retention)
 

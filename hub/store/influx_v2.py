@@ -57,13 +57,14 @@ class InfluxV2Store(InfluxV1Store):
         *,
         rollups: HubRollups | None = None,
         resolution: RetentionSettings | None = None,
+        gzip: bool = False,
     ) -> None:
-        super().__init__(url, bucket, "token", token, timeout_s, create_database=False)
+        super().__init__(url, bucket, "token", token, timeout_s, create_database=False, gzip=gzip)
         self.bucket, self.org = bucket, org
         self.hub_rollups = rollups
         self.rollup_rejected = 0  # rollup points a rollup bucket refused (raw points were stored)
         self._resolution = resolution
-        self._v2 = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=True)
+        self._v2 = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000), enable_gzip=gzip)
         self._write_api = self._v2.write_api(write_options=SYNCHRONOUS)
 
     async def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -99,8 +100,8 @@ async def test_field_type_conflict_is_rejected_and_other_batches_still_written(i
         await store.close()
 
 
-def mock_store(handler: Callable[[httpx.Request], httpx.Response]) -> InfluxV1Store:
-    return InfluxV1Store("http://influx.test", "db", transport=httpx.MockTransport(handler))
+def mock_store(handler: Callable[[httpx.Request], httpx.Response], *, gzip: bool = False) -> InfluxV1Store:
+    return InfluxV1Store("http://influx.test", "db", transport=httpx.MockTransport(handler), gzip=gzip)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,7 @@ async def test_write_recreates_a_dropped_database_once() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         if request.url.path == "/write":
-            assert request.headers["content-encoding"] == "gzip"
+            assert "content-encoding" not in request.headers  # plain line protocol unless gzip is set
             if seen.count("/write") == 1:
                 return httpx.Response(404, json={"error": 'database not found: "db"'})
             return httpx.Response(204)
@@ -170,4 +171,30 @@ async def test_basic_auth_and_retention_policy_are_sent() -> None:
     assert requests[0].url.path == "/ping"
     assert requests[1].url.params["rp"] == "autogen"
     assert requests[1].headers["authorization"].startswith("Basic ")
+    await store.close()
+
+
+async def test_gzip_bodies_are_stored_like_plain_ones(influx: InfluxServer) -> None:
+    plain = InfluxV1Store(influx.url, "plain_bodies")
+    packed = InfluxV1Store(influx.url, "gzip_bodies", gzip=True)
+    for store in (plain, packed):
+        await store.start()
+        await store.write([rd("a", 1.5), rd("b", 2.5)])
+    got = [await s.query_range("n1.dev", "p", None, T0 - 1, T0 + 10_000) for s in (plain, packed)]
+    assert got[0] == got[1] and [r.value for r in got[1]] == [1.5, 2.5]
+    for store in (plain, packed):
+        await store.close()
+
+
+async def test_gzip_sends_compressed_line_protocol() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["content-encoding"] == "gzip"
+        bodies.append(gzip.decompress(request.content))
+        return httpx.Response(204)
+
+    store = mock_store(handler, gzip=True)
+    await store.write([rd("a", 1.0)])
+    assert bodies == [b"p,device=n1.dev,node=n1 a=1.0,a__q=0i 1767225600000"]
     await store.close()
