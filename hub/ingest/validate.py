@@ -7,13 +7,16 @@ the hot path, or the contract's pydantic models); both carry the same fields.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
 from citysense.profiles import Point, Profile, ProfileSet
+from citysense.quality import Quality
 from hub.ingest.wire import FastBatch, FastReading
-from hub.registry.snapshot import DeviceView, NodeView
+from hub.registry.snapshot import NodeView
 from hub.store.base import StoredReading
 
 MAX_FUTURE_MS = 5 * 60 * 1000  # clocks drift; more than this is a broken clock
@@ -57,38 +60,74 @@ def check_batch(
     ok: list[StoredReading] = []
     bad: list[Rejected] = []
     earliest, latest = now_ms - MAX_PAST_MS, now_ms + MAX_FUTURE_MS
-    targets: dict[tuple[str, str], tuple[DeviceView, Point] | None] = {}
+    targets = _targets_of(node, profiles)
+    node_id = node.id
     for r in batch.readings:
         # Fast path: a finite number in time and range for a known numeric point; anything else takes _check.
         key = (r.device, r.metric)
-        target = targets[key] if key in targets else targets.setdefault(key, _target(node, profiles, *key))
+        t = targets[key] if key in targets else targets.setdefault(key, _target(node, profiles, *key))
         v = r.value
-        if (
-            target is not None
-            and (v.__class__ is float or v.__class__ is int)
-            and -_BIG <= v <= _BIG
-            and earliest <= r.ts_ms <= latest
-        ):
-            dev, point = target
-            value = float(v)
-            rng = point.range
-            if point.type is not DataType.STRING and (rng is None or r.quality != "good" or rng[0] <= value <= rng[1]):
-                q = r.quality_code
-                ok.append(StoredReading(node.id, dev.uid, dev.profile, r.metric, value, r.unit, r.ts_ms, q, dev.tags))
+        if t is not None and (v.__class__ is float or v.__class__ is int) and earliest <= r.ts_ms <= latest:
+            quality = r.quality
+            if quality == "good":
+                if t.low <= v <= t.high:
+                    ok.append(
+                        StoredReading(node_id, t.uid, t.profile, r.metric, float(v), r.unit, r.ts_ms, _GOOD, t.tags)
+                    )
+                    continue
+            elif -_BIG <= v <= _BIG:  # a non-good reading keeps its value, in range or not
+                q = _QUALITY_CODE[quality]
+                ok.append(StoredReading(node_id, t.uid, t.profile, r.metric, float(v), r.unit, r.ts_ms, q, t.tags))
                 continue
         checked = _check(r, node, profiles, now_ms)
         (ok if isinstance(checked, StoredReading) else bad).append(checked)  # type: ignore[arg-type]
     return ok, bad
 
 
-_BIG = 2**1023  # finite as a float either way; larger numbers take the slow path (inf, bad_value)
+_BIG = float(2**1023)  # finite as a float either way; larger numbers take the slow path (inf, bad_value)
+_GOOD = Quality.GOOD
+_QUALITY_CODE = {q.wire: q for q in Quality}
 
 
-def _target(node: NodeView, profiles: ProfileSet, device: str, metric: str) -> tuple[DeviceView, Point] | None:
+class _Target(NamedTuple):
+    """A numeric point of a known device, with what a stored reading of it needs."""
+
+    uid: str
+    profile: str
+    low: float  # the point's physical range, clamped to finite floats (the whole line when it has none)
+    high: float
+    tags: Mapping[str, str]
+
+
+_CACHE_MAX = 100_000  # nodes; past that the cache starts over
+_node_targets: dict[str, tuple[NodeView, ProfileSet, dict[tuple[str, str], _Target | None]]] = {}
+
+
+def _targets_of(node: NodeView, profiles: ProfileSet) -> dict[tuple[str, str], _Target | None]:
+    """The node's ``(device, metric) -> target`` map, kept while the node's view and the profiles are the same objects.
+
+    A registry change replaces the snapshot's views (and a reload the profile set), so a moved or re-profiled
+    device is looked up afresh.
+    """
+    hit = _node_targets.get(node.id)
+    if hit is not None and hit[0] is node and hit[1] is profiles:
+        return hit[2]
+    if len(_node_targets) >= _CACHE_MAX:
+        _node_targets.clear()
+    targets: dict[tuple[str, str], _Target | None] = {}
+    _node_targets[node.id] = (node, profiles, targets)
+    return targets
+
+
+def _target(node: NodeView, profiles: ProfileSet, device: str, metric: str) -> _Target | None:
+    """The fast path's view of a device's point; ``None`` (every check in order, by ``_check``) for text points."""
     dev = node.devices.get(device)
     profile = None if dev is None else profiles.get(dev.profile)
     point = None if profile is None else _point(profile, metric)
-    return None if dev is None or point is None else (dev, point)
+    if dev is None or point is None or point.type is DataType.STRING:
+        return None
+    low, high = point.range if point.range is not None else (-_BIG, _BIG)
+    return _Target(dev.uid, dev.profile, max(float(low), -_BIG), min(float(high), _BIG), dev.tags)
 
 
 def _check(r: Reading | FastReading, node: NodeView, profiles: ProfileSet, now_ms: int) -> StoredReading | Rejected:

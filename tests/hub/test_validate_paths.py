@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from hub.ingest.validate import MAX_FUTURE_MS, MAX_PAST_MS, Rejected, _check, check_batch
 from hub.ingest.wire import FastBatch, FastReading
+from hub.registry.snapshot import NodeView
 from hub.store.base import StoredReading
 from tests.hub.conftest import HubParts
 
@@ -42,3 +44,17 @@ def test_fast_path_agrees_with_the_full_checks(hub_parts: HubParts, readings: li
     each = [_check(r, node, profiles, NOW) for r in readings]
     assert ok == [c for c in each if isinstance(c, StoredReading)]
     assert bad == [c for c in each if isinstance(c, Rejected)]
+
+
+def test_a_changed_registry_view_is_used_at_once(hub_parts: HubParts) -> None:
+    # The fast path keeps each node's targets; a new snapshot (device moved to another town) must not see old ones.
+    node = hub_parts.pipeline.snapshot.nodes["N1"]
+    batch = FastBatch(
+        node="N1", seq=1, sent_ms=NOW, readings=[FastReading(device="gauge", metric="level", value=1.0, ts_ms=NOW)]
+    )
+    (before,), _ = check_batch(batch, node, hub_parts.profiles, NOW)
+    moved = dataclasses.replace(node.devices["gauge"], uid="N1.gauge2", tags={"town": "elsewhere"})
+    (after,), _ = check_batch(batch, NodeView(node.id, {"gauge": moved}), hub_parts.profiles, NOW)
+    assert (before.device, after.device, dict(after.tags)) == ("N1.gauge", "N1.gauge2", {"town": "elsewhere"})
+    (gone,) = check_batch(batch, NodeView(node.id, {}), hub_parts.profiles, NOW)[1]
+    assert gone.reason == "unknown_device"
