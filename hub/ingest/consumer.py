@@ -41,6 +41,7 @@ import random
 import aiomqtt
 
 from citysense.contract import Channel, subscription
+from hub.ingest.acks import ack_all
 from hub.ingest.pipeline import Pipeline, Prepared
 from hub.ingest.readahead import read_ahead
 
@@ -170,7 +171,5 @@ class Consumer:
                 await write
             finally:
                 await self.pipeline.finish(prepared)
-            for m in batch:
-                if m.qos > 0:
-                    client._client.ack(m.mid, m.qos)
+            ack_all(client, batch)  # one write for the group's PUBACKs (hub/ingest/acks.py)
             self.acked += len(batch)
