@@ -24,11 +24,13 @@ from collections.abc import Iterable
 
 import aiomqtt
 
+from hub.ingest.fastpublish import Incoming
+
 PUBACK = 0x40
 _PUBACK = struct.Struct("!BBH")
 
 
-def ack_all(client: aiomqtt.Client, messages: Iterable[aiomqtt.Message]) -> int:
+def ack_all(client: aiomqtt.Client, messages: Iterable[Incoming]) -> int:
     """Acknowledge every QoS 1 and 2 message of a group; return how many were acknowledged."""
     paho = client._client  # aiomqtt exposes no batched acknowledgement
     pack = _PUBACK.pack

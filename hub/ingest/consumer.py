@@ -42,12 +42,13 @@ import aiomqtt
 
 from citysense.contract import Channel, subscription
 from hub.ingest.acks import ack_all
+from hub.ingest.fastpublish import Incoming, fast_publish, incoming
 from hub.ingest.pipeline import Pipeline, Prepared
 from hub.ingest.readahead import read_ahead
 
 log = logging.getLogger(__name__)
 # A prepared group, its messages, and the task writing it to the store.
-_Writing = tuple[list[aiomqtt.Message], Prepared, "asyncio.Task[None]"]
+_Writing = tuple[list[Incoming], Prepared, "asyncio.Task[None]"]
 BACKOFF_MAX_S = 30.0
 WRITES_IN_FLIGHT = 2  # prepared groups being written to the store at once (finished and acked in order)
 
@@ -112,6 +113,7 @@ class Consumer:
         )
         # paho-mqtt 2.x: with manual ack, PUBACK is sent only by Client.ack(mid, qos).
         client._client.manual_ack_set(True)  # aiomqtt exposes no such option
+        fast_publish(client)  # PUBLISH packets parsed straight into tuples (hub/ingest/fastpublish.py)
         async with client:
             read_ahead(client)  # many messages per recv() and per event-loop turn (hub/ingest/readahead.py)
             for channel in (Channel.TELEMETRY, Channel.STATUS):
@@ -142,22 +144,20 @@ class Consumer:
         inbox = client._queue  # aiomqtt's incoming queue: no public way to take without the iterator
         while True:
             try:
-                batch = [await anext(messages)]
+                batch = [incoming(await anext(messages))]
             except StopAsyncIteration:
                 raise aiomqtt.MqttError("message stream ended") from None
             deadline = loop.time() + self.batch_wait_s
             while len(batch) < self.batch_messages:
-                if not inbox.empty():
-                    batch.append(inbox.get_nowait())
+                if n := min(inbox.qsize(), self.batch_messages - len(batch)):
+                    batch += [incoming(inbox.get_nowait()) for _ in range(n)]
                     continue
                 try:
                     async with asyncio.timeout_at(deadline):
-                        batch.append(await inbox.get())  # Queue.get loses nothing when cancelled
+                        batch.append(incoming(await inbox.get()))  # Queue.get loses nothing when cancelled
                 except TimeoutError:
                     break
-            items = [
-                (m.topic.value, m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()) for m in batch
-            ]
+            items = [(m.topic, m.payload) for m in batch]
             prepared = await self.pipeline.prepare(items)
             self._groups += 1
             write = tg.create_task(self.pipeline.store_prepared(prepared), name=f"hub:ingest-write-{self._groups}")

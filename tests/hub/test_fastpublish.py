@@ -1,0 +1,64 @@
+"""The hub's own PUBLISH parsing hands over exactly what paho would, in order, with paho still doing the rest."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiomqtt
+import paho.mqtt.client as paho
+
+from hub.ingest.acks import ack_all
+from hub.ingest.fastpublish import Incoming, fast_publish, incoming
+from hub.ingest.readahead import read_ahead
+from tests.harness import MosquittoServer
+
+BIG = bytes(range(256)) * 400  # 100 KiB: longer than one read-ahead buffer
+
+
+async def _take(client: aiomqtt.Client, n: int) -> list[Incoming | aiomqtt.Message]:
+    out: list[Incoming | aiomqtt.Message] = []
+    async with asyncio.timeout(10):
+        async for m in client.messages:
+            out.append(m)
+            if len(out) == n:
+                return out
+    raise AssertionError("message stream ended")
+
+
+async def test_every_qos_and_payload_arrives_in_order_as_published(mosquitto: MosquittoServer) -> None:
+    sent = [
+        ("fast/a", b"plain", 1),
+        ("fast/ü/b", b"", 1),  # a UTF-8 topic and an empty payload
+        ("fast/c", BIG, 1),
+        ("fast/d", b"at most once", 0),
+        ("fast/e", b"exactly once", 2),  # QoS 2: paho keeps handling it
+        ("fast/f", b"\xff\x00 not text", 1),
+    ]
+    sub = aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="fast-sub", timeout=10)
+    sub._client.manual_ack_set(True)
+    assert fast_publish(sub)
+    async with sub:
+        read_ahead(sub)
+        await sub.subscribe("fast/#", qos=2)
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, timeout=10) as pub:
+            for topic, payload, qos in sent:
+                await pub.publish(topic, payload, qos=qos)
+        got = await _take(sub, len(sent))
+        kinds = [type(m) for m in got]
+        assert kinds == [Incoming] * 4 + [aiomqtt.Message, Incoming]  # only QoS 2 took paho's path
+        plain = [incoming(m) for m in got]
+        assert [(m.topic, m.payload, m.qos) for m in plain] == sent
+        assert all(m.mid > 0 for m in plain if m.qos > 0)
+        assert ack_all(sub, plain) == 5  # every QoS 1 and 2 message
+
+
+async def test_an_mqtt5_client_keeps_pahos_parsing(mosquitto: MosquittoServer) -> None:
+    sub = aiomqtt.Client(mosquitto.host, mosquitto.port, protocol=aiomqtt.ProtocolVersion.V5, timeout=10)
+    assert not fast_publish(sub)
+    async with sub:
+        await sub.subscribe("fast5/x", qos=1)
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, timeout=10) as pub:
+            await pub.publish("fast5/x", b"v5", qos=1)
+        (m,) = await _take(sub, 1)
+        assert isinstance(m, aiomqtt.Message) and incoming(m).payload == b"v5"
+    assert paho.MQTTv5 == sub._client._protocol
