@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
+from hub.ingest.fastpublish import Incoming
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
@@ -95,3 +98,14 @@ async def hub_parts(tmp_path: Path) -> AsyncIterator[HubParts]:
     finally:
         await store.close()
         parts.registry.engine.dispose()
+
+
+async def take(client: aiomqtt.Client, n: int) -> list[Incoming | aiomqtt.Message]:
+    """The next ``n`` messages of a client's stream (within 10 s)."""
+    out: list[Incoming | aiomqtt.Message] = []
+    async with asyncio.timeout(10):
+        async for m in client.messages:
+            out.append(m)
+            if len(out) == n:
+                return out
+    raise AssertionError("message stream ended")

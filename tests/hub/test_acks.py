@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiomqtt
 
 from hub.ingest.acks import ack_all
+from hub.ingest.fastpublish import incoming
 from tests.harness import MosquittoServer
+from tests.hub.conftest import take
 
 TOPIC = "acks/test"
-
-
-async def _receive(client: aiomqtt.Client, n: int) -> list[aiomqtt.Message]:
-    out: list[aiomqtt.Message] = []
-    async with asyncio.timeout(10):
-        async for m in client.messages:
-            out.append(m)
-            if len(out) == n:
-                return out
-    raise AssertionError("message stream ended")
 
 
 def _session(broker: MosquittoServer, client_id: str) -> aiomqtt.Client:
@@ -39,14 +29,14 @@ async def test_acked_group_is_not_redelivered_and_the_unacked_rest_is(mosquitto:
         await sub.subscribe(TOPIC, qos=1)
     await _publish(mosquitto, [b"%d" % i for i in range(100)])  # the harness broker's inflight window
     async with _session(mosquitto, "acks-1") as sub:
-        got = await _receive(sub, 100)
+        got = [incoming(m) for m in await take(sub, 100)]
         assert ack_all(sub, got[:60]) == 60  # the first 60 only, as one packet
         await sub.publish("acks/flush", b"", qos=1)  # queued behind the PUBACKs: its own PUBACK means they arrived
     async with _session(mosquitto, "acks-1") as sub:
-        again = await _receive(sub, 40)
+        again = [incoming(m) for m in await take(sub, 40)]
         assert [m.payload for m in again] == [b"%d" % i for i in range(60, 100)]
         ack_all(sub, again)
         await _publish(mosquitto, [b"marker"])
-        (marker,) = await _receive(sub, 1)  # nothing else came first: the rest was acknowledged
+        marker = incoming((await take(sub, 1))[0])  # nothing else came first: the rest was acknowledged
         assert marker.payload == b"marker"
         ack_all(sub, [marker])

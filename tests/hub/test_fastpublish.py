@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiomqtt
 import paho.mqtt.client as paho
 
@@ -11,18 +9,9 @@ from hub.ingest.acks import ack_all
 from hub.ingest.fastpublish import Incoming, fast_publish, incoming
 from hub.ingest.readahead import read_ahead
 from tests.harness import MosquittoServer
+from tests.hub.conftest import take
 
 BIG = bytes(range(256)) * 400  # 100 KiB: longer than one read-ahead buffer
-
-
-async def _take(client: aiomqtt.Client, n: int) -> list[Incoming | aiomqtt.Message]:
-    out: list[Incoming | aiomqtt.Message] = []
-    async with asyncio.timeout(10):
-        async for m in client.messages:
-            out.append(m)
-            if len(out) == n:
-                return out
-    raise AssertionError("message stream ended")
 
 
 async def test_every_qos_and_payload_arrives_in_order_as_published(mosquitto: MosquittoServer) -> None:
@@ -43,7 +32,7 @@ async def test_every_qos_and_payload_arrives_in_order_as_published(mosquitto: Mo
         async with aiomqtt.Client(mosquitto.host, mosquitto.port, timeout=10) as pub:
             for topic, payload, qos in sent:
                 await pub.publish(topic, payload, qos=qos)
-        got = await _take(sub, len(sent))
+        got = await take(sub, len(sent))
         kinds = [type(m) for m in got]
         assert kinds == [Incoming] * 4 + [aiomqtt.Message, Incoming]  # only QoS 2 took paho's path
         plain = [incoming(m) for m in got]
@@ -59,6 +48,6 @@ async def test_an_mqtt5_client_keeps_pahos_parsing(mosquitto: MosquittoServer) -
         await sub.subscribe("fast5/x", qos=1)
         async with aiomqtt.Client(mosquitto.host, mosquitto.port, timeout=10) as pub:
             await pub.publish("fast5/x", b"v5", qos=1)
-        (m,) = await _take(sub, 1)
+        (m,) = await take(sub, 1)
         assert isinstance(m, aiomqtt.Message) and incoming(m).payload == b"v5"
     assert paho.MQTTv5 == sub._client._protocol
