@@ -104,6 +104,9 @@ def encode(readings: Sequence[StoredReading]) -> list[str]:
     line_key: tuple[str, str, int] | None = None
     run: list[StoredReading] | None = None  # the current line's readings once it has more than one
     first: StoredReading | None = None
+    # The previous line's device and metric: consecutive readings mostly share them (same objects from ingest).
+    s_profile, s_node, s_device, s_tags, series = "", "", "", _NO_TAGS, ""
+    m_metric, names = "", ("", "", "")
     for r in readings:
         value = r.value
         # check_value's conditions, tested inline for the common good float; the call itself when one may fail.
@@ -124,10 +127,14 @@ def encode(readings: Sequence[StoredReading]) -> list[str]:
         seen.add(key)
         line_key, first = key, r
         if value.__class__ is float:  # one good or bad float: the common line, written inline
-            names = _names.get(r.metric) or _field_names(r.metric)
+            if r.device is not s_device or r.tags is not s_tags or r.node is not s_node or r.profile is not s_profile:
+                s_profile, s_node, s_device, s_tags, series = r.profile, r.node, r.device, r.tags, _series_of(r)
+            if r.metric != m_metric:
+                m_metric = r.metric
+                names = _names.get(m_metric) or _field_names(m_metric)
             q = r.quality
             name = names[0] if q == Quality.GOOD else names[1]
-            append(f"{_series_of(r)} {name}={value!r},{names[2]}={_QUALITY_VALUE[q]} {r.ts_ms}")
+            append(f"{series} {name}={value!r},{names[2]}={_QUALITY_VALUE[q]} {r.ts_ms}")
         else:
             append(f"{_series_of(r)} {_fields_fast((r,))} {r.ts_ms}")
     if run is not None:
@@ -149,6 +156,7 @@ def _encode_grouped(readings: Sequence[StoredReading]) -> list[str]:
 
 
 _MAX = sys.float_info.max
+_NO_TAGS: Mapping[str, str] = {}
 SERIES_CACHE_MAX = 100_000  # devices; past that the cache starts over (a hub carries ~5,000 per county)
 _series_cache: dict[tuple[str, str, str], tuple[Mapping[str, str], str]] = {}
 
