@@ -6,9 +6,10 @@ Run from the repository root (it starts its own Mosquitto and InfluxDB):
 
 (a) Mosquitto alone: ``mosquitto_pub -l`` (C client, QoS 1) → ``mosquitto_sub``
     (C client, QoS 1, persistent session), the hub's message shape.
-(b) InfluxDB alone: the same points as line protocol, encoded beforehand and
-    gzip'ed as the hub sends them, POSTed to ``/write`` in bodies of the hub's
-    batch shape (``--batch-messages`` messages), one after the other. Only the
+(b) InfluxDB alone: the same points as line protocol, encoded beforehand
+    (and gzip'ed with ``--gzip``, as the hub then sends them), POSTed to
+    ``/write`` in bodies of the hub's batch shape (``--batch-messages``
+    messages), one after the other. Only the
     POSTs are timed: encoding is the hub's work, not InfluxDB's. For reference,
     (b') also times ``InfluxV1Store.write`` (Python encoding + the same POSTs).
 (c) One hub process (``python -m hub.cli run``) from the broker to InfluxDB:
@@ -100,14 +101,14 @@ def bench_points(n: int, t0: int) -> list[StoredReading]:
     ]
 
 
-async def raw_influx(url: str, n: int, t0: int, batch_messages: int) -> float:
-    """Points/s InfluxDB ingests: pre-encoded gzip'ed line protocol, ``batch_messages`` messages per POST."""
+async def raw_influx(url: str, n: int, t0: int, batch_messages: int, *, gzipped: bool) -> float:
+    """Points/s InfluxDB ingests: pre-encoded line protocol, ``batch_messages`` messages per POST."""
     pts = bench_points(n, t0)
     step = batch_messages * PER_MSG
     lines = encode(pts)
     chunks = ["\n".join(lines[i : i + step]).encode() for i in range(0, len(lines), step)]
-    bodies = [gzip.compress(chunk, compresslevel=1) for chunk in chunks]
-    headers = {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"}
+    bodies = [gzip.compress(chunk, compresslevel=1) for chunk in chunks] if gzipped else chunks
+    headers = {"Content-Type": "text/plain; charset=utf-8"} | ({"Content-Encoding": "gzip"} if gzipped else {})
     params = {"db": "bench_raw", "precision": "ms"}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         (await client.post("/query", data={"q": "CREATE DATABASE bench_raw"})).raise_for_status()
@@ -117,9 +118,9 @@ async def raw_influx(url: str, n: int, t0: int, batch_messages: int) -> float:
         return len(pts) / (time.perf_counter() - t)
 
 
-async def store_write(url: str, n: int, t0: int, batch_messages: int) -> float:
+async def store_write(url: str, n: int, t0: int, batch_messages: int, *, gzipped: bool) -> float:
     """Points/s of ``InfluxV1Store.write`` (the hub's encoder plus the POSTs), ``batch_messages`` per write."""
-    store = InfluxV1Store(url, "bench_store")
+    store = InfluxV1Store(url, "bench_store", gzip=gzipped)
     await store.start()
     pts = bench_points(n, t0)
     step = batch_messages * PER_MSG
@@ -142,7 +143,9 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def hub_run(broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path) -> dict[str, float]:
+async def hub_run(
+    broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path, *, gzipped: bool = False
+) -> dict[str, float]:
     (work / "profiles").mkdir()
     (work / "profiles" / "test_gauge.yaml").write_text(PROFILE)
     (work / "kinds").mkdir()
@@ -152,7 +155,7 @@ async def hub_run(broker: MosquittoServer, influx: InfluxServer, n: int, rate: f
         "data_dir": str(work / "data"),
         "mqtt_url": broker.url,
         "mqtt_client_id": "bench-hub",
-        "influx": {"url": influx.url, "database": "bench_hub"},
+        "influx": {"url": influx.url, "database": "bench_hub", "gzip": gzipped},
         "api_port": 0,
         "profiles_dir": str(work / "profiles"),
         "node_kinds_dir": str(work / "kinds"),
@@ -237,6 +240,7 @@ def main() -> None:
         default=100,
         help="broker max_inflight_messages (unacknowledged QoS 1 messages per client; the test harness's 100)",
     )
+    ap.add_argument("--gzip", action="store_true", help="the hub gzips its writes (influx.gzip), and so does (b)")
     args = ap.parse_args()
     t0 = time.time_ns() // 1_000_000 - 3_000_000
     lines = [message(s, t0) for s in range(args.messages)]
@@ -246,13 +250,14 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
     ):
         a_msgs = raw_mosquitto(broker, lines)
-        b_pts = asyncio.run(raw_influx(influx.url, args.messages, t0, args.batch_messages))
-        b_store = asyncio.run(store_write(influx.url, args.messages, t0, args.batch_messages))
-        c = asyncio.run(hub_run(broker, influx, args.messages, args.rate, Path(tmp)))
+        b_pts = asyncio.run(raw_influx(influx.url, args.messages, t0, args.batch_messages, gzipped=args.gzip))
+        b_store = asyncio.run(store_write(influx.url, args.messages, t0, args.batch_messages, gzipped=args.gzip))
+        c = asyncio.run(hub_run(broker, influx, args.messages, args.rate, Path(tmp), gzipped=args.gzip))
     a_pts = a_msgs * PER_MSG
     print(f"message: {PER_MSG} readings, {len(lines[0])} bytes; {args.messages} messages; inflight {args.inflight}")
     print(f"(a) mosquitto C clients QoS 1:   {a_msgs:10.0f} msg/s = {a_pts:10.0f} points/s")
-    print(f"(b) InfluxDB line protocol:      {b_pts:10.0f} points/s ({args.batch_messages * PER_MSG} points/write)")
+    shape = f"{args.batch_messages * PER_MSG} points/write, {'gzip' if args.gzip else 'plain'}"
+    print(f"(b) InfluxDB line protocol:      {b_pts:10.0f} points/s ({shape})")
     print(f"(b') InfluxV1Store.write:        {b_store:10.0f} points/s (hub encoder + the same writes)")
     print(
         f"(c) hub broker -> InfluxDB:      {c['hub_points_s']:10.0f} points/s "
