@@ -27,11 +27,14 @@ Relies on paho-mqtt 2.2 / aiomqtt 2.5 private parts (``_packet_handle``,
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import aiomqtt
 from paho.mqtt.client import MQTTv31, MQTTv311
 from paho.mqtt.enums import MQTTErrorCode
+
+from hub.ingest.readahead import ReadAhead
 
 PUBLISH = 0x30
 
@@ -53,33 +56,66 @@ def incoming(m: Incoming | aiomqtt.Message) -> Incoming:
     return Incoming(m.topic.value, payload, m.qos, m.mid)
 
 
+def parse_publish(command: int, body: bytes | bytearray) -> Incoming | None:
+    """A PUBLISH of QoS 0 or 1 (MQTT 3.1.x) from its first byte and body; ``None`` for anything else or malformed."""
+    if command & 0xF0 != PUBLISH or command & 0x06 not in (0x00, 0x02):
+        return None
+    end = 2 + ((body[0] << 8) | body[1]) if len(body) >= 2 else 0
+    qos1 = command & 0x02
+    if end <= 2 or len(body) < end + (2 if qos1 else 0):
+        return None  # empty topic or short packet: paho says how it is malformed
+    try:
+        topic = body[2:end].decode()
+    except UnicodeDecodeError:
+        return None
+    if qos1:
+        return Incoming(topic, bytes(body[end + 2 :]), 1, (body[end] << 8) | body[end + 1])
+    return Incoming(topic, bytes(body[end:]), 0, 0)
+
+
 def fast_publish(client: aiomqtt.Client) -> bool:
     """Parse the client's QoS 0/1 PUBLISH packets into :class:`Incoming`; return whether it could (MQTT 3.1.x)."""
     paho = client._client  # aiomqtt exposes no hook for this
     if paho._protocol not in (MQTTv31, MQTTv311):
         return False
-    dispatch = paho._packet_handle
-    queue = client._queue
+    dispatch, read = paho._packet_handle, paho._packet_read
+    put = client._queue.put_nowait
     ok = MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def packet_handle() -> MQTTErrorCode:
+        """paho's dispatch of a packet its own reader has read."""
         packet = paho._in_packet
-        command = packet["command"]
-        if command & 0xF0 != PUBLISH or command & 0x06 not in (0x00, 0x02):  # not a PUBLISH of QoS 0 or 1
+        message = parse_publish(packet["command"], packet["packet"])
+        if message is None:
             return dispatch()
-        body = packet["packet"]
-        end = 2 + ((body[0] << 8) | body[1]) if len(body) >= 2 else 0
-        if end <= 2 or len(body) < end + (2 if command & 0x02 else 0):
-            return dispatch()  # malformed: paho says how
-        try:
-            topic = body[2:end].decode()
-        except UnicodeDecodeError:
-            return dispatch()
-        if command & 0x02:
-            queue.put_nowait(Incoming(topic, bytes(body[end + 2 :]), 1, (body[end] << 8) | body[end + 1]))  # type: ignore[arg-type]
-        else:
-            queue.put_nowait(Incoming(topic, bytes(body[end:]), 0, 0))  # type: ignore[arg-type]
+        put(message)  # type: ignore[arg-type]
+        return ok
+
+    def packet_read() -> MQTTErrorCode:
+        """Every whole packet in the read-ahead buffer at once; paho's reader for the rest."""
+        sock: object = paho._sock
+        if not isinstance(sock, ReadAhead) or paho._in_packet["command"] != 0:
+            return read()  # no read-ahead, or paho is in the middle of a packet
+        taken = False
+        for command, body in sock.whole_packets():
+            taken = True
+            message = parse_publish(command, body)
+            if message is not None:
+                put(message)  # type: ignore[arg-type]
+                continue
+            # Anything else as paho's reader leaves a whole packet, then paho's own handling and reset.
+            packet = paho._in_packet
+            packet["command"], packet["have_remaining"], packet["to_process"] = command, 1, 0
+            packet["remaining_length"], packet["packet"] = len(body), bytearray(body)
+            rc = read()
+            if rc != ok:
+                return rc
+        if not taken:
+            return read()  # the buffer is empty or holds part of a packet: paho reads on
+        with paho._msgtime_mutex:
+            paho._last_bytes_received = time.monotonic()  # as paho's reader does (keepalive)
         return ok
 
     paho._packet_handle = packet_handle  # type: ignore[method-assign]
+    paho._packet_read = packet_read  # type: ignore[method-assign]
     return True

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterator
 
 import aiomqtt
 
@@ -48,6 +49,30 @@ class ReadAhead:
     def pending(self) -> int:
         """Bytes read from the socket but not yet taken."""
         return len(self._buf) - self._pos
+
+    def whole_packets(self) -> Iterator[tuple[int, bytes]]:
+        """Take every complete MQTT packet in the buffer: its first byte and its body (after the remaining length).
+
+        Stops at a packet not wholly buffered yet (or a remaining length over
+        4 bytes, which paho's own reader then refuses), leaving it for ``recv``.
+        """
+        buf, pos, end = self._buf, self._pos, len(self._buf)
+        while pos + 1 < end:
+            length, shift, i = 0, 0, pos + 1
+            while i < end and shift <= 21:  # MQTT 3.1.1 §2.2.3: at most 4 length bytes
+                byte = buf[i]
+                i += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+            else:
+                return  # the length is not all here (or is malformed): the byte-by-byte reader takes over
+            if i + length > end:
+                return
+            self._pos = i + length
+            yield buf[pos], buf[i : i + length]
+            pos = self._pos
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._sock, name)
