@@ -115,19 +115,22 @@ class Pipeline:
         steps: list[_Telemetry | NodeStatus] = []
         claimed: set[tuple[str, int]] = set()
         batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
+        refused: list[tuple[str, str | None, str, str, bytes | str]] = []
+        self.stats.messages += len(messages)
         try:
             for topic, payload in messages:
-                self.stats.messages += 1
-                parsed = await self._parse(topic, payload)
-                if isinstance(parsed, NodeStatus):
+                parsed = self._parse(topic, payload, refused)
+                if isinstance(parsed, tuple):
+                    batches.append((topic, parsed[0], parsed[1], payload))
+                elif isinstance(parsed, NodeStatus):
                     if batches:
                         steps.append(await self._check(batches, claimed))
                         batches = []
                     steps.append(parsed)
-                elif parsed is not None:
-                    batches.append((topic, parsed[0], parsed[1], payload))
             if batches:
                 steps.append(await self._check(batches, claimed))
+            if refused:
+                await self.dead.add_many(refused)
         except BaseException:
             self._inflight -= claimed
             raise
@@ -175,15 +178,17 @@ class Pipeline:
         """Drop every claim of prepared groups that will not be committed (their messages were not acked)."""
         self._inflight.clear()
 
-    async def _parse(self, topic: str, payload: bytes) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
-        """Return ``(node, batch)`` of a telemetry message or a node's status; dead-letter the rest."""
+    def _parse(
+        self, topic: str, payload: bytes, refused: list[tuple[str, str | None, str, str, bytes | str]]
+    ) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
+        """Return ``(node, batch)`` of a telemetry message or a node's status; add the rest to ``refused``."""
         try:
             node, channel = parse_topic(topic, self.prefix)
         except ContractError as exc:
-            await self.dead.add(topic, None, exc.reason, exc.detail, payload)
+            refused.append((topic, None, exc.reason, exc.detail, payload))
             return None
         if node not in self.snapshot.nodes:
-            await self.dead.add(topic, node, "unknown_node", f"node '{node}' is not registered", payload)
+            refused.append((topic, node, "unknown_node", f"node '{node}' is not registered", payload))
             return None
         try:
             if channel is Channel.TELEMETRY:
@@ -191,7 +196,7 @@ class Pipeline:
             if channel is Channel.STATUS:
                 return decode(NodeStatus, payload, node)
         except ContractError as exc:
-            await self.dead.add(topic, node, exc.reason, exc.detail, payload)
+            refused.append((topic, node, exc.reason, exc.detail, payload))
         return None
 
     async def _check(
