@@ -7,7 +7,7 @@ Run from the repository root (it starts its own Mosquitto and InfluxDB):
 (a) Mosquitto alone: ``mosquitto_pub -l`` (C client, QoS 1) → ``mosquitto_sub``
     (C client, QoS 1, persistent session), the hub's message shape.
 (b) InfluxDB alone: the same points as line protocol, encoded beforehand
-    (and gzip'ed with ``--gzip``, as the hub then sends them), POSTed to
+    and gzip'ed as the hub sends them (plain with ``--plain``), POSTed to
     ``/write`` in bodies of the hub's batch shape (``--batch-messages``
     messages), one after the other. Only the
     POSTs are timed: encoding is the hub's work, not InfluxDB's. For reference,
@@ -146,7 +146,7 @@ def cpu_s(pid: int) -> float:
 
 
 async def hub_run(
-    broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path, *, gzipped: bool = False
+    broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path, *, gzipped: bool = True
 ) -> dict[str, float]:
     (work / "profiles").mkdir()
     (work / "profiles" / "test_gauge.yaml").write_text(PROFILE)
@@ -249,7 +249,9 @@ def main() -> None:
         default=100,
         help="broker max_inflight_messages (unacknowledged QoS 1 messages per client; the test harness's 100)",
     )
-    ap.add_argument("--gzip", action="store_true", help="the hub gzips its writes (influx.gzip), and so does (b)")
+    ap.add_argument(
+        "--plain", action="store_true", help="the hub writes plain line protocol (influx.gzip false), so does (b)"
+    )
     args = ap.parse_args()
     t0 = time.time_ns() // 1_000_000 - 3_000_000
     lines = [message(s, t0) for s in range(args.messages)]
@@ -259,13 +261,13 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
     ):
         a_msgs = raw_mosquitto(broker, lines)
-        b_pts = asyncio.run(raw_influx(influx.url, args.messages, t0, args.batch_messages, gzipped=args.gzip))
-        b_store = asyncio.run(store_write(influx.url, args.messages, t0, args.batch_messages, gzipped=args.gzip))
-        c = asyncio.run(hub_run(broker, influx, args.messages, args.rate, Path(tmp), gzipped=args.gzip))
+        b_pts = asyncio.run(raw_influx(influx.url, args.messages, t0, args.batch_messages, gzipped=not args.plain))
+        b_store = asyncio.run(store_write(influx.url, args.messages, t0, args.batch_messages, gzipped=not args.plain))
+        c = asyncio.run(hub_run(broker, influx, args.messages, args.rate, Path(tmp), gzipped=not args.plain))
     a_pts = a_msgs * PER_MSG
     print(f"message: {PER_MSG} readings, {len(lines[0])} bytes; {args.messages} messages; inflight {args.inflight}")
     print(f"(a) mosquitto C clients QoS 1:   {a_msgs:10.0f} msg/s = {a_pts:10.0f} points/s")
-    shape = f"{args.batch_messages * PER_MSG} points/write, {'gzip' if args.gzip else 'plain'}"
+    shape = f"{args.batch_messages * PER_MSG} points/write, {'plain' if args.plain else 'gzip'}"
     print(f"(b) InfluxDB line protocol:      {b_pts:10.0f} points/s ({shape})")
     print(f"(b') InfluxV1Store.write:        {b_store:10.0f} points/s (hub encoder + the same writes)")
     print(

@@ -30,8 +30,8 @@ class InfluxSettings(Strict):
     password: SecretStr | None = None
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     write_api: Literal["v1", "v2"] = "v1"
-    # gzip write bodies: for a remote InfluxDB over a slow link; on a LAN it costs more CPU than it saves.
-    gzip: bool = False
+    # gzip write bodies (a tenth of the bytes); false sends plain line protocol (same ingest speed here).
+    gzip: bool = True
     org: str = ""
     # Retention policies + rollup continuous queries (InfluxDB 1.x); null leaves the database as it is.
     retention: RetentionSettings | None = RetentionSettings()

@@ -1,9 +1,9 @@
 """InfluxDB through its v1 HTTP API: 1.x, and the v1 compatibility endpoints of 2.x/3.x.
 
 Writes are line protocol (:mod:`hub.store.lineprotocol`) POSTed to
-``/write?precision=ms`` in batches, gzip'ed if ``gzip`` is set (worth it on a
-slow link; on a LAN or the same host compressing costs both ends more CPU than
-the bytes saved: the hub's ingest benchmark runs about 8 % faster without); reads are InfluxQL on ``/query?epoch=ms``
+``/write?precision=ms`` in batches, gzip'ed unless ``gzip`` is false (about a
+tenth of the bytes; on the ingest benchmark plain and gzip'ed bodies give the
+hub the same throughput, ``docs/benchmarks-hub.md``); reads are InfluxQL on ``/query?epoch=ms``
 (:mod:`hub.store.influxql`). Every request runs under one overall deadline
 (``timeout_s``) on top of httpx's own connect/read timeouts. HTTP and
 transport failures are mapped to :mod:`hub.store.errors` here and nowhere else.
@@ -53,7 +53,7 @@ class InfluxV1Store(Store):
         transport: httpx.AsyncBaseTransport | None = None,
         rollups: retention.RetentionSettings | None = None,
         rollup_metrics: Mapping[str, Sequence[str]] | None = None,
-        gzip: bool = False,
+        gzip: bool = True,
     ) -> None:
         if timeout_s <= 0 or batch_lines < 1:
             raise ValueError("timeout_s must be > 0 and batch_lines >= 1")

@@ -57,7 +57,7 @@ class InfluxV2Store(InfluxV1Store):
         *,
         rollups: HubRollups | None = None,
         resolution: RetentionSettings | None = None,
-        gzip: bool = False,
+        gzip: bool = True,
     ) -> None:
         super().__init__(url, bucket, "token", token, timeout_s, create_database=False, gzip=gzip)
         self.bucket, self.org = bucket, org
