@@ -75,3 +75,37 @@ async def test_a_death_in_the_next_group_is_applied_after_the_readings_before_it
     await p.commit(death)
     assert not hub_parts.registry.get_node("N1").online
     assert hub_parts.latest.node_stale("N1", ts + 2)
+
+
+async def test_groups_written_out_of_order_are_finished_in_arrival_order(hub_parts: HubParts) -> None:
+    # The consumer writes two groups at once: the later one's write may complete first.
+    p, ts = hub_parts.pipeline, time.time_ns() // 1_000_000
+    readings = await p.prepare([(T, _batch(5, ts, 3.5))])
+    death = await p.prepare([(S, _status("offline", ts + 1))])
+    await p.store_prepared(death)
+    await p.store_prepared(readings)
+    await p.finish(readings)
+    await p.finish(death)
+    assert await _levels(hub_parts, ts) == [3.5]
+    assert not hub_parts.registry.get_node("N1").online  # the death, finished last, wins
+    await p.handle(T, _batch(5, ts, 3.5))  # the ledger knows the finished batch
+    assert hub_parts.stats.duplicates == 1
+
+
+async def test_a_group_whose_write_failed_is_finished_without_marking_it(hub_parts: HubParts) -> None:
+    p, ts = hub_parts.pipeline, time.time_ns() // 1_000_000
+    prepared = await p.prepare([(T, _batch(11, ts, 4.5))])
+    store_write = hub_parts.store.write
+
+    async def broken(readings: object) -> None:
+        raise RuntimeError("disk gone")
+
+    hub_parts.store.write = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await p.store_prepared(prepared)
+    await p.finish(prepared)  # the consumer finishes it anyway: claims released, nothing marked or published
+    hub_parts.store.write = store_write  # type: ignore[method-assign]
+    assert hub_parts.stats.readings_stored == 0
+    await p.handle(T, _batch(11, ts, 4.5))  # the broker resends it: stored now, not a duplicate
+    assert await _levels(hub_parts, ts) == [4.5]
+    assert hub_parts.stats.duplicates == 0
