@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +23,21 @@ def _batch(seq: int, ts_ms: int, value: float = 1.5) -> bytes:
 
 def _status(state: str, ts_ms: int) -> bytes:
     return c.encode(c.NodeStatus(node="N1", state=state, session="s1", ts_ms=ts_ms))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _broken_store(parts: HubParts) -> Iterator[None]:
+    """A store whose writes fail with an error the durable writer does not handle."""
+    store_write = parts.store.write
+
+    async def broken(readings: object) -> None:
+        raise RuntimeError("disk gone")
+
+    parts.store.write = broken  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        parts.store.write = store_write  # type: ignore[method-assign]
 
 
 async def _levels(parts: HubParts, start: int) -> list[float | str | None]:
@@ -54,15 +71,8 @@ async def test_a_group_prepared_but_never_written_is_stored_when_the_broker_rese
 async def test_a_failed_commit_releases_its_claims(hub_parts: HubParts) -> None:
     p, ts = hub_parts.pipeline, time.time_ns() // 1_000_000
     prepared = await p.prepare([(T, _batch(9, ts))])
-    store_write = hub_parts.store.write
-
-    async def broken(readings: object) -> None:
-        raise RuntimeError("disk gone")
-
-    hub_parts.store.write = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
+    with _broken_store(hub_parts), pytest.raises(RuntimeError):
         await p.commit(prepared)
-    hub_parts.store.write = store_write  # type: ignore[method-assign]
     await p.handle(T, _batch(9, ts))
     assert await _levels(hub_parts, ts) == [1.5]
 
@@ -95,16 +105,10 @@ async def test_groups_written_out_of_order_are_finished_in_arrival_order(hub_par
 async def test_a_group_whose_write_failed_is_finished_without_marking_it(hub_parts: HubParts) -> None:
     p, ts = hub_parts.pipeline, time.time_ns() // 1_000_000
     prepared = await p.prepare([(T, _batch(11, ts, 4.5))])
-    store_write = hub_parts.store.write
-
-    async def broken(readings: object) -> None:
-        raise RuntimeError("disk gone")
-
-    hub_parts.store.write = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        await p.store_prepared(prepared)
-    await p.finish(prepared)  # the consumer finishes it anyway: claims released, nothing marked or published
-    hub_parts.store.write = store_write  # type: ignore[method-assign]
+    with _broken_store(hub_parts):
+        with pytest.raises(RuntimeError):
+            await p.store_prepared(prepared)
+        await p.finish(prepared)  # the consumer finishes it anyway: claims released, nothing marked or published
     assert hub_parts.stats.readings_stored == 0
     await p.handle(T, _batch(11, ts, 4.5))  # the broker resends it: stored now, not a duplicate
     assert await _levels(hub_parts, ts) == [4.5]
