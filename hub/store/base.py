@@ -86,8 +86,14 @@ class Store(abc.ABC):
         start_ms: int,
         end_ms: int,
         limit: int = 10_000,
+        resolution: str = RAW,
     ) -> list[StoredReading]:
-        """Return readings with ``start_ms <= ts_ms < end_ms``, ordered by time then metric, at most ``limit``."""
+        """Return readings with ``start_ms <= ts_ms < end_ms``, ordered by time then metric, at most ``limit``.
+
+        ``resolution`` is ``raw``, or ``m1``/``h1`` for the rollups of a store
+        whose :meth:`resolutions` is set (``ValueError`` otherwise); rollup
+        readings have the raw schema, one per window.
+        """
 
     def resolutions(self) -> RetentionSettings | None:
         """The resolutions this store keeps beside raw data (``None``: raw only)."""
@@ -106,22 +112,7 @@ class Store(abc.ABC):
         """Like :meth:`query_range`, from the resolution that fits the range; return ``(resolution, readings)``."""
         kept = self.resolutions()
         rp = RAW if kept is None else choose_resolution(start_ms, end_ms, now_ms, kept)
-        if rp == RAW:
-            return rp, await self.query_range(device, profile, metrics, start_ms, end_ms, limit)
-        return rp, await self.query_rollup(rp, device, profile, metrics, start_ms, end_ms, limit)
-
-    async def query_rollup(
-        self,
-        rp: str,
-        device: str,
-        profile: str,
-        metrics: Sequence[str] | None,
-        start_ms: int,
-        end_ms: int,
-        limit: int = 10_000,
-    ) -> list[StoredReading]:
-        """Read ``m1`` or ``h1`` rollups, as :meth:`query_range` reads raw ones (stores whose resolutions() is set)."""
-        raise NotImplementedError(f"{type(self).__name__} keeps no rollups")
+        return rp, await self.query_range(device, profile, metrics, start_ms, end_ms, limit, rp)
 
     @abc.abstractmethod
     async def latest(self, devices: Sequence[tuple[str, str]]) -> dict[str, dict[str, StoredReading]]:

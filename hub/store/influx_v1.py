@@ -128,19 +128,6 @@ class InfluxV1Store(Store):
         """The policies the hub keeps in this database (``rollups``), or ``None``."""
         return self.rollups
 
-    async def query_rollup(
-        self,
-        rp: str,
-        device: str,
-        profile: str,
-        metrics: Sequence[str] | None,
-        start_ms: int,
-        end_ms: int,
-        limit: int = 10_000,
-    ) -> list[StoredReading]:
-        """Read the ``rp`` retention policy (m1 or h1), which keeps the raw schema."""
-        return await self._range(device, profile, metrics, start_ms, end_ms, limit, rp)
-
     async def close(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.aclose()
@@ -229,20 +216,17 @@ class InfluxV1Store(Store):
         start_ms: int,
         end_ms: int,
         limit: int = 10_000,
+        resolution: str = retention.RAW,
     ) -> list[StoredReading]:
-        """Return the device's readings in ``[start_ms, end_ms)``, by time then metric."""
-        return await self._range(device, profile, metrics, start_ms, end_ms, limit, None)
+        """Return the device's readings in ``[start_ms, end_ms)``, by time then metric.
 
-    async def _range(
-        self,
-        device: str,
-        profile: str,
-        metrics: Sequence[str] | None,
-        start_ms: int,
-        end_ms: int,
-        limit: int,
-        rp: str | None,
-    ) -> list[StoredReading]:
+        A rollup resolution reads the retention policy of that name (m1 or h1), which keeps the raw schema.
+        """
+        rp = None
+        if resolution != retention.RAW:
+            if self.resolutions() is None:  # the v2 store keeps its own (hub-side rollups)
+                raise ValueError(f"{self.database}: no rollups are kept (resolution {resolution!r})")
+            rp = resolution
         if limit < 1 or start_ms >= end_ms or (metrics is not None and not metrics):
             return []
         q = influxql.range_query(profile, device, metrics, start_ms, end_ms, limit)

@@ -37,7 +37,7 @@ from citysense.quality import Quality
 from hub.store import sqlite_rollups as rollups
 from hub.store.base import Store, StoredReading, check_value
 from hub.store.errors import StoreRejected, StoreUnavailable
-from hub.store.retention import RetentionSettings
+from hub.store.retention import RAW, RetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -206,29 +206,34 @@ class SqliteStore(Store):
         start_ms: int,
         end_ms: int,
         limit: int = 10_000,
+        resolution: str = RAW,
     ) -> list[StoredReading]:
-        """Return the device's readings in ``[start_ms, end_ms)``, by time then metric."""
-        return await self._range("readings", _SELECT, device, profile, metrics, start_ms, end_ms, limit)
+        """Return the device's readings in ``[start_ms, end_ms)``, by time then metric.
+
+        A rollup resolution reads ``rollup_m1`` or ``rollup_h1``, after recomputing what was just written.
+        """
+        if limit < 1 or start_ms >= end_ms or (metrics is not None and not metrics):
+            return []
+        table, select = "readings", _SELECT
+        if resolution != RAW:
+            if self.resolutions() is None or resolution not in rollups.WIDTH_MS:
+                raise ValueError(f"{self.path}: no rollups at resolution {resolution!r}")
+            await self._run(rollups.flush)
+            table, select = f"rollup_{resolution}", rollups.SELECT_ROLLUP
+        sql = f"{select} FROM {table} WHERE device = ? AND ts_ms >= ? AND ts_ms < ? AND profile = ?"
+        args: list[Any] = [device, start_ms, end_ms, profile]
+        if metrics is not None:
+            wanted = sorted(set(metrics))  # only "?" placeholders are formatted into the SQL
+            sql += f" AND metric IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        sql += " ORDER BY ts_ms, metric LIMIT ?"
+        args.append(limit)
+        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
+        return [_reading(row) for row in rows]
 
     def resolutions(self) -> RetentionSettings | None:
         """What this file keeps beside raw rows (``retention``), or ``None``."""
         return self.retention
-
-    async def query_rollup(
-        self,
-        rp: str,
-        device: str,
-        profile: str,
-        metrics: Sequence[str] | None,
-        start_ms: int,
-        end_ms: int,
-        limit: int = 10_000,
-    ) -> list[StoredReading]:
-        """Read ``rollup_m1`` or ``rollup_h1``, after recomputing what was just written."""
-        await self._run(rollups.flush)
-        return await self._range(
-            f"rollup_{rp}", rollups.SELECT_ROLLUP, device, profile, metrics, start_ms, end_ms, limit
-        )
 
     async def windows_of(self, readings: Sequence[StoredReading]) -> dict[str, list[StoredReading]]:
         """Recompute pending rollups now; return the ``m1`` and ``h1`` rollup readings the readings fall in."""
@@ -248,30 +253,6 @@ class SqliteStore(Store):
 
         found = await self._run(select) if self.retention is not None and keys else {}
         return {rp: [_reading(row) for row in rows] for rp, rows in found.items()}
-
-    async def _range(
-        self,
-        table: str,
-        select: str,
-        device: str,
-        profile: str,
-        metrics: Sequence[str] | None,
-        start_ms: int,
-        end_ms: int,
-        limit: int,
-    ) -> list[StoredReading]:
-        if limit < 1 or start_ms >= end_ms or (metrics is not None and not metrics):
-            return []
-        sql = f"{select} FROM {table} WHERE device = ? AND ts_ms >= ? AND ts_ms < ? AND profile = ?"
-        args: list[Any] = [device, start_ms, end_ms, profile]
-        if metrics is not None:
-            wanted = sorted(set(metrics))  # only "?" placeholders are formatted into the SQL
-            sql += f" AND metric IN ({','.join('?' * len(wanted))})"
-            args += wanted
-        sql += " ORDER BY ts_ms, metric LIMIT ?"
-        args.append(limit)
-        rows = await self._run(lambda conn: conn.execute(sql, args).fetchall())
-        return [_reading(row) for row in rows]
 
     async def latest(self, devices: Sequence[tuple[str, str]]) -> dict[str, dict[str, StoredReading]]:
         """Return device uid -> metric -> newest reading, from the ``latest`` table."""
