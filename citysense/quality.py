@@ -30,4 +30,7 @@ class Quality(enum.IntEnum):
     @classmethod
     def from_wire(cls, name: str) -> Quality:
         """Parse a wire name; raises ``KeyError`` when unknown."""
-        return cls[name.upper()]
+        return BY_WIRE[name]
+
+
+BY_WIRE: dict[str, Quality] = {q.wire: q for q in Quality}  # wire name -> code (one dict lookup on hot paths)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
 from citysense.profiles import Point, Profile, ProfileSet
-from citysense.quality import Quality
+from citysense.quality import BY_WIRE, Quality
 from hub.ingest.wire import FastBatch, FastReading
 from hub.registry.snapshot import NodeView
 from hub.store.base import StoredReading
@@ -70,13 +70,10 @@ def check_batch(
         if t is not None and (v.__class__ is float or v.__class__ is int) and earliest <= r.ts_ms <= latest:
             quality = r.quality
             if quality == "good":
-                if t.low <= v <= t.high:
-                    ok.append(
-                        StoredReading(node_id, t.uid, t.profile, r.metric, float(v), r.unit, r.ts_ms, _GOOD, t.tags)
-                    )
-                    continue
-            elif -_BIG <= v <= _BIG:  # a non-good reading keeps its value, in range or not
-                q = _QUALITY_CODE[quality]
+                fast, q = t.low <= v <= t.high, _GOOD
+            else:  # a non-good reading keeps its value, in range or not
+                fast, q = -_BIG <= v <= _BIG, BY_WIRE[quality]
+            if fast:
                 ok.append(StoredReading(node_id, t.uid, t.profile, r.metric, float(v), r.unit, r.ts_ms, q, t.tags))
                 continue
         checked = _check(r, node, profiles, now_ms)
@@ -86,7 +83,6 @@ def check_batch(
 
 _BIG = float(2**1023)  # finite as a float either way; larger numbers take the slow path (inf, bad_value)
 _GOOD = Quality.GOOD
-_QUALITY_CODE = {q.wire: q for q in Quality}
 
 
 class _Target(NamedTuple):

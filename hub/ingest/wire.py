@@ -34,7 +34,7 @@ from citysense.contract import (
     TelemetryBatch,
     decode,
 )
-from citysense.quality import Quality
+from citysense.quality import BY_WIRE, Quality
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # contract.ID_PATTERN
 _METRIC_RE = re.compile(r"[a-z](?:_?[a-z0-9])*\Z")  # contract.MetricName
@@ -46,9 +46,6 @@ _EPOCH_MS = Annotated[int, Meta(ge=0, le=32503680000000)]
 _QUALITY = Literal[
     "good", "comm_failure", "timeout", "device_exception", "decode_error", "out_of_range", "sentinel", "stale"
 ]
-
-
-_QUALITY_CODE = {q.wire: q for q in Quality}
 
 
 class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True, gc=False):
@@ -64,7 +61,7 @@ class FastReading(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     @property
     def quality_code(self) -> Quality:
         """The quality as an integer code."""
-        return _QUALITY_CODE[self.quality]
+        return BY_WIRE[self.quality]
 
     def to_contract(self) -> Reading:
         """The same reading as the contract's pydantic model (for dead letters)."""
