@@ -120,7 +120,7 @@ def encode(readings: Sequence[StoredReading]) -> list[str]:
             run.append(r)
             continue
         if run is not None:
-            lines[-1] = f"{_series_of(run[0])} {_fields_fast(run)} {run[0].ts_ms}"
+            lines[-1] = _line(run)
             run = None
         if key in seen:
             return _encode_grouped(readings)
@@ -136,9 +136,9 @@ def encode(readings: Sequence[StoredReading]) -> list[str]:
             name = names[0] if q == Quality.GOOD else names[1]
             append(f"{series} {name}={value!r},{names[2]}={_QUALITY_VALUE[q]} {r.ts_ms}")
         else:
-            append(f"{_series_of(r)} {_fields_fast((r,))} {r.ts_ms}")
+            append(_line((r,)))
     if run is not None:
-        lines[-1] = f"{_series_of(run[0])} {_fields_fast(run)} {run[0].ts_ms}"
+        lines[-1] = _line(run)
     return lines
 
 
@@ -152,7 +152,12 @@ def _encode_grouped(readings: Sequence[StoredReading]) -> list[str]:
             groups[key] = [r]
         else:
             group.append(r)
-    return [f"{_series_of(g[0])} {_fields_fast(g)} {ts_ms}" for (_, _, ts_ms), g in groups.items()]
+    return [_line(g) for g in groups.values()]
+
+
+def _line(group: Sequence[StoredReading]) -> str:
+    """The line of readings that share one device and timestamp."""
+    return f"{_series_of(group[0])} {_fields_fast(group)} {group[0].ts_ms}"
 
 
 _MAX = sys.float_info.max
