@@ -18,7 +18,7 @@ the broker then hands each message to one of them (``$share/<group>/...``,
 MQTT 5 §4.8.2; Mosquitto also honours it for 3.1.1 clients). Messages are
 handled in arrival order, in groups of what arrived meanwhile (up to
 ``batch_messages``, waiting at most ``batch_wait_s``): one store write and one
-dedupe transaction per group, then one PUBACK per message.
+dedupe transaction per group, then the group's PUBACKs in one write.
 
 Pipelined, in three stages: one task decodes, validates and dedupes the next
 group (:meth:`Pipeline.prepare`, CPU); each prepared group's store write

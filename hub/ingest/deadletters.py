@@ -25,6 +25,10 @@ LOG_PERIOD_S = 60.0
 LOG_KEYS_MAX = 10_000  # distinct (source, reason) pairs remembered for throttling
 
 
+# One refused message or reading: (topic, node or None, reason, detail, payload or the reading's JSON).
+Refusal = tuple[str, str | None, str, str, bytes | str]
+
+
 class LogThrottle:
     """Logs the first dead letter of each (source, reason), then at most one line per period with a count."""
 
@@ -60,7 +64,7 @@ class DeadLetterSink:
         """Record one rejected message or reading."""
         await self.add_many([(topic, node, reason, detail, payload)])
 
-    async def add_many(self, items: list[tuple[str, str | None, str, str, bytes | str]]) -> None:
+    async def add_many(self, items: list[Refusal]) -> None:
         """Record several rejections in one transaction."""
         now = time.time_ns() // 1_000_000
         letters = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
-from hub.ingest.deadletters import DeadLetterSink
+from hub.ingest.deadletters import DeadLetterSink, Refusal
 from hub.ingest.durable import DurableWriter
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
@@ -115,7 +115,7 @@ class Pipeline:
         steps: list[_Telemetry | NodeStatus] = []
         claimed: set[tuple[str, int]] = set()
         batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
-        refused: list[tuple[str, str | None, str, str, bytes | str]] = []
+        refused: list[Refusal] = []
         self.stats.messages += len(messages)
         try:
             for topic, payload in messages:
@@ -179,7 +179,7 @@ class Pipeline:
         self._inflight.clear()
 
     def _parse(
-        self, topic: str, payload: bytes, refused: list[tuple[str, str | None, str, str, bytes | str]]
+        self, topic: str, payload: bytes, refused: list[Refusal]
     ) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
         """Return ``(node, batch)`` of a telemetry message or a node's status; add the rest to ``refused``."""
         try:
@@ -208,7 +208,7 @@ class Pipeline:
         seen = await self.dedupe.seen_many(keys) | pending
         now_ms = time.time_ns() // 1_000_000
         groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
-        letters: list[tuple[str, str | None, str, str, bytes | str]] = []
+        letters: list[Refusal] = []
         for (topic, node, batch, payload), key in zip(batches, keys, strict=True):
             if key in seen:
                 self.stats.duplicates += 1
