@@ -11,6 +11,7 @@ from typing import Any
 from citysense.profiles.alertrules import AlertRule
 from hub.alerts.lifecycle import sev_label
 from hub.registry.models import Node, Region
+from hub.registry.regions import town_of
 
 SEVERITIES = ("critical", "major", "warning", "info")
 # Gaozhou's extent (about 21.7-22.3 N, 110.6-111.3 E): the map's frame when no node has coordinates.
@@ -35,14 +36,6 @@ def frame(nodes: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def town_of(code: str, regions: dict[str, Region]) -> Region | None:
-    """Return the town that holds region ``code`` (itself if a town); ``None`` above or outside any town."""
-    cur = regions.get(code)
-    while cur is not None and cur.level not in ("town", "city"):
-        cur = regions.get(cur.parent_code) if cur.parent_code else None
-    return cur if cur is not None and cur.level == "town" else None
-
-
 def summary(
     nodes: list[Node], regions: dict[str, Region], depts: list[dict[str, str]], alarms: list[Any]
 ) -> dict[str, Any]:
@@ -53,6 +46,7 @@ def summary(
         worst[a.node] = max(worst.get(a.node, 0), a.severity)
         count[a.node] = count.get(a.node, 0) + 1
     towns: dict[str, dict[str, Any]] = {}
+    placed: dict[str, list[tuple[float, float]]] = {}  # town code -> coordinates of its placed nodes
     out_nodes: list[dict[str, Any]] = []
     for n in nodes:
         town = town_of(n.region_code, regions)
@@ -85,10 +79,12 @@ def summary(
             t["nodes"] += 1
             t["online" if n.online else "offline"] += 1
             t["alarm"] += status == "alarm"
-    for t in towns.values():
-        placed = [n for n in out_nodes if n["town"] == t["code"] and n["latitude"] is not None]
-        t["latitude"] = sum(n["latitude"] for n in placed) / len(placed) if placed else None
-        t["longitude"] = sum(n["longitude"] for n in placed) / len(placed) if placed else None
+            if n.latitude is not None and n.longitude is not None:
+                placed.setdefault(town.code, []).append((n.latitude, n.longitude))
+    for code, t in towns.items():
+        spots = placed.get(code)
+        t["latitude"] = sum(lat for lat, _ in spots) / len(spots) if spots else None
+        t["longitude"] = sum(lon for _, lon in spots) / len(spots) if spots else None
     by_sev = {s: 0 for s in SEVERITIES}
     for a in alarms:
         by_sev[sev_label(a.severity)] = by_sev.get(sev_label(a.severity), 0) + 1

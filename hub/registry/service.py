@@ -19,6 +19,7 @@ from citysense.profiles import ProfileSet
 from hub.errors import NotFound, RegistryError
 from hub.registry.fleet import Fleet
 from hub.registry.models import Base, DeadLetter, Department, Device, Node, Region
+from hub.registry.regions import ancestry
 from hub.registry.snapshot import DeviceView, NodeView, RegistrySnapshot
 
 log = logging.getLogger(__name__)
@@ -115,15 +116,7 @@ class Registry:
     # -- reads ---------------------------------------------------------------
     def _ancestors(self, s: Session) -> dict[str, list[Region]]:
         regions = {r.code: r for r in s.scalars(select(Region))}
-        out: dict[str, list[Region]] = {}
-        for code, region in regions.items():
-            chain: list[Region] = []
-            cur: Region | None = region
-            while cur is not None and len(chain) < 8:
-                chain.append(cur)
-                cur = regions.get(cur.parent_code) if cur.parent_code else None
-            out[code] = chain
-        return out
+        return {code: ancestry(code, regions) for code in regions}
 
     def snapshot(self) -> RegistrySnapshot:
         """Build the ingest view: every node, its devices and their store tags."""
