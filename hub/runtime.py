@@ -32,7 +32,7 @@ from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
-from hub.latest_sync import run_latest_sync
+from hub.latest_sync import run_latest_sync, sync_once
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
@@ -117,11 +117,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         store = _make_store(settings, profiles)
         stack.push_async_callback(store.close)
         latest = LatestCache()
-        pairs = [(d.uid, d.profile) for n in snapshot.nodes.values() for d in n.devices.values()]
         try:
             await store.start()
-            for metrics in (await store.latest(pairs) if pairs else {}).values():
-                latest.update(metrics.values())
+            await sync_once(latest, store, snapshot)  # warm /latest from the store
         except StoreUnavailable as exc:
             # Ingest still runs: batches spool to disk and drain when the store answers (it then creates its schema).
             log.warning("store unavailable at start (%s); spooling until it answers", exc)
