@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -23,11 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file: make scripts.* importable
 from scripts.bootstrap import ROOT, ensure_venv, venv_bin
 
-BINARIES = {
+BINARIES = {  # what the tests run -> where Debian puts it (a glob: PostgreSQL's directory carries its version)
     "mosquitto": "/usr/sbin/mosquitto",
+    "mosquitto_pub": "/usr/bin/mosquitto_pub",  # the ingest benchmark's broker baseline (mosquitto-clients)
     "influxd": "/usr/bin/influxd",
-    "initdb": "/usr/lib/postgresql/15/bin/initdb",
+    "initdb": "/usr/lib/postgresql/*/bin/initdb",
     "victoria-metrics": "/usr/bin/victoria-metrics",
+    "socat": "/usr/bin/socat",  # the RTU tests' virtual serial line
     "chromium": "/usr/bin/chromium",  # the web dashboard's browser tests
     "chromedriver": "/usr/bin/chromedriver",
 }
@@ -43,7 +46,7 @@ SERVICE_OF = {
 
 def missing_binaries() -> list[str]:
     """Return the server binaries that are neither at their Debian path nor on PATH."""
-    return [name for name, path in BINARIES.items() if not Path(path).exists() and shutil.which(name) is None]
+    return [name for name, path in BINARIES.items() if not glob.glob(path) and shutil.which(name) is None]
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None) -> int:
