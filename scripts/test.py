@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The one test command: ``python3 scripts/test.py [pytest args...]`` (stdlib only).
 
-1. Install the servers the integration tests start (mosquitto, influxdb) with
+1. Install what the integration tests start (Mosquitto and its clients, InfluxDB,
+   PostgreSQL, VictoriaMetrics, socat, Chromium and ChromeDriver) with
    apt-get when they are missing and we are root; otherwise say what to install.
 2. Stop the system services those packages start on install: the tests start
    their own servers on free ports, and a stray service only holds ports.
