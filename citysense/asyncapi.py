@@ -24,6 +24,12 @@ _CHANNEL_DOCS: dict[Channel, tuple[str, str, str]] = {
     Channel.CONFIG: ("send", "config", "Desired configuration of the node, QoS 1, retained."),
     Channel.COMMAND: ("send", "command", "A command to the node (write a point, probe, ping), QoS 1."),
     Channel.COMMAND_REPLY: ("receive", "commandReply", "The node's answer to a command, QoS 1."),
+    Channel.ACK: (
+        "send",
+        "ingestAck",
+        "How far the node's batches are durable at the hub (highest contiguous seq of an epoch), QoS 1, retained."
+        " The agent keeps every batch until it is acknowledged here; the broker's PUBACK is flow control only.",
+    ),
 }
 
 
@@ -51,7 +57,7 @@ def build() -> dict[str, Any]:
         operations[f"{action}{name[0].upper()}{name[1:]}"] = {
             "action": action,
             "channel": {"$ref": f"#/channels/{name}"},
-            "bindings": {"mqtt": {"qos": 1, "retain": channel in (Channel.STATUS, Channel.CONFIG)}},
+            "bindings": {"mqtt": {"qos": 1, "retain": channel in (Channel.STATUS, Channel.CONFIG, Channel.ACK)}},
         }
     return {
         "asyncapi": "3.0.0",

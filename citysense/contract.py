@@ -12,13 +12,22 @@ Topics (``{p}`` is the prefix, default ``citysense/v1``; ``{node}`` the node id)
     {p}/{node}/config      hub -> agent  ConfigPush      QoS 1, retained
     {p}/{node}/cmd         hub -> agent  Command         QoS 1
     {p}/{node}/cmd/reply   agent -> hub  CommandReply    QoS 1
+    {p}/{node}/ack         hub -> agent  IngestAck       QoS 1, retained
+                                         (how far the node's batches are durable)
 
 The node id in the topic is the authority (the broker's ACL lets a node publish
 only below its own id); a payload whose ``node`` differs is rejected.
 
 Every payload is UTF-8 JSON with ``"v": 1``. A batch carries a per-node
-``seq`` that increases by one per batch and survives agent restarts, so the
-hub can drop redelivered duplicates on ``(node, seq)``.
+``seq`` that increases by one per batch and survives agent restarts, and the
+``epoch`` (a random id drawn when the agent's state directory is created), so
+the hub can drop redelivered duplicates on ``(node, epoch, seq)`` and accept a
+replaced edge box (new epoch, seq from 0) at once. The hub answers on the
+node's ``ack`` topic with the highest seq of that epoch up to which every batch
+is durable (stored or spooled); the agent keeps each batch until then.
+
+Every integer on the wire has a range (at most int64, and sensible bounds):
+a payload outside it is refused, never an overflow deeper in the hub.
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "citysense/v1"
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_READINGS_PER_BATCH = 10_000
+MAX_SEQ = 2**53 - 1
+"""Largest ``seq`` (and version) on the wire: exact in every JSON reader, far below int64."""
+MAX_COUNT = 2**53 - 1
+EPOCH_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+LEGACY_EPOCH = "0"
+"""The epoch of batches from agents that predate epochs (no ``epoch`` field)."""
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
@@ -54,6 +69,7 @@ class Channel(enum.StrEnum):
     CONFIG = "config"
     COMMAND = "cmd"
     COMMAND_REPLY = "cmd/reply"
+    ACK = "ack"
 
 
 class _Wire(BaseModel):
@@ -98,7 +114,12 @@ class TelemetryBatch(_Wire):
 
     v: Literal[1] = 1
     node: Ident
-    seq: int = Field(ge=0, description="Per-node batch number, +1 per batch, kept across restarts")
+    epoch: str = Field(
+        default=LEGACY_EPOCH,
+        pattern=EPOCH_PATTERN,
+        description="Random id of the agent's state (incarnation); a new one restarts seq at 0",
+    )
+    seq: int = Field(ge=0, le=MAX_SEQ, description="Per-epoch batch number, +1 per batch, kept across restarts")
     sent_ms: EpochMs
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
 
@@ -116,21 +137,31 @@ class DeviceHealth(_Wire):
 
     device: Ident
     state: Literal["ok", "failing", "quarantined", "unknown"] = "unknown"
-    rtt_ms: float | None = Field(default=None, ge=0, description="Mean round-trip time of the last poll")
-    reads_ok: int = Field(default=0, ge=0)
-    reads_failed: int = Field(default=0, ge=0)
+    rtt_ms: float | None = Field(default=None, ge=0, le=3.6e6, description="Mean round-trip time of the last poll")
+    reads_ok: int = Field(default=0, ge=0, le=MAX_COUNT)
+    reads_failed: int = Field(default=0, ge=0, le=MAX_COUNT)
     last_good_ms: EpochMs | None = None
 
 
 class AgentHealth(_Wire):
     """The agent's self-telemetry: its durable buffer and every device's acquisition."""
 
-    queue_depth: int = Field(ge=0, description="Readings waiting in the durable buffer")
-    queue_oldest_s: float = Field(ge=0, description="Age of the oldest waiting reading")
-    queue_bytes: int = Field(default=0, ge=0)
-    dropped: int = Field(ge=0, description="Readings dropped by the buffer caps, since the buffer was created")
+    queue_depth: int = Field(ge=0, le=MAX_COUNT, description="Readings waiting in the durable buffer")
+    queue_oldest_s: float = Field(ge=0, le=3.2e9, description="Age of the oldest waiting reading")
+    queue_bytes: int = Field(default=0, ge=0, le=MAX_COUNT)
+    dropped: int = Field(
+        ge=0, le=MAX_COUNT, description="Readings dropped by the buffer caps, since the buffer was created"
+    )
     malformed: dict[str, int] = Field(default_factory=dict, description="Malformed sensor payloads by reason")
     devices: list[DeviceHealth] = Field(default_factory=list)
+    epoch: str | None = Field(default=None, pattern=EPOCH_PATTERN, description="The agent's current epoch")
+    last_acked_seq: int | None = Field(
+        default=None, ge=-1, le=MAX_SEQ, description="Highest seq of this epoch the hub has acknowledged durable"
+    )
+    unacked_batches: int = Field(
+        default=0, ge=0, le=MAX_COUNT, description="Batches sent or waiting, not yet acknowledged"
+    )
+    oldest_unacked_s: float = Field(default=0, ge=0, le=3.2e9, description="Age of the oldest unacknowledged batch")
 
 
 class NodeStatus(_Wire):
@@ -142,7 +173,7 @@ class NodeStatus(_Wire):
     session: str = Field(min_length=1, max_length=64, description="Random id of this MQTT session")
     ts_ms: EpochMs
     agent_version: str = ""
-    config_version: int = Field(default=0, ge=0)
+    config_version: int = Field(default=0, ge=0, le=MAX_SEQ)
     devices: list[DeviceInfo] = Field(default_factory=list)
     health: AgentHealth | None = None
 
@@ -152,7 +183,7 @@ class ConfigPush(_Wire):
 
     v: Literal[1] = 1
     node: Ident
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_SEQ)
     config: dict[str, Any]
 
 
@@ -181,6 +212,22 @@ class CommandReply(_Wire):
     ts_ms: EpochMs
 
 
+class IngestAck(_Wire):
+    """How far a node's batches are durable at the hub (stored or spooled), per epoch.
+
+    Published retained on the node's ``ack`` topic after each durable group;
+    ``seq`` is the highest seq of ``epoch`` such that every batch of that epoch
+    up to it is durable (``-1``: none yet). The agent may forget batches up to
+    ``seq`` and re-sends the rest after a reconnect or a timeout.
+    """
+
+    v: Literal[1] = 1
+    node: Ident
+    epoch: str = Field(pattern=EPOCH_PATTERN)
+    seq: int = Field(ge=-1, le=MAX_SEQ)
+    ts_ms: EpochMs
+
+
 W = TypeVar("W", bound=_Wire)
 
 PAYLOAD_MODELS: dict[Channel, type[_Wire]] = {
@@ -189,6 +236,7 @@ PAYLOAD_MODELS: dict[Channel, type[_Wire]] = {
     Channel.CONFIG: ConfigPush,
     Channel.COMMAND: Command,
     Channel.COMMAND_REPLY: CommandReply,
+    Channel.ACK: IngestAck,
 }
 
 

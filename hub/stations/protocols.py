@@ -1,0 +1,14 @@
+"""Every station protocol the gateway knows, by the name used in settings and the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hub.stations.base import StationProtocol
+
+PROTOCOLS: dict[str, Callable[[], StationProtocol]] = {
+    # "sl651": hub.stations.sl651.protocol.Sl651Protocol,
+    # "hj212": hub.stations.hj212.protocol.Hj212Protocol,
+    # "dtu": hub.stations.dtu.protocol.DtuProtocol,
+}
+"""Name -> factory; each protocol package adds its own line here."""
