@@ -17,11 +17,12 @@ import re
 
 from hub.stations.sl651 import bcd, codes, elements
 from hub.stations.sl651.bcd import BcdError
-from hub.stations.sl651.body import FIVE_MIN_MS, Body
+from hub.stations.sl651.body import Body, five_minute
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _STEP = re.compile(r"DR([DHN])(\d\d)")
 _STEP_MS = {"D": 86_400_000, "H": 3_600_000, "N": 60_000}
+_HEX = frozenset("0123456789ABCDEFabcdef")
 _CLASS_BY_LETTER = {chr(k): v for k, v in codes.STATION_CLASSES.items()}
 
 
@@ -39,7 +40,7 @@ def prefix(parts: list[str]) -> tuple[int, int, int]:
     else:
         raise BcdError("short_body", "body lacks serial number and send time")
     serial = head[:4]
-    if len(head) != 16 or not all(c in "0123456789ABCDEFabcdef" for c in serial):
+    if len(head) != 16 or not all(c in _HEX for c in serial):
         raise BcdError("short_body", f"not a serial number and send time: {head!r}")
     return int(serial, 16), bcd.cst_text_ms(head[4:]), used
 
@@ -105,20 +106,14 @@ def _fill(text: str) -> bool:
 def _value(out: Body, code: str, text: str, ts: int) -> None:
     unit = elements.unit_of(code)
     if code == "DRP" or code.startswith("DRZ"):
-        width, scale = (2, 10) if code == "DRP" else (4, 100)
-        if not text or len(text) % width or any(c not in "0123456789ABCDEFabcdef" for c in text):
-            out.bad(code, ts, "bad_element", f"{text!r} is no list of {width}-digit hex values")
-            return
-        count = len(text) // width
-        first = ts - (count - 1) * FIVE_MIN_MS
-        for k in range(count):
-            part = text[k * width : (k + 1) * width]
-            number = bcd.NO_DATA if _fill(part) else bcd.Number(int(part, 16) / scale)
-            out.add(code, number, first + k * FIVE_MIN_MS, unit)
+        if len(text) % 2 or any(c not in _HEX for c in text):
+            out.bad(code, ts, "bad_element", f"{text!r} is not hex")
+        else:
+            five_minute(out, code, bytes.fromhex(text), ts)
         return
     if _fill(text):
         out.add(code, bcd.NO_DATA, ts, unit)
-    elif code == "ZT" and all(c in "0123456789ABCDEFabcdef" for c in text):
+    elif code == "ZT" and all(c in _HEX for c in text):
         out.add(code, bcd.Number(float(int(text, 16))), ts)
     elif _NUMBER.fullmatch(text):
         out.add(code, bcd.Number(float(text)), ts, unit)

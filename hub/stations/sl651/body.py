@@ -157,16 +157,7 @@ def _value(out: Body, code: str, raw: bytes, decimals: int, ts_ms: int | None = 
     ts = out.obs_ms if ts_ms is None else ts_ms
     assert ts is not None
     if code == "DRP" or code.startswith("DRZ"):
-        width, scale = (1, 10) if code == "DRP" else (2, 100)
-        if not raw or len(raw) % width:
-            out.bad(code, ts, "bad_element", f"{len(raw)} bytes is no list of {width}-byte values")
-            return
-        count = len(raw) // width
-        first = ts - (count - 1) * FIVE_MIN_MS
-        for k in range(count):
-            part = raw[k * width : (k + 1) * width]
-            number = bcd.NO_DATA if bcd.is_fill(part) else bcd.Number(int.from_bytes(part, "big") / scale)
-            out.add(code, number, first + k * FIVE_MIN_MS, elements.unit_of(code))
+        five_minute(out, code, raw, ts)
         return
     if code == "ZT":
         if bcd.is_fill(raw):
@@ -180,3 +171,17 @@ def _value(out: Body, code: str, raw: bytes, decimals: int, ts_ms: int | None = 
         out.bad(code, ts, exc.reason, str(exc))
         return
     out.add(code, number, ts, elements.unit_of(code))
+
+
+def five_minute(out: Body, code: str, raw: bytes, ts: int) -> None:
+    """Add DRP (1 byte, 0.1 mm) or DRZn (2 bytes, 0.01 m) values, 5 minutes apart, the last at ``ts``."""
+    width, scale = (1, 10) if code == "DRP" else (2, 100)
+    if not raw or len(raw) % width:
+        out.bad(code, ts, "bad_element", f"{len(raw)} bytes is no list of {width}-byte values")
+        return
+    count = len(raw) // width
+    first = ts - (count - 1) * FIVE_MIN_MS
+    for k in range(count):
+        part = raw[k * width : (k + 1) * width]
+        number = bcd.NO_DATA if bcd.is_fill(part) else bcd.Number(int.from_bytes(part, "big") / scale)
+        out.add(code, number, first + k * FIVE_MIN_MS, elements.unit_of(code))
