@@ -84,3 +84,27 @@ STATION_CLASSES: dict[int, str] = {
     0x49: "intake",  # I 取水口
     0x4F: "outfall",  # O 排水口
 }
+
+REFUSAL_REASONS: dict[str, str] = {
+    "garbage": "bytes before a frame start (7E7E or SOH), or a start marker with no valid header; skipped",
+    "bad_direction": "a downlink frame (flag 8) sent by a station",
+    "bad_start": "the byte after the header is neither STX (02H) nor SYN (16H)",
+    "frame_too_large": "the length field announces a frame larger than the gateway's limit",
+    "bad_length": "no end character (ETX/ETB) where the length field says the body ends",
+    "bad_crc": "the CRC16 does not match the frame",
+    "unknown_function": "a function code the gateway does not handle",
+    "short_body": "the body lacks the serial number and send time",
+    "bad_time": "a send or observation time that is not BCD or no real date/time",
+    "bad_bcd": "an element value with a non-decimal digit (that value only; the rest is kept)",
+    "bad_value": "an ASCII element value that is not a number (that value only)",
+    "bad_element": "an element whose layout is wrong, e.g. DRP of an odd length (that element only)",
+    "truncated_element": "an element runs past the body end (the elements before it are kept)",
+    "missing_obs_time": "a report, or an element, without an observation time (F0F0/TT) before it",
+    "missing_element": "a manual report without F2F2 text, or an image report without F3F3 data",
+    "address_mismatch": "the F1F1 station address in the body differs from the header's",
+    "bad_packet": "packet information that is inconsistent, or multi-packet where it is not handled",
+    "image_too_large": "an image larger than the gateway's limit; its packets are dropped",
+    "image_abandoned": "a new image began before the last one was complete; the old packets are dropped",
+    "image_incomplete": "the last packet of an image came with others missing; NAK asks for the first missing one",
+}
+"""Every refusal reason of the SL 651 framer (also the table in docs/stations-sl651.md)."""

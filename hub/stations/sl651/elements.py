@@ -35,9 +35,9 @@ class Element:
 
 def _rows() -> tuple[Element, ...]:
     rows = [
-        (0x01, "AC", "cross-section area", "m2", 8, 2),
-        (0x02, "AI", "air temperature", "degC", 3, 1),
-        (0x03, "C", "water temperature", "degC", 3, 1),
+        (0x01, "AC", "cross-section area", "m²", 8, 2),
+        (0x02, "AI", "air temperature", "°C", 3, 1),
+        (0x03, "C", "water temperature", "°C", 3, 1),
         (0x05, "DT", "period length", "h", 4, 2),
         (0x06, "ED", "daily evaporation", "mm", 5, 1),
         (0x07, "EJ", "current evaporation", "mm", 5, 1),
@@ -46,7 +46,7 @@ def _rows() -> tuple[Element, ...]:
         (0x0A, "GN", "gate number", "", 3, 0),
         (0x0B, "GS", "conveyance device class", "", 1, 0),
         (0x0C, "GT", "gate openings count", "", 3, 0),
-        (0x0D, "GTP", "ground temperature", "degC", 3, 1),
+        (0x0D, "GTP", "ground temperature", "°C", 3, 1),
         (0x0E, "H", "groundwater depth", "m", 6, 2),
         (0x0F, "HW", "wave height", "m", 5, 2),
         (0x10, "M10", "soil moisture at 10 cm", "%", 4, 1),
@@ -72,10 +72,10 @@ def _rows() -> tuple[Element, ...]:
         (0x24, "PN30", "rainfall in 30 min", "mm", 5, 1),
         (0x25, "PR", "storm rainfall", "mm", 5, 1),
         (0x26, "PT", "accumulated rainfall", "mm", 6, 1),
-        (0x27, "Q", "instantaneous flow", "m3/s", 9, 3),
-        (0x30, "QA", "total outflow", "m3/s", 9, 3),
-        (0x31, "QZ", "conveyance flow", "m3/s", 9, 3),
-        (0x32, "SW", "conveyance accumulated volume", "m3", 11, 3),
+        (0x27, "Q", "instantaneous flow", "m³/s", 9, 3),
+        (0x30, "QA", "total outflow", "m³/s", 9, 3),
+        (0x31, "QZ", "conveyance flow", "m³/s", 9, 3),
+        (0x32, "SW", "conveyance accumulated volume", "m³", 11, 3),
         (0x33, "UC", "wind direction", "", 2, 0),
         (0x34, "UE", "wind force", "", 2, 0),
         (0x35, "US", "wind speed", "m/s", 4, 1),
@@ -85,10 +85,10 @@ def _rows() -> tuple[Element, ...]:
         (0x39, "Z", "water level", "m", 7, 3),
         (0x3A, "ZB", "downstream water level", "m", 7, 3),
         (0x3B, "ZU", "upstream water level", "m", 7, 3),
-        (0x44, "SQ", "sediment concentration", "kg/m3", 9, 3),
+        (0x44, "SQ", "sediment concentration", "kg/m³", 9, 3),
         (0x46, "PH", "pH", "", 4, 2),
         (0x47, "DO", "dissolved oxygen", "mg/L", 4, 1),
-        (0x48, "COND", "conductivity", "uS/cm", 5, 0),
+        (0x48, "COND", "conductivity", "µS/cm", 5, 0),
         (0x49, "TURB", "turbidity", "NTU", 3, 0),
         (0x4A, "CODMN", "permanganate index", "mg/L", 4, 1),
         (0x4B, "REDOX", "redox potential", "mV", 5, 1),
@@ -98,11 +98,11 @@ def _rows() -> tuple[Element, ...]:
         (0x4F, "TOC", "total organic carbon", "mg/L", 4, 2),
         (0x57, "CHLA", "chlorophyll a", "mg/L", 4, 2),
     ]
-    rows += [(0x27 + n, f"Q{n}", f"intake/outfall flow {n}", "m3/s", 9, 3) for n in range(1, 9)]
+    rows += [(0x27 + n, f"Q{n}", f"intake/outfall flow {n}", "m³/s", 9, 3) for n in range(1, 9)]
     rows += [(0x3B + n, f"Z{n}", f"intake/outfall water level {n}", "m", 7, 3) for n in range(1, 9)]
     rows += [(0x57 + n, f"WP{n}", f"water pressure {n}", "kPa", 6, 2) for n in range(1, 9)]
-    rows += [(0x5F + n, f"SYL{n}", f"water meter {n} remaining volume", "m3", 11, 3) for n in range(1, 9)]
-    rows += [(0x67 + n, f"SBL{n}", f"water meter {n} volume per hour", "m3/h", 7, 3) for n in range(1, 9)]
+    rows += [(0x5F + n, f"SYL{n}", f"water meter {n} remaining volume", "m³", 11, 3) for n in range(1, 9)]
+    rows += [(0x67 + n, f"SBL{n}", f"water meter {n} volume per hour", "m³/h", 7, 3) for n in range(1, 9)]
     return tuple(Element(*row) for row in sorted(rows))
 
 

@@ -70,9 +70,6 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
     flag, length = word >> 12, word & 0x0FFF
     if flag not in (codes.UP, codes.DOWN):
         return Malformed("bad_header", f"up/down flag {flag:X}H is neither 0 nor 8", len(codes.SOH_HEX) - ascii_)
-    if (flag == codes.DOWN) != down:
-        want = "downlink" if down else "uplink"
-        return Malformed("bad_direction", f"expected an {want} frame, got flag {flag:X}H", 2 - ascii_)
     if start not in (codes.STX, codes.SYN):
         return Malformed("bad_start", f"body start {start:02X}H is neither STX nor SYN", 2 - ascii_)
     packet_len = (6 if ascii_ else 3) if start == codes.SYN else 0
@@ -82,7 +79,8 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
         return Malformed("frame_too_large", f"{size} bytes > limit {max_frame}", 2 - ascii_)
     if len(buf) < size:
         return NEED_MORE
-    ends = codes.DOWN_END if down else codes.UP_END
+    is_down = flag == codes.DOWN
+    ends = codes.DOWN_END if is_down else codes.UP_END
     if buf[size - 1 - crc_len] not in ends:
         return Malformed("bad_length", f"no end character after a body of {length} bytes", 2 - ascii_)
     frame = bytes(buf[:size])
@@ -96,6 +94,9 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
     crc = crc16(frame[:-crc_len])
     if crc != sent_crc:
         return Malformed("bad_crc", f"CRC {sent_crc:04X} sent, {crc:04X} computed", size, frame)
+    if is_down != down:  # checked after the CRC, so that the whole frame is skipped
+        want = "downlink" if down else "uplink"
+        return Malformed("bad_direction", f"expected an {want} frame, got flag {flag:X}H", size, frame)
     packet = None
     if packet_len:
         info = frame[header : header + packet_len]
