@@ -49,10 +49,11 @@ class Sl651Site:
         seed: int = 0,
         drift_s_per_day: float = 2.0,
         added_mm: float = 1.0,
+        burst_chance: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.station = station
-        self.rain = RainModel(seed)
+        self.rain = RainModel(seed, burst_chance=burst_chance)
         self.drift_s_per_day = drift_s_per_day
         self.added_mm = added_mm
         self._clock = clock
