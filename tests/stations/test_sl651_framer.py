@@ -136,7 +136,14 @@ def test_every_refusal_reason_is_documented_for_operators() -> None:
     assert [r for r in REFUSAL_REASONS if f"`{r}`" not in doc] == []
 
 
-VALID = [KEEPALIVE, TEST_REPORT, TIMED_REPORT]
+ASCII = encode.Station("0012345678", "1234", 1, "river", "ascii")
+VALID = [
+    KEEPALIVE,
+    TEST_REPORT,
+    TIMED_REPORT,
+    encode.report(ASCII, 0x32, serial=4, sent_ms=OBS, obs_ms=OBS, items=[("PJ", 1.5), ("Z", 2.25), ("VT", 12.1)]),
+    *encode.image(STATION, serial=5, sent_ms=OBS, obs_ms=OBS, data=b"\xff\xd8" + bytes(range(200)), packet_size=64),
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,11 +167,11 @@ def test_fuzz_never_raises_and_every_refusal_has_a_known_reason(chunks: list[byt
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\x7e", b"").replace(b"\x01", b"")), max_size=6))
+@given(st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\x7e", b"").replace(b"\x01", b"")), max_size=8))
 def test_fuzz_frames_between_noise_all_arrive(noise: list[bytes]) -> None:
-    stream = b"".join(n + f for n, f in zip(noise, VALID * 2, strict=False))
+    stream = b"".join(n + f for n, f in zip(noise, VALID[:4] * 2, strict=False))
     events = feed(stream)
-    assert len([e for e in events if not isinstance(e, Refusal)]) == min(len(noise), 6)
+    assert len([e for e in events if not isinstance(e, Refusal)]) == min(len(noise), 8)
 
 
 def test_every_element_code_is_documented_for_station_profiles() -> None:
@@ -173,3 +180,59 @@ def test_every_element_code_is_documented_for_station_profiles() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "stations-sl651.md").read_text(encoding="utf-8")
     codes = [e.code for e in ELEMENTS] + list(SPECIAL_CODES)
     assert [c for c in codes if f"`{c}`" not in doc] == []
+
+
+FUNCTIONS = [0x2F, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x3A, 0x40, 0x41, 0x42, 0x43, 0x4A, 0x51, 0x77]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(FUNCTIONS),
+    st.sampled_from(["hex", "ascii"]),
+    st.one_of(st.none(), st.tuples(st.integers(0, 4095), st.integers(0, 4095))),
+    st.one_of(
+        st.binary(max_size=120),
+        st.builds(lambda b: encode.report_body(STATION, 1, OBS, OBS, [("PJ", 1.0)]) + b, st.binary(max_size=40)),
+        st.text("0123456789ABCDEF FT.-PJZVTSDRNH", max_size=80).map(str.encode),
+    ),
+)
+def test_fuzz_frames_with_a_valid_crc_reach_the_decoders_and_never_break_them(
+    function: int, encoding: str, packet: tuple[int, int] | None, body: bytes
+) -> None:
+    from hub.stations.sl651 import frames
+
+    end = 0x17 if packet and packet[1] < packet[0] else 0x03
+    frame = frames.build(
+        encoding=encoding,  # type: ignore[arg-type]
+        down=False,
+        center=1,
+        station="0012345678",
+        password="1234",
+        function=function,
+        body=body,
+        end=end,
+        packet=packet,
+    )
+    events = feed(frame)
+    assert events
+    assert "decode_failed" not in reasons(events)
+    assert all(e.reason in REFUSAL_REASONS for e in events if isinstance(e, Refusal))
+
+
+def test_ascii_packet_information_that_is_not_hex_is_refused() -> None:
+    from hub.stations.sl651 import frames
+
+    good = frames.build(
+        encoding="ascii",
+        down=False,
+        center=1,
+        station="0012345678",
+        password="1234",
+        function=0x36,
+        body=b"0001260705140000",
+        end=0x03,
+        packet=(1, 1),
+    )
+    bad = good[:24] + b"ZZZZZZ" + good[30:-4]
+    events = feed(bad + f"{crc16(bad):04X}".encode())
+    assert reasons(events) == ["bad_packet"]

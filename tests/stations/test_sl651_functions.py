@@ -162,3 +162,14 @@ def test_single_packet_image_needs_no_reassembly() -> None:
     report = one_report(plain)
     assert report.extra["image"] == JPEG[:200]
     assert down(report.reply).end == 0x1B
+
+
+def test_image_packets_whose_length_counts_the_packet_information_are_accepted_too() -> None:
+    # vendor variant: the 12-bit length includes the 3 bytes of packet total/sequence after SYN
+    variant = []
+    for packet in image_packets(JPEG):
+        length = int.from_bytes(packet[11:13], "big") + 3
+        frame = packet[:11] + length.to_bytes(2, "big") + packet[13:-2]
+        variant.append(frame + crc16(frame).to_bytes(2, "big"))
+    *_, report = feed(*variant)
+    assert isinstance(report, Report) and report.extra["image"] == JPEG

@@ -106,5 +106,6 @@ REFUSAL_REASONS: dict[str, str] = {
     "image_too_large": "an image larger than the gateway's limit; its packets are dropped",
     "image_abandoned": "a new image began before the last one was complete; the old packets are dropped",
     "image_incomplete": "the last packet of an image came with others missing; NAK asks for the first missing one",
+    "decode_failed": "a valid frame the decoder could not handle (a gateway bug: the frame is kept for the developers)",
 }
 """Every refusal reason of the SL 651 framer (also the table in docs/stations-sl651.md)."""

@@ -11,12 +11,14 @@ table is in docs/stations-sl651.md).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 from hub.stations.base import Control, Event, Observation, Refusal, Report
 from hub.stations.sl651 import answers, asciibody, body, codes, downlink, frames, images
 from hub.stations.sl651.bcd import BcdError
 
+log = logging.getLogger(__name__)
 _RAW_KEPT = 512  # bytes of a garbage run kept in its refusal
 
 
@@ -59,7 +61,11 @@ class Sl651Framer:
                 continue
             del buf[: len(result.raw)]
             _flush(junk, events)
-            events.extend(self._frame(result))
+            try:
+                events.extend(self._frame(result))
+            except Exception as exc:  # a decoder bug must cost one frame, not the connection
+                log.exception("%s: SL 651 frame %s not decoded", result.station, result.raw.hex())
+                events.append(_refuse(result, "decode_failed", f"{type(exc).__name__}: {exc}"))
         _flush(junk, events)
         return events
 

@@ -77,10 +77,13 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
     size = header + packet_len + length + 1 + crc_len
     if size > max_frame:
         return Malformed("frame_too_large", f"{size} bytes > limit {max_frame}", 2 - ascii_)
-    if len(buf) < size:
-        return NEED_MORE
     is_down = flag == codes.DOWN
     ends = codes.DOWN_END if is_down else codes.UP_END
+    if packet_len and length >= packet_len and _crc_ok(buf, size - packet_len, crc_len, ends, ascii_):
+        # some RTUs count the packet information in the body length; accept their frames too
+        size, length = size - packet_len, length - packet_len
+    if len(buf) < size:
+        return NEED_MORE
     if buf[size - 1 - crc_len] not in ends:
         return Malformed("bad_length", f"no end character after a body of {length} bytes", 2 - ascii_)
     frame = bytes(buf[:size])
@@ -100,6 +103,8 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
     packet = None
     if packet_len:
         info = frame[header : header + packet_len]
+        if ascii_ and any(c not in _HEXDIGITS for c in info):
+            return Malformed("bad_packet", f"packet information {info!r} is not 6 hex characters", size, frame)
         number = int(info, 16) if ascii_ else int.from_bytes(info, "big")
         packet = (number >> 12, number & 0x0FFF)
     center, station, password, function = fields[:4]
@@ -115,6 +120,16 @@ def parse(buf: bytes, *, down: bool, max_frame: int) -> Frame | Malformed | None
         packet=packet,
         raw=frame,
     )
+
+
+def _crc_ok(buf: bytes, size: int, crc_len: int, ends: frozenset[int], ascii_: bool) -> bool:
+    """Tell whether ``buf`` holds a whole frame of ``size`` bytes with a valid end character and CRC."""
+    if len(buf) < size or buf[size - 1 - crc_len] not in ends:
+        return False
+    sent = buf[size - crc_len : size]
+    if ascii_:
+        return all(c in _HEXDIGITS for c in sent) and int(sent, 16) == crc16(buf[: size - crc_len])
+    return int.from_bytes(sent, "big") == crc16(buf[: size - crc_len])
 
 
 def _hex_fields(buf: bytes) -> tuple[int, str, str, int, int]:
