@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hub.stations.base import Control, Event, Report
 from hub.stations.sl651 import encode
 from hub.stations.sl651.protocol import Sl651Protocol
-from simulator.stations.sl651 import Sl651Site, run_station
+from simulator.stations.sl651 import Sl651Site, run_station, run_stations
 from tests.stations.test_sl651_examples import cst
 
 NOON = cst(2026, 7, 5, 12, 0) / 1000
@@ -161,3 +161,16 @@ def test_station_clock_drifts_as_configured() -> None:
     rtu = Sl651Site(encode.Station("0012345678"), drift_s_per_day=4.0, clock=lambda: t["now"])
     t["now"] = NOON + 86_400 / 2
     assert rtu.station_s() - t["now"] == 2.0
+
+
+async def test_many_stations_dial_in_at_once_and_each_is_stored_under_its_own_address() -> None:
+    centre = Central()
+    sites = [
+        Sl651Site(encode.Station(f"00000000{k:02d}", "1234"), seed=k, burst_chance=0.0, clock=lambda: NOON)
+        for k in range(20)
+    ]
+    async with central(centre) as port:
+        stats = await run_stations("127.0.0.1", port, sites, interval_s=0, reports=2)
+    assert [s.confirmed for s in stats] == [2] * 20
+    assert sorted({r.station for r in centre.stored.values()}) == [f"00000000{k:02d}" for k in range(20)]
+    assert len(centre.stored) == 40
