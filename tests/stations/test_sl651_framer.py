@@ -39,6 +39,14 @@ def test_garbage_before_a_frame_is_one_refusal_and_the_frame_still_arrives() -> 
     assert [e.function for e in events if isinstance(e, Report)] == ["30"]
 
 
+def test_noise_that_looks_like_a_long_header_does_not_hold_back_the_next_frame() -> None:
+    # 7E7E, addresses, flag 0 + length 4000, STX: a plausible header whose frame never comes
+    bogus = bytes.fromhex("7E7E01001234567812343" + "20FA002")
+    events = feed(bogus + TEST_REPORT)
+    assert reasons(events) == ["garbage"]
+    assert [e.function for e in events if isinstance(e, Report)] == ["30"]
+
+
 def test_a_frame_split_into_single_bytes_gives_the_same_events_as_whole() -> None:
     stream = KEEPALIVE + TEST_REPORT + TIMED_REPORT
     whole = feed(stream)

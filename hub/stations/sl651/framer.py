@@ -50,7 +50,11 @@ class Sl651Framer:
                 del buf[:start]
             result = frames.parse(bytes(buf[: self._max_frame]), down=False, max_frame=self._max_frame)
             if result is None:
-                break
+                if not self._complete_frame_after_start(buf):
+                    break
+                junk += buf[:1]  # noise that looked like a header: a whole valid frame follows it
+                del buf[:1]
+                continue
             if isinstance(result, frames.Malformed):
                 if result.reason == "bad_header":  # a stray 01H or 7E7E in noise: part of the garbage run
                     junk += buf[: result.skip]
@@ -68,6 +72,22 @@ class Sl651Framer:
                 events.append(_refuse(result, "decode_failed", f"{type(exc).__name__}: {exc}"))
         _flush(junk, events)
         return events
+
+    def _complete_frame_after_start(self, buf: bytearray) -> bool:
+        """Tell whether a whole valid frame starts inside the incomplete one at ``buf[0]``.
+
+        Noise can look like a header announcing thousands of bytes; without this
+        the station's real frames would wait behind it until the link timed out.
+        """
+        at = 0
+        for _ in range(4):  # a few candidates bound the cost of a partial frame
+            at = _next_start(buf, at + 1)
+            if at < 0:
+                return False
+            found = frames.parse(bytes(buf[at : at + self._max_frame]), down=False, max_frame=self._max_frame)
+            if isinstance(found, frames.Frame):
+                return True
+        return False
 
     def _frame(self, frame: frames.Frame) -> list[Event]:
         try:
@@ -152,10 +172,11 @@ def _prefix(frame: frames.Frame, raw_body: bytes) -> tuple[int, int]:
     return body.prefix(raw_body)
 
 
-def _next_start(buf: bytearray) -> int:
-    if buf[:2] == codes.SOH_HEX or buf[:1] == codes.SOH_ASCII:
+def _next_start(buf: bytearray, start: int = 0) -> int:
+    """Index of the first start marker (7E7E or SOH) at or after ``start``, or -1."""
+    if start == 0 and (buf[:2] == codes.SOH_HEX or buf[:1] == codes.SOH_ASCII):
         return 0
-    hex_at, ascii_at = buf.find(codes.SOH_HEX), buf.find(codes.SOH_ASCII)
+    hex_at, ascii_at = buf.find(codes.SOH_HEX, start), buf.find(codes.SOH_ASCII, start)
     if hex_at < 0 or 0 <= ascii_at < hex_at:
         return ascii_at
     return hex_at
