@@ -1,9 +1,12 @@
-"""SL 651-2014 frames of the standard's worked examples: CRC, header, elements, confirmations.
+"""SL 651-2014 frames of published worked examples: CRC, header, elements, confirmations.
 
-The uplink/downlink pairs are the examples that accompany clause 6.3 (frame
-structure), clause 6.5 (confirmations in mode M2) and Appendix C (element
-identifiers and data definitions) as published with the standard's explanations;
-the timed report of a field RTU (M21F series manual) is a second vendor vector.
+The uplink/downlink pairs (keep-alive 2FH, test report 30H, timed report 32H
+and their confirmations) are the worked examples circulated with the standard's
+explanations ("SL651-2014全协议解析", HEX encoding), and the timed report of a
+field RTU comes from the M21F series manual. Their CRCs check, which pins the
+CRC (clause 6.3.3) and the byte layout. The standard's printed text was not
+available here: clause numbers cite where the standard defines each format and
+are to be checked against the printed edition.
 """
 
 from __future__ import annotations
