@@ -47,7 +47,10 @@ async def run_station(
     max_resends: int = 3,
     connect_timeout_s: float = 10.0,
 ) -> Stats:
-    """Dial in, report every ``interval_s`` (``reports`` times, or until cancelled) and wait for confirmations."""
+    """Dial in, report every ``interval_s`` (``reports`` times, or until cancelled) and wait for confirmations.
+
+    Raises :class:`ConnectionError` (an ``OSError``) when the link cannot be opened or is lost.
+    """
     stats = Stats()
     async with asyncio.timeout(connect_timeout_s):
         reader, writer = await asyncio.open_connection(host, port)
@@ -57,7 +60,7 @@ async def run_station(
             listen = _listen(reader, writer, site, waiting, stats)
             listener = tasks.create_task(listen, name=f"sl651-listen-{site.station.address}")
             tick = 0
-            while (reports is None or tick < reports) and not listener.done():
+            while reports is None or tick < reports:
                 batch = [site.hourly()] if hourly_every and tick and tick % hourly_every == 0 else [site.timed()]
                 added = site.added()
                 batch += [added] if added else []
@@ -67,6 +70,11 @@ async def run_station(
                 if reports is None or tick < reports:
                     await asyncio.sleep(interval_s)
             listener.cancel()
+    except ExceptionGroup as group:
+        lost = group.subgroup(OSError)
+        if lost is None:
+            raise
+        raise ConnectionError(f"{site.station.address}: link lost: {lost.exceptions[0]}") from group
     finally:
         writer.close()
         with contextlib.suppress(OSError):
@@ -158,4 +166,4 @@ async def _listen(
             done = waiting.get((parsed.function, serial))
             if done is not None and not done.done():
                 done.set_result(None)
-    log.info("%s: the central station closed the link", site.station.address)
+    raise ConnectionResetError("the central station closed the link")

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import pytest
+
 from hub.stations.base import Control, Event, Report
 from hub.stations.sl651 import encode
 from hub.stations.sl651.protocol import Sl651Protocol
@@ -174,3 +176,16 @@ async def test_many_stations_dial_in_at_once_and_each_is_stored_under_its_own_ad
     assert [s.confirmed for s in stats] == [2] * 20
     assert sorted({r.station for r in centre.stored.values()}) == [f"00000000{k:02d}" for k in range(20)]
     assert len(centre.stored) == 40
+
+
+async def test_a_central_station_that_hangs_up_ends_the_session_with_connection_error() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    try:
+        with pytest.raises(ConnectionError):
+            await run_station("127.0.0.1", server.sockets[0].getsockname()[1], site(), interval_s=0, reports=3)
+    finally:
+        server.close()
+        await server.wait_closed()
