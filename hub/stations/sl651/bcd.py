@@ -52,6 +52,8 @@ def digits(raw: bytes) -> int:
 
 def decode(raw: bytes, decimals: int) -> Number:
     """Decode one element value (sign, fill and BCD rules of clause 6.6.2)."""
+    if not raw:
+        raise BcdError("bad_element", "a data definition of zero bytes")
     if is_fill(raw):
         return NO_DATA
     sign = 1
