@@ -128,3 +128,23 @@ def test_ascii_clock_answer() -> None:
     station = encode.Station(ADDRESS, "1234", 1, "river", "ascii")
     event = answer(encode.frame(station, 0x4A, prefix("ascii", 7, NOW) + b" ST " + ADDRESS.encode()))
     assert (event.function, event.payload["clock_ms"], event.payload["station"]) == ("4A", NOW, ADDRESS)
+
+
+ASCII_STATION = encode.Station(ADDRESS, "1234", 1, "river", "ascii")
+
+
+def test_ascii_realtime_answer_carries_observations() -> None:
+    obs = cst(2026, 7, 5, 9, 30)
+    frame = encode.report(ASCII_STATION, 0x37, serial=7, sent_ms=NOW, obs_ms=obs, items=[("Z", 2.345), ("PJ", 0.5)])
+    event = answer(frame)
+    assert [(o.code, o.value, o.ts_ms) for o in event.payload["observations"]] == [("Z", 2.345, obs), ("PJ", 0.5, obs)]
+
+
+def test_ascii_runtime_params_answer_gives_numbers_by_name() -> None:
+    body = prefix("ascii", 7, NOW) + b" ST " + ADDRESS.encode() + b" 20 1 21 5 28 12.345"
+    event = answer(encode.frame(ASCII_STATION, 0x43, body))
+    assert event.payload["params"] == {
+        "timed_report_interval_h": 1.0,
+        "added_report_interval_min": 5.0,
+        "water_level_base_1_m": 12.345,
+    }

@@ -121,5 +121,13 @@ def _ascii(frame: Frame) -> dict[str, Any]:
     if rest[:1] == ["ST"] and len(rest) > 1:
         payload["station"], rest = rest[1].upper(), rest[2:]
     if rest:
-        payload["params"] = {rest[k]: rest[k + 1] for k in range(0, len(rest) - 1, 2)}
+        basic = frame.function in (codes.Function.GET_BASIC, codes.Function.SET_BASIC)
+        names = BASIC_NAMES if basic else RUNTIME_NAMES
+        params: dict[str, Any] = {}
+        for k in range(0, len(rest) - 1, 2):
+            ident, text = rest[k].upper(), rest[k + 1]
+            known = int(ident, 16) if len(ident) == 2 and all(c in "0123456789ABCDEF" for c in ident) else None
+            name = names.get(known, f"param_{ident}") if known is not None else f"param_{ident}"
+            params[name] = text if basic or not asciibody.is_number(text) else float(text)
+        payload["params"] = params
     return payload

@@ -99,6 +99,11 @@ def _values(parts: list[str], i: int, ident: str) -> tuple[list[str], int]:
     return parts[i:j], j
 
 
+def is_number(text: str) -> bool:
+    """Tell whether ``text`` is a decimal number as ASCII bodies write them."""
+    return _NUMBER.fullmatch(text) is not None
+
+
 def _fill(text: str) -> bool:
     return bool(text) and set(text.upper()) == {"F"}
 
