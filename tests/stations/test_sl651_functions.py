@@ -85,6 +85,16 @@ def test_hourly_report_gives_twelve_five_minute_rainfalls_and_levels_ending_at_t
     assert {o.unit for o in drp} == {"mm"} and {o.unit for o in drz} == {"m"}
 
 
+def test_hourly_report_stamped_at_five_past_the_hour_starts_its_list_there() -> None:
+    # field RTUs send the 05:00 hourly report with TT 04:05, the end of the hour's first 5 minutes
+    tt = cst(2022, 11, 28, 4, 5)
+    rain = [0.1 * k for k in range(12)]
+    frame = encode.report(gauge("hex"), 0x34, serial=8, sent_ms=tt + 55 * 60_000, obs_ms=tt, items=[("DRP", rain)])
+    drp = one_report(frame).observations
+    assert [o.ts_ms for o in drp] == [tt + k * 300_000 for k in range(12)]
+    assert drp[-1].ts_ms == cst(2022, 11, 28, 5, 0)
+
+
 def test_hand_written_ascii_timed_report_decodes_like_its_hex_twin() -> None:
     # clause 6.3 ASCII encoding: SOH, header as hex characters, space-separated body, CRC as 4 hex characters
     body = b"0034170718110016 ST 0012345678 H TT 1707181100 PJ 4.0 PT 4.0 Z 10.490 VT 10.99"

@@ -174,13 +174,18 @@ def _value(out: Body, code: str, raw: bytes, decimals: int, ts_ms: int | None = 
 
 
 def five_minute(out: Body, code: str, raw: bytes, ts: int) -> None:
-    """Add DRP (1 byte, 0.1 mm) or DRZn (2 bytes, 0.01 m) values, 5 minutes apart, the last at ``ts``."""
+    """Add DRP (1 byte, 0.1 mm) or DRZn (2 bytes, 0.01 m) values, 5 minutes apart.
+
+    RTUs stamp the hour's list two ways: TT at hh:05, the end of its first
+    interval (the values run hh:05 … hh+1:00), or TT at the whole hour, the end
+    of its last one (hh-1:05 … hh:00); any other TT is taken as the last.
+    """
     width, scale = (1, 10) if code == "DRP" else (2, 100)
     if not raw or len(raw) % width:
         out.bad(code, ts, "bad_element", f"{len(raw)} bytes is no list of {width}-byte values")
         return
     count = len(raw) // width
-    first = ts - (count - 1) * FIVE_MIN_MS
+    first = ts if ts // 60_000 % 60 == 5 else ts - (count - 1) * FIVE_MIN_MS
     for k in range(count):
         part = raw[k * width : (k + 1) * width]
         number = bcd.NO_DATA if bcd.is_fill(part) else bcd.Number(int.from_bytes(part, "big") / scale)
