@@ -32,7 +32,7 @@ from citysense.quality import Quality
 class Observation:
     """One value of one element (SL 651 identifier, HJ 212 code + field) at one instant.
 
-    ``code`` is the protocol's own name for the quantity (``"39"`` for SL 651
+    ``code`` is the protocol's own name for the quantity (``"Z"`` for SL 651
     instantaneous water level, ``"a34004-Rtd"`` for HJ 212 PM2.5 real-time);
     the station profile maps it to a metric and unit. A "no data" fill value
     is ``value=None`` with a bad ``quality``, never a number.

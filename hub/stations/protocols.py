@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub.stations.base import StationProtocol
+from hub.stations.sl651.protocol import Sl651Protocol
 
 PROTOCOLS: dict[str, Callable[[], StationProtocol]] = {
-    # "sl651": hub.stations.sl651.protocol.Sl651Protocol,
+    "sl651": Sl651Protocol,
     # "hj212": hub.stations.hj212.protocol.Hj212Protocol,
     # "dtu": hub.stations.dtu.protocol.DtuProtocol,
 }
