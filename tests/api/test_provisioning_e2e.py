@@ -61,9 +61,9 @@ async def test_claim_to_commissioned(tmp_path: Path, broker: MosquittoServer) ->
             )
             assert r.status_code == 201, r.text
             code = r.json()["claim_code"]
-            user = {"role": "technician", "region_scope": VILLAGE_TOWN, "password": "tech-pw"}
+            user = {"role": "technician", "region_scope": VILLAGE_TOWN, "password": "tech-pw-2026"}
             assert (await api.put("/api/v1/users/li.wei", json=user, headers=admin)).status_code == 200
-            login = await api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw"})
+            login = await api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw-2026"})
             tech = {"Authorization": f"Bearer {login.json()['token']}"}
 
             # 2. On site: claim with the code, the location and the station's bus address.

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from hub.alerts.acklink import check_link
+from hub.alerts.acklink import check_link, page
 from hub.alerts.config import Match
 from hub.alerts.engine import AlertEngine
 from hub.alerts.errors import AlarmNotFound, AlarmStateError, BadAckLink
 from hub.alerts.lifecycle import sev_label
 from hub.alerts.models import Alarm
-from hub.api.deps import Authenticated, CurrentPrincipal, Operator, ensure_sees
+from hub.api.deps import ensure_sees
+from hub.api.policy import EVERYONE, WRITERS, ReadList, allow, match_within
+from hub.api.schemas import INT64_MAX
 from hub.registry.access import Principal
 
 
@@ -37,6 +40,19 @@ def _engine(request: Request) -> AlertEngine:
 
 
 Engine = Annotated[AlertEngine, Depends(_engine)]
+AlarmId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Epoch = Annotated[int, Field(ge=0, le=2**62)]
+ReadAlarm = Annotated[Principal, Depends(allow("read an alarm", EVERYONE, "alarm", "alarm_id", anonymous_read=True))]
+HandleAlarm = Annotated[Principal, Depends(allow("handle an alarm", EVERYONE, "alarm", "alarm_id"))]
+AssignAlarm = Annotated[Principal, Depends(allow("assign an alarm", WRITERS, "alarm", "alarm_id"))]
+ReadRules = Annotated[
+    Principal, Depends(allow("read a device's rules", EVERYONE, "device", "device_uid", anonymous_read=True))
+]
+ListSilences = Annotated[Principal, Depends(allow("list silences", EVERYONE, "list"))]
+CreateSilence = Annotated[Principal, Depends(allow("silence alarms", WRITERS, "body"))]
+EndSilence = Annotated[Principal, Depends(allow("end a silence", WRITERS, "silence", "silence_id"))]
+ReadDeliveries = Annotated[Principal, Depends(allow("read the delivery log", WRITERS, "list"))]
 alarms = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 rules = APIRouter(prefix="/api/v1/alert-rules", tags=["alarms"])
 silences = APIRouter(prefix="/api/v1/silences", tags=["alarms"])
@@ -84,7 +100,7 @@ class AlarmDetail(AlarmPublic):
 class Ack(BaseModel):
     """An optional comment with the acknowledgement (the actor is the token's user)."""
 
-    comment: str = ""
+    comment: Annotated[str, Field(max_length=4000)] = ""
 
 
 class Note(BaseModel):
@@ -97,9 +113,9 @@ class SilenceCreate(BaseModel):
     """A silence from now (or ``starts_ms``) to ``ends_ms``."""
 
     match: Match
-    ends_ms: int
-    starts_ms: int | None = None
-    comment: str = ""
+    ends_ms: Epoch
+    starts_ms: Epoch | None = None
+    comment: Annotated[str, Field(max_length=4000)] = ""
 
 
 def alarm_public(a: Alarm) -> dict[str, Any]:
@@ -130,15 +146,19 @@ def _now_ms() -> int:
 
 @alarms.get("", operation_id="listAlarms")
 async def list_alarms(
-    engine: Engine, who: CurrentPrincipal, state: str | None = "open", device: str | None = None, limit: int = 200
+    engine: Engine,
+    who: ReadList,
+    state: Annotated[str | None, Query(max_length=16)] = "open",
+    device: Annotated[str | None, Query(max_length=129)] = None,
+    limit: Limit = 200,
 ) -> list[AlarmPublic]:
     """List alarms in the caller's scope, newest first (``state``: open, active, acknowledged, cleared, or empty)."""
-    found = await asyncio.to_thread(engine.store.query, state or None, device, min(limit, 1000))
+    found = await asyncio.to_thread(engine.store.query, state or None, device, limit)
     return [AlarmPublic(**alarm_public(a)) for a in found if who.sees(a.region_code, a.department_id)]
 
 
 @alarms.get("/summary", operation_id="alarmSummary")
-async def summary(engine: Engine, who: CurrentPrincipal) -> dict[str, dict[str, int]]:
+async def summary(engine: Engine, who: ReadList) -> dict[str, dict[str, int]]:
     """Open alarms counted per region, rolled up village → town → city, and per severity."""
     found = await asyncio.to_thread(engine.store.query, "open", None, 100_000)
     found = [a for a in found if who.sees(a.region_code, a.department_id)]
@@ -149,7 +169,7 @@ async def summary(engine: Engine, who: CurrentPrincipal) -> dict[str, dict[str, 
 
 
 @alarms.get("/{alarm_id}", operation_id="getAlarm")
-async def get_alarm(engine: Engine, who: CurrentPrincipal, alarm_id: int) -> AlarmDetail:
+async def get_alarm(engine: Engine, who: ReadAlarm, alarm_id: AlarmId) -> AlarmDetail:
     """One alarm with its audit trail."""
     try:
         alarm, events = await asyncio.to_thread(engine.store.get, alarm_id)
@@ -173,41 +193,49 @@ async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str,
 
 
 @alarms.post("/{alarm_id}/ack", operation_id="acknowledgeAlarm")
-async def acknowledge(engine: Engine, who: Authenticated, alarm_id: int, body: Ack) -> AlarmPublic:
+async def acknowledge(engine: Engine, who: HandleAlarm, alarm_id: AlarmId, body: Ack) -> AlarmPublic:
     """Say "I have it": repeats and escalation stop; 409 if already acknowledged or cleared."""
     return await _change(engine, alarm_id, who, "ack", body.comment)
 
 
 @alarms.get("/{alarm_id}/ack-link", operation_id="acknowledgeByLink", response_class=HTMLResponse)
-async def acknowledge_by_link(engine: Engine, alarm_id: int, exp: int, by: str, sig: str) -> HTMLResponse:
-    """Acknowledge from the signed link in an SMS or chat message."""
+async def acknowledge_by_link(
+    engine: Engine,
+    alarm_id: AlarmId,
+    exp: Annotated[int, Query(ge=0, le=2**62)],
+    by: Annotated[str, Query(min_length=1, max_length=128)],
+    sig: Annotated[str, Query(max_length=64)],
+) -> HTMLResponse:
+    """Acknowledge from the signed link in an SMS or chat message (the page escapes everything it echoes)."""
     try:
         check_link(engine.cfg.ack_secret.get_secret_value(), alarm_id, exp, by, sig, time.time())
     except BadAckLink as exc:
-        return HTMLResponse(f"<p>{exc}</p>", status_code=403)
+        return page(403, str(exc))
     try:
         await asyncio.to_thread(engine.store.change, alarm_id, by, _now_ms(), "ack", "via link")
     except AlarmNotFound:
-        return HTMLResponse("<p>告警不存在 / no such alarm</p>", status_code=404)
+        return page(404, "告警不存在 / no such alarm")
     except AlarmStateError as exc:
-        return HTMLResponse(f"<p>已处理 / already handled: {exc}</p>", status_code=200)
-    return HTMLResponse(f"<p>已确认告警 {alarm_id} / alarm {alarm_id} acknowledged by {by}</p>")
+        return page(200, f"已处理 / already handled: {exc}")
+    return page(200, f"已确认告警 {alarm_id} / alarm {alarm_id} acknowledged by {by}")
 
 
 @alarms.post("/{alarm_id}/comments", operation_id="commentAlarm")
-async def comment(engine: Engine, who: Authenticated, alarm_id: int, body: Note) -> AlarmPublic:
+async def comment(engine: Engine, who: HandleAlarm, alarm_id: AlarmId, body: Note) -> AlarmPublic:
     """Add a comment to the audit trail."""
     return await _change(engine, alarm_id, who, "comment", body.text)
 
 
 @alarms.post("/{alarm_id}/assign", operation_id="assignAlarm")
-async def assign(engine: Engine, who: Operator, alarm_id: int, body: Note) -> AlarmPublic:
+async def assign(engine: Engine, who: AssignAlarm, alarm_id: AlarmId, body: Note) -> AlarmPublic:
     """Hand the alarm to someone (``text`` is the assignee)."""
     return await _change(engine, alarm_id, who, "assign", body.text)
 
 
 @rules.get("/{device_uid}", operation_id="effectiveRules")
-async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> list[dict[str, Any]]:
+async def effective(
+    engine: Engine, who: ReadRules, device_uid: Annotated[str, Path(max_length=129)]
+) -> list[dict[str, Any]]:
     """The rules that apply to one device after region and device overrides."""
     dev = engine.snapshot.device(device_uid)
     if dev is None or dev.profile not in engine.profiles:
@@ -219,10 +247,13 @@ async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> l
 
 
 @silences.get("", operation_id="listSilences")
-async def list_silences(engine: Engine, who: Authenticated) -> list[dict[str, Any]]:
-    """Silences from the config file and the API."""
+async def list_silences(engine: Engine, who: ListSilences) -> list[dict[str, Any]]:
+    """Silences from the config file and the API whose alarms all lie within the caller's scope."""
     rows = await asyncio.to_thread(engine.store.silences)
-    out: list[dict[str, Any]] = [{"source": "file", **s.model_dump(mode="json")} for s in engine.cfg.silences]
+    rows = [r for r in rows if match_within(who, Match.model_validate(json.loads(r.match_json)))]
+    out: list[dict[str, Any]] = [
+        {"source": "file", **s.model_dump(mode="json")} for s in engine.cfg.silences if match_within(who, s.match)
+    ]
     out += [
         {
             "source": "api",
@@ -239,8 +270,10 @@ async def list_silences(engine: Engine, who: Authenticated) -> list[dict[str, An
 
 
 @silences.post("", operation_id="createSilence", status_code=201)
-async def create_silence(engine: Engine, who: Operator, body: SilenceCreate) -> dict[str, int]:
-    """Silence matching alarms' notifications (alarms are still recorded)."""
+async def create_silence(engine: Engine, who: CreateSilence, body: SilenceCreate) -> dict[str, int]:
+    """Silence matching alarms' notifications (alarms are still recorded); a scoped caller names its regions."""
+    if not match_within(who, body.match):
+        raise HTTPException(403, "a silence must stay within your regions and departments: name them in match")
     starts = body.starts_ms if body.starts_ms is not None else _now_ms()
     if body.ends_ms <= starts:
         raise HTTPException(422, "ends_ms must be after starts_ms")
@@ -251,7 +284,7 @@ async def create_silence(engine: Engine, who: Operator, body: SilenceCreate) -> 
 
 
 @silences.delete("/{silence_id}", operation_id="deleteSilence", status_code=204)
-async def delete_silence(engine: Engine, who: Operator, silence_id: int) -> None:
+async def delete_silence(engine: Engine, who: EndSilence, silence_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> None:
     """End a silence."""
     try:
         await asyncio.to_thread(engine.store.delete_silence, silence_id)
@@ -261,14 +294,24 @@ async def delete_silence(engine: Engine, who: Operator, silence_id: int) -> None
 
 @notifications.get("", operation_id="deliveryLog")
 async def delivery_log(
-    engine: Engine, who: Operator, status: str | None = None, alarm: int | None = None, limit: int = 200
+    engine: Engine,
+    who: ReadDeliveries,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    alarm: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    limit: Limit = 200,
 ) -> list[dict[str, Any]]:
-    """The delivery log: every decided notification with its attempts and outcome."""
-    rows = await asyncio.to_thread(engine.outbox.log, status, alarm, min(limit, 1000))
+    """The delivery log: every decided notification with its attempts and outcome, for alarms in the caller's scope."""
+    rows = await asyncio.to_thread(engine.outbox.log, status, alarm, limit)
+    alarm_ids = {r.id: [int(x) for x in r.alarm_ids.strip(",").split(",") if x] for r in rows}
+    if not who.unscoped:
+        places = await asyncio.to_thread(engine.store.places, (a for ids in alarm_ids.values() for a in ids))
+        rows = [
+            r for r in rows if alarm_ids[r.id] and all(a in places and who.sees(*places[a]) for a in alarm_ids[r.id])
+        ]
     return [
         {
             "id": r.id,
-            "alarms": [int(x) for x in r.alarm_ids.strip(",").split(",") if x],
+            "alarms": alarm_ids[r.id],
             "channel": r.channel,
             "kind": r.kind,
             "recipient": r.recipient,
@@ -285,22 +328,30 @@ async def delivery_log(
 
 
 @notifications.post("/receipts/{channel}", operation_id="deliveryReceipt", status_code=204)
-async def receipt(engine: Engine, channel: str, key: str, request: Request) -> None:
+async def receipt(
+    engine: Engine,
+    channel: Annotated[str, Path(max_length=64)],
+    key: Annotated[str, Query(max_length=256)],
+    request: Request,
+) -> None:
     """Delivery receipts: Twilio's status callback (form), Tencent's callback (JSON list) or ``{id, status}``.
 
     Providers call this without a token; the URL carries ``?key=`` = the config's ``receipt_key``.
     """
     want = engine.cfg.receipt_key.get_secret_value() if engine.cfg.receipt_key else ""
-    if channel not in engine.cfg.channels or not want or not hmac.compare_digest(key, want):
+    if channel not in engine.cfg.channels or not want or not hmac.compare_digest(key.encode(), want.encode()):
         raise HTTPException(404, f"no receipt endpoint for '{channel}'")
     pairs: list[tuple[str, str]] = []
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()
         pairs.append((str(form.get("MessageSid", "")), str(form.get("MessageStatus", ""))))
     else:
-        data = await request.json()
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise HTTPException(400, f"receipt body is not JSON: {exc}") from exc
         items = data if isinstance(data, list) else [data]
-        for it in items:
+        for it in items[:1000]:
             if isinstance(it, dict):
                 pid = it.get("sid") or it.get("id") or ""
                 status = it.get("report_status") or it.get("status") or ""

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from citysense.contract import Command
 from citysense.errors import CodecError
 from citysense.profiles.transform import to_raw
-from hub.api.deps import Installer, Services, ensure_sees
+from hub.api.deps import Services, ensure_sees
+from hub.api.policy import WRITERS, ChangeNode, CommandNode
+from hub.api.schemas import NodeId
 from hub.errors import BrokerError
 from hub.registry.access import Principal, audit
 from hub.registry.models import Node
@@ -21,7 +23,6 @@ from hub.registry.provision import Provisioning
 from hub.registry.render import render_agent_config
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["control"])
-WRITERS = ("administrator", "operator")
 
 
 class CommandRequest(BaseModel):
@@ -93,7 +94,9 @@ def _record(services: Services, actor: str, node_id: str, what: dict[str, Any]) 
 
 
 @router.post("/{node_id}/commands", operation_id="sendCommand")
-async def send_command(services: Services, principal: Installer, node_id: str, body: CommandRequest) -> CommandResult:
+async def send_command(
+    services: Services, principal: CommandNode, node_id: NodeId, body: CommandRequest
+) -> CommandResult:
     """Send a command and wait for the node's reply; writes need an operator, probes a technician."""
     if body.action == "write" and principal.role not in WRITERS:
         raise HTTPException(403, f"role '{principal.role}' may not write points")
@@ -126,10 +129,8 @@ async def send_command(services: Services, principal: Installer, node_id: str, b
 
 
 @router.post("/{node_id}/config", operation_id="pushNodeConfig")
-async def push_config(services: Services, principal: Installer, node_id: str) -> ConfigPushed:
+async def push_config(services: Services, principal: ChangeNode, node_id: NodeId) -> ConfigPushed:
     """Render the node's configuration from its kind, raise its version and push it (retained)."""
-    if principal.role not in WRITERS:
-        raise HTTPException(403, f"role '{principal.role}' may not push configuration")
     node = await _node(services, principal, node_id)
     kind = services.kinds.get(node.kind)
     if kind is None or services.commands is None:

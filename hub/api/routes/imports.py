@@ -15,7 +15,8 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 from hub.api.access_schemas import NodeCreate
-from hub.api.deps import Operator, Services
+from hub.api.deps import Services
+from hub.api.policy import CreateInPlace
 from hub.errors import NotFound, RegistryError
 from hub.registry.access import Principal, audit
 from hub.registry.models import Device, Node
@@ -117,7 +118,7 @@ def _import(services: Services, who: Principal, rows: list[dict[str, str]], one:
 
 
 @router.post("/api/v1/nodes/import", operation_id="importNodes", openapi_extra=_csv_body(NODE_COLUMNS))
-async def import_nodes(services: Services, principal: Operator, request: Request) -> ImportReport:
+async def import_nodes(services: Services, principal: CreateInPlace, request: Request) -> ImportReport:
     """Create node placeholders from CSV (id,kind,region[,department,name,host,port]); one claim code per row."""
     rows = await _rows(request, ["id", "kind", "region"])
     report = await asyncio.to_thread(_import, services, principal, rows, _node_row)
@@ -143,7 +144,7 @@ def _device_row(services: Services, who: Principal, row: dict[str, str]) -> None
 
 
 @router.post("/api/v1/devices/import", operation_id="importDevices", openapi_extra=_csv_body(DEVICE_COLUMNS))
-async def import_devices(services: Services, principal: Operator, request: Request) -> ImportReport:
+async def import_devices(services: Services, principal: CreateInPlace, request: Request) -> ImportReport:
     """Set the bus addresses of devices from CSV (node,device,unit_id)."""
     rows = await _rows(request, DEVICE_COLUMNS)
     return await asyncio.to_thread(_import, services, principal, rows, _device_row)
