@@ -46,6 +46,12 @@ class UserPublic(BaseModel):
     active: bool
 
 
+class Identity(UserPublic):
+    """Who a token acts as."""
+
+    token_id: str | None
+
+
 class TokenCreate(_In):
     """A new token; administrators may issue one for another user."""
 

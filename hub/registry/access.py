@@ -193,13 +193,18 @@ class Access:
                 row.revoked_ms = now_ms()
                 audit(s, actor, "token.revoke", "token", token_id, {"revoked": False}, {"revoked": True})
 
-    def login(self, user_id: str, password: str) -> str:
-        """Check a password and issue a fresh token for the user."""
+    def check_password(self, user_id: str, password: str) -> bool:
+        """True for an active user's right password; an unknown user costs the same work (no timing oracle)."""
         with self.registry.session() as s:
             user = s.get(User, user_id)
             stored = user.password_hash if user is not None and user.active else None
-            if stored is None or not secrets.verify_password(password, stored):
-                raise AuthError("wrong user or password")
+        ok = secrets.verify_password(password, stored or secrets.dummy_hash())
+        return ok and stored is not None
+
+    def login(self, user_id: str, password: str) -> str:
+        """Check a password and issue a fresh token for the user."""
+        if not self.check_password(user_id, password):
+            raise AuthError("wrong user or password")
         return self.issue_token(user_id, user_id, "login")[1]
 
     def authenticate(self, token: str) -> Principal:

@@ -138,6 +138,7 @@ for _op, _url in {
     "listAudit": lambda t: "/api/v1/audit",
     "listNodeKinds": lambda t: "/api/v1/node-kinds",
     "listProfiles": lambda t: "/api/v1/profiles",
+    "whoAmI": lambda t: "/api/v1/auth/me",
 }.items():
     _req(_op, "GET", _url)
 _req("updateNode", "PATCH", lambda t: f"/api/v1/nodes/{t.node}", lambda t: {"name": "renamed"})

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from hub.api.access_schemas import (
     AuditPublic,
+    Identity,
     LoginRequest,
     TokenCreate,
     TokenIssued,
@@ -18,12 +21,15 @@ from hub.api.access_schemas import (
     UserUpdate,
 )
 from hub.api.deps import Services
-from hub.api.policy import AdminCity, ManageUsers, OwnOrGranted
+from hub.api.policy import EVERYONE, AdminCity, ManageUsers, OwnOrGranted, allow
 from hub.errors import NotFound, RegistryError
-from hub.registry.access import Access, AuthError, Principal
+from hub.registry.access import Access, Principal
 from hub.registry.accounts import ApiToken, User
+from hub.registry.throttle import Key, LoginThrottle
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
+Myself = Annotated[Principal, Depends(allow("read one's own identity", EVERYONE, "catalogue"))]
+_HASH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
 
 
 def _token(t: ApiToken) -> TokenPublic:
@@ -56,16 +62,37 @@ def _visible_users(access: Access, who: Principal) -> dict[str, User]:
     return {u.id: u for u in users if u.id == who.user_id or who.covers_principal(access.principal_of(u))}
 
 
-@router.post("/auth/login", operation_id="login")
-async def login(services: Services, body: LoginRequest) -> TokenIssued:
-    """Exchange a user name and password for a new API token."""
+@router.post(
+    "/auth/login",
+    operation_id="login",
+    responses={429: {"description": "Too many failed logins: wait `Retry-After` seconds"}},
+)
+async def login(services: Services, body: LoginRequest, request: Request) -> TokenIssued:
+    """Exchange a user name and password for a new API token (throttled per user and per address)."""
     access = Access(services.registry)
-    try:
-        token = await asyncio.to_thread(access.login, body.username, body.password)
-    except AuthError as exc:
-        raise HTTPException(401, str(exc)) from exc
-    row = await asyncio.to_thread(access.get_token, token.split("_")[1])
+    throttle = LoginThrottle(services.registry)
+    keys = [Key.user(body.username), Key.address(request.client.host if request.client else "unknown")]
+    wait = await asyncio.to_thread(throttle.wait_s, keys)
+    if wait > 0:
+        retry = str(math.ceil(wait))
+        raise HTTPException(429, f"too many failed logins: try again in {retry} s", headers={"Retry-After": retry})
+    # PBKDF2 on its own two threads: parallel logins queue among themselves, never in front of /health's.
+    ok = await asyncio.get_running_loop().run_in_executor(
+        _HASH_POOL, access.check_password, body.username, body.password
+    )
+    if not ok:
+        await asyncio.to_thread(throttle.failed, keys)
+        raise HTTPException(401, "wrong user or password")
+    await asyncio.to_thread(throttle.succeeded, keys[0])
+    row, token = await asyncio.to_thread(access.issue_token, body.username, body.username, "login")
     return TokenIssued(**_token(row).model_dump(), token=token)
+
+
+@router.get("/auth/me", operation_id="whoAmI")
+async def who_am_i(services: Services, principal: Myself) -> Identity:
+    """The user, role and scope the presented token acts as (the web UI shows it before using a login link)."""
+    user = await asyncio.to_thread(Access(services.registry).get_user, principal.user_id)
+    return Identity(**_user(user).model_dump(), token_id=principal.token_id)
 
 
 @router.get("/tokens", operation_id="listTokens")
