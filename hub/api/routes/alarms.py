@@ -276,7 +276,7 @@ async def create_silence(engine: Engine, who: CreateSilence, body: SilenceCreate
         raise HTTPException(403, "a silence must stay within your regions and departments: name them in match")
     starts = body.starts_ms if body.starts_ms is not None else _now_ms()
     if body.ends_ms <= starts:
-        raise HTTPException(422, "ends_ms must be after starts_ms")
+        raise HTTPException(400, "ends_ms must be after starts_ms")
     row = await asyncio.to_thread(
         engine.store.add_silence, body.match.model_dump(mode="json"), starts, body.ends_ms, who.user_id, body.comment
     )
