@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sys
 import tempfile
 import threading
@@ -28,18 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from hub.config import BrokerAdminSettings, HubSettings
 from hub.registry.bootstrap import ADMIN
 from hub.runtime import running_hub
-from tests.api.conftest import FLEET
-from tests.harness.mosquitto import DYNSEC_ADMIN, MosquittoServer
+from tests.api.prodhub import production_settings
+from tests.harness.mosquitto import MosquittoServer
 
 
 @dataclass
@@ -51,28 +48,6 @@ class Tally:
     server_errors: Counter[str] = field(default_factory=Counter)
     schema_violations: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
-
-
-def _settings(root: Path, broker: MosquittoServer) -> HubSettings:
-    (root / "fleet.yaml").write_text(yaml.safe_dump(FLEET), encoding="utf-8")
-    alerts = {"ack_secret": secrets.token_urlsafe(32), "receipt_key": secrets.token_urlsafe(24)}
-    (root / "alerts.yaml").write_text(yaml.safe_dump(alerts), encoding="utf-8")
-    return HubSettings.model_validate(
-        {
-            "environment": "production",
-            "dev_open_read": False,
-            "bootstrap_admin_token": f"cs_bench{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}",
-            "data_dir": root / "data",
-            "mqtt_url": broker.url,
-            "mqtt_password": secrets.token_urlsafe(24),
-            "broker_admin": BrokerAdminSettings.model_validate(
-                {"username": DYNSEC_ADMIN[0], "password": DYNSEC_ADMIN[1]}
-            ),
-            "fleet_file": root / "fleet.yaml",
-            "alerts_file": root / "alerts.yaml",
-            "api_port": 0,
-        }
-    )
 
 
 def _protect(case: schemathesis.Case, token_id: str) -> None:
@@ -123,7 +98,7 @@ def _run(schema: Any, headers: dict[str, str], label: str, examples: int, tally:
 
 async def main(examples: int) -> int:
     with tempfile.TemporaryDirectory(prefix="schemathesis-hub-") as tmp, MosquittoServer(dynsec=True) as broker:
-        settings = _settings(Path(tmp), broker)
+        settings = production_settings(Path(tmp), broker)
         async with running_hub(settings) as hub:
             token = hub.admin_token
             token_id = token.split("_")[1]
