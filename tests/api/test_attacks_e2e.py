@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from hub.runtime import running_hub
 from tests.api.conftest import T1, T2
 from tests.api.prodhub import production_settings
 from tests.harness.mosquitto import MosquittoServer
-from tests.harness.ports import HarnessError
 
 USERS = {
     "town.admin": {"role": "administrator", "region_scope": T1, "password": "town-admin-pw-1"},
@@ -37,17 +36,6 @@ class Hub:
     ack_secret: str
     host: str
     port: int
-
-
-@pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    server = MosquittoServer(dynsec=True)
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.close()
 
 
 @pytest.fixture
