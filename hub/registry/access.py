@@ -201,6 +201,12 @@ class Access:
         ok = secrets.verify_password(password, stored or secrets.dummy_hash())
         return ok and stored is not None
 
+    def record_login(self, user_id: str, ok: bool, address: str) -> None:
+        """Audit one login attempt (GB/T 22239-2019 8.1.4.3: security events, with outcome and origin)."""
+        with self.registry.session() as s, s.begin():
+            action = "auth.login" if ok else "auth.login_failed"
+            audit(s, user_id[:64], action, "user", user_id[:64], None, {"address": address[:90]})
+
     def login(self, user_id: str, password: str) -> str:
         """Check a password and issue a fresh token for the user."""
         if not self.check_password(user_id, password):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi import Depends, FastAPI
 
@@ -39,3 +41,20 @@ def test_a_path_scope_needs_its_parameter() -> None:
         allow("read a node", EVERYONE, "node")
     with pytest.raises(ValueError, match="path parameter"):
         allow("list", EVERYONE, "list", "node_id")
+
+
+@pytest.mark.parametrize("open_read", [False, True])
+async def test_without_a_token_every_declared_route_answers_401(alerted: Api, open_read: bool) -> None:
+    """Production: every declared route needs a token. Development's open reads admit only the rules that say so."""
+    assert alerted.app is not None
+    alerted.services.open_read = open_read
+    got, want = {}, {}
+    for route, rule in declared(alerted.app):
+        if rule is None:
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        for method in sorted(route.methods):
+            status = (await alerted.client.request(method, path)).status_code
+            got[method, route.path] = status == 401
+            want[method, route.path] = not (open_read and rule.anonymous_read)
+    assert got == want

@@ -71,7 +71,8 @@ async def login(services: Services, body: LoginRequest, request: Request) -> Tok
     """Exchange a user name and password for a new API token (throttled per user and per address)."""
     access = Access(services.registry)
     throttle = LoginThrottle(services.registry)
-    keys = [Key.user(body.username), Key.address(request.client.host if request.client else "unknown")]
+    address = request.client.host if request.client else "unknown"
+    keys = [Key.user(body.username), Key.address(address)]
     wait = await asyncio.to_thread(throttle.wait_s, keys)
     if wait > 0:
         retry = str(math.ceil(wait))
@@ -80,6 +81,7 @@ async def login(services: Services, body: LoginRequest, request: Request) -> Tok
     ok = await asyncio.get_running_loop().run_in_executor(
         _HASH_POOL, access.check_password, body.username, body.password
     )
+    await asyncio.to_thread(access.record_login, body.username, ok, address)
     if not ok:
         await asyncio.to_thread(throttle.failed, keys)
         raise HTTPException(401, "wrong user or password")
