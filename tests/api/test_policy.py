@@ -6,6 +6,7 @@ import re
 
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.routing import iter_route_contexts
 
 from hub.api.policy import EVERYONE, PUBLIC, allow, declared
 from tests.api.conftest import Api
@@ -19,6 +20,10 @@ def test_every_route_declares_a_rule_or_is_public(alerted: Api) -> None:
     assert undeclared == []
     # And the public list stays what it says: nothing declared is in it.
     assert sorted(r.path for r, rule in routes if rule is not None and r.path in PUBLIC) == []
+    # Nothing bypasses the declarations as a plain route or mount, but the OpenAPI pages and the UI's files.
+    others = {getattr(ctx.original_route, "path", "?") for ctx in iter_route_contexts(alerted.app.routes)}
+    others -= {r.path for r, _ in routes}
+    assert others <= PUBLIC | {"/ui"}
 
 
 def test_the_check_catches_a_route_without_a_rule() -> None:
