@@ -15,6 +15,7 @@ from hub.alerts.acklink import make_link
 from hub.api.limits import MAX_BODY_BYTES
 from hub.api.routes.imports import MAX_BYTES
 from hub.registry.accounts import LoginFailure
+from hub.registry.throttle import FORGET_S, Key, LoginThrottle, backoff_s
 from tests.api.conftest import ACK_SECRET, T1, Api
 
 HUGE = 200_000_000
@@ -185,3 +186,20 @@ async def test_a_config_push_to_a_placeholder_without_endpoints_is_refused(api: 
     assert (await api.client.post("/api/v1/nodes", json=body, headers=api.auth("admin"))).status_code == 201
     r = await api.client.post("/api/v1/nodes/BARE-1/config", headers=api.auth("admin"))
     assert r.status_code == 409 and "endpoint" in r.json()["detail"]
+
+
+def test_the_back_off_doubles_up_to_its_cap_and_is_forgotten_after_a_quiet_day(api: Api) -> None:
+    assert [backoff_s(n, 5) for n in (4, 5, 6, 7, 14, 40)] == [0, 1, 2, 4, 512, 900]
+    now = [1_000_000.0]
+    throttle = LoginThrottle(api.registry, clock=lambda: now[0])
+    key = [Key.user("someone")]
+    for _ in range(7):
+        throttle.failed(key)
+    assert throttle.wait_s(key) == 4.0
+    now[0] += 4.0
+    assert throttle.wait_s(key) == 0.0  # the back-off has passed: one more try
+    throttle.failed(key)
+    assert throttle.wait_s(key) == 8.0
+    now[0] += FORGET_S + 1
+    throttle.failed(key)  # counted afresh: the first failure of a new day is free
+    assert throttle.wait_s(key) == 0.0
