@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from hub.alerts.acklink import make_link
-from hub.api.limits import MAX_BODY_BYTES
+from hub.api.limits import MAX_BODY_BYTES, Guard
 from hub.api.routes.imports import MAX_BYTES
 from hub.registry.accounts import LoginFailure
 from hub.registry.throttle import FORGET_S, Key, LoginThrottle, backoff_s
@@ -203,3 +204,14 @@ def test_the_back_off_doubles_up_to_its_cap_and_is_forgotten_after_a_quiet_day(a
     now[0] += FORGET_S + 1
     throttle.failed(key)  # counted afresh: the first failure of a new day is free
     assert throttle.wait_s(key) == 0.0
+
+
+async def test_a_request_past_its_deadline_answers_504() -> None:
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(30)
+
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(slow, timeout_s=0.05)), base_url="http://hub")
+    async with client:
+        r = await client.get("/api/v1/readings")
+    assert r.status_code == 504 and "longer than" in r.json()["detail"]
+    assert r.headers["x-content-type-options"] == "nosniff"
