@@ -203,6 +203,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 port=settings.api_port,
                 log_level="warning",
                 lifespan="off",
+                # Limits on the connection itself (hub/api/limits.py does bodies and request deadlines):
+                timeout_keep_alive=5,  # idle keep-alive connections are closed after 5 s
+                h11_max_incomplete_event_size=32 * 1024,  # request line and headers at most 32 KiB
+                limit_concurrency=1024,  # beyond that many connections/tasks, 503 instead of exhaustion
+                timeout_graceful_shutdown=5,
             )
         )
         # Bind before serving so the URL is known at once; connections wait in the backlog.

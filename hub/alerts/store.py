@@ -120,6 +120,13 @@ class AlarmStore:
             events = list(s.scalars(select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.id)))
             return alarm, events
 
+    def places(self, alarm_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """Alarm id -> (region code, department id), for scoping lists that name alarms."""
+        ids = sorted(set(alarm_ids))
+        with self._session() as s:
+            q = select(Alarm.id, Alarm.region_code, Alarm.department_id).where(Alarm.id.in_(ids))
+            return {row[0]: (row[1], row[2]) for row in s.execute(q)}
+
     def query(self, state: str | None, device: str | None, limit: int, *, node: str | None = None) -> list[Alarm]:
         """Alarms newest first; ``state`` may be ``open``; optionally one device's or one node's."""
         with self._session() as s:

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from citysense.contract import ID_PATTERN
 from hub.api.schemas import NodePublic
 
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+RegionCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
 Role = Literal["administrator", "operator", "technician", "viewer"]
 
 
@@ -28,10 +29,10 @@ class UserUpdate(_In):
     """A user's role and scope (PUT replaces them)."""
 
     role: Role
-    region_scope: str | None = None
-    departments: list[str] = Field(default_factory=list)
+    region_scope: RegionCode | None = None
+    departments: list[Id] = Field(default_factory=list, max_length=64)
     display_name: Annotated[str, Field(max_length=128)] = ""
-    password: SecretStr | None = None
+    password: Annotated[SecretStr | None, Field(min_length=8, max_length=256)] = None
 
 
 class UserPublic(BaseModel):
@@ -45,11 +46,17 @@ class UserPublic(BaseModel):
     active: bool
 
 
+class Identity(UserPublic):
+    """Who a token acts as."""
+
+    token_id: str | None
+
+
 class TokenCreate(_In):
     """A new token; administrators may issue one for another user."""
 
     name: Annotated[str, Field(max_length=128)] = ""
-    user_id: str | None = None
+    user_id: Annotated[str | None, Field(max_length=64)] = None
     expires_ms: Annotated[int | None, Field(ge=0, le=2**62)] = None
 
 
@@ -86,9 +93,9 @@ class AuditPublic(BaseModel):
 class Endpoint(_In):
     """Where one connection of the node kind is reached on site."""
 
-    host: str | None = None
+    host: Annotated[str | None, Field(max_length=253)] = None
     port: Annotated[int | None, Field(ge=1, le=65535)] = None
-    serial_port: str | None = None
+    serial_port: Annotated[str | None, Field(max_length=128)] = None
 
 
 class NodeCreate(_In):
@@ -96,10 +103,10 @@ class NodeCreate(_In):
 
     id: Id
     kind: Id
-    region: str
+    region: RegionCode
     department: Id | None = None
     name: Annotated[str, Field(max_length=128)] = ""
-    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict, max_length=16)
 
 
 class NodeCreated(BaseModel):
@@ -113,7 +120,7 @@ class NodeUpdate(_In):
     """Fields an operator may change on a node (absent fields stay)."""
 
     name: Annotated[str | None, Field(max_length=128)] = None
-    region: str | None = None
+    region: RegionCode | None = None
     latitude: Annotated[float | None, Field(ge=-90, le=90)] = None
     longitude: Annotated[float | None, Field(ge=-180, le=180)] = None
     site: Annotated[str | None, Field(max_length=128)] = None
@@ -126,8 +133,8 @@ class ClaimRequest(_In):
     latitude: Annotated[float, Field(ge=-90, le=90)]
     longitude: Annotated[float, Field(ge=-180, le=180)]
     site: Annotated[str, Field(min_length=1, max_length=128, description="Pole or station number")]
-    village: str | None = Field(default=None, description="Region code of the village or community")
-    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    village: RegionCode | None = Field(default=None, description="Region code of the village or community")
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict, max_length=16)
 
 
 class MqttCredentialsPublic(BaseModel):

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from citysense import __version__
+from hub.api.limits import MAX_BODY_BYTES, Guard
 from hub.api.routes import (
     access,
     catalogue,
@@ -24,6 +25,7 @@ from hub.api.routes import (
     ui,
 )
 from hub.api.services import HubServices
+from hub.registry.secrets import dummy_hash
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 
@@ -34,7 +36,10 @@ def create_app(services: HubServices) -> FastAPI:
         title="CitySense hub API",
         version=__version__,
         description="Device registry, latest values and history of the city's sensing devices.",
+        max_body_size=MAX_BODY_BYTES,  # 413 before reading a larger body; the CSV imports set their own
     )
+    app.add_middleware(Guard)
+    dummy_hash()  # computed now, so the first login of an unknown user costs no more than any other
     app.state.services = services
     app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id
     for module in (nodes, devices, system, latest, readings, metrics):

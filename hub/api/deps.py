@@ -1,10 +1,12 @@
-"""Dependency aliases for route handlers: the hub's services, the calling principal and role checks."""
+"""Dependency aliases for route handlers: the hub's services and the calling principal.
+
+Roles and scopes are checked by the one policy in :mod:`hub.api.policy`, never here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,25 +43,6 @@ async def _principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
-
-
-def require_role(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """Return a dependency that admits a principal holding one of ``roles`` (authenticated, never anonymous)."""
-
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if principal is ANONYMOUS:
-            raise HTTPException(401, "this operation needs a bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if principal.role not in roles:
-            raise HTTPException(403, f"role '{principal.role}' may not do this")
-        return principal
-
-    return check
-
-
-Admin = Annotated[Principal, Depends(require_role("administrator"))]
-Operator = Annotated[Principal, Depends(require_role("administrator", "operator"))]
-Installer = Annotated[Principal, Depends(require_role("administrator", "operator", "technician"))]
-Authenticated = Annotated[Principal, Depends(require_role("administrator", "operator", "technician", "viewer"))]
 
 
 def ensure_sees(principal: Principal, region_code: str, department_id: str, what: str) -> None:

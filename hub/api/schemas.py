@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path, Query
 from pydantic import BaseModel
+
+# Bounded path and query parameters: every request has a size and a range.
+NodeId = Annotated[str, Path(max_length=64)]
+DeviceUid = Annotated[str, Path(max_length=129)]
+Filter = Annotated[str | None, Query(max_length=128)]
+Metrics = Annotated[list[str] | None, Query(max_length=256)]
+INT64_MAX = 2**63 - 1
 
 
 class DevicePublic(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +20,9 @@ from hub.registry import secrets
 from hub.registry.accounts import ApiToken, AuditEntry, User
 from hub.registry.service import Registry
 
+_Row = TypeVar("_Row", ApiToken, User)
 ROLES = ("administrator", "operator", "technician", "viewer")
+RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # administrator 4 > operator > technician > viewer 1
 
 
 def now_ms() -> int:
@@ -47,6 +49,18 @@ class Principal:
         if self.regions is not None and region_code not in self.regions:
             return False
         return not self.departments or department_id in self.departments
+
+    def covers(self, role: str, regions: frozenset[str] | None, departments: frozenset[str]) -> bool:
+        """True when a principal with ``role`` and that scope holds nothing this one lacks (no escalation)."""
+        if RANK.get(role, len(ROLES) + 1) > RANK[self.role]:
+            return False
+        if self.regions is not None and (regions is None or not regions <= self.regions):
+            return False
+        return not self.departments or (bool(departments) and departments <= self.departments)
+
+    def covers_principal(self, other: Principal) -> bool:
+        """:meth:`covers` for another principal."""
+        return self.covers(other.role, other.regions, other.departments)
 
     @property
     def unscoped(self) -> bool:
@@ -158,13 +172,16 @@ class Access:
         with self.registry.session() as s:
             return list(s.scalars(q))
 
-    def get_token(self, token_id: str) -> ApiToken:
-        """One token row."""
+    def _one(self, model: type[_Row], key: str, what: str) -> _Row:
         with self.registry.session() as s:
-            row = s.get(ApiToken, token_id)
+            row = s.get(model, key)
             if row is None:
-                raise NotFound(f"no token '{token_id}'")
+                raise NotFound(f"no {what} '{key}'")
             return row
+
+    def get_token(self, token_id: str) -> ApiToken:
+        """One token row; raises NotFound."""
+        return self._one(ApiToken, token_id, "token")
 
     def revoke_token(self, actor: str, token_id: str) -> None:
         """Revoke a token; it fails authentication from now on."""
@@ -176,13 +193,24 @@ class Access:
                 row.revoked_ms = now_ms()
                 audit(s, actor, "token.revoke", "token", token_id, {"revoked": False}, {"revoked": True})
 
-    def login(self, user_id: str, password: str) -> str:
-        """Check a password and issue a fresh token for the user."""
+    def check_password(self, user_id: str, password: str) -> bool:
+        """True for an active user's right password; an unknown user costs the same work (no timing oracle)."""
         with self.registry.session() as s:
             user = s.get(User, user_id)
             stored = user.password_hash if user is not None and user.active else None
-            if stored is None or not secrets.verify_password(password, stored):
-                raise AuthError("wrong user or password")
+        ok = secrets.verify_password(password, stored or secrets.dummy_hash())
+        return ok and stored is not None
+
+    def record_login(self, user_id: str, ok: bool, address: str) -> None:
+        """Audit one login attempt (GB/T 22239-2019 8.1.4.3: security events, with outcome and origin)."""
+        with self.registry.session() as s, s.begin():
+            action = "auth.login" if ok else "auth.login_failed"
+            audit(s, user_id[:64], action, "user", user_id[:64], None, {"address": address[:90]})
+
+    def login(self, user_id: str, password: str) -> str:
+        """Check a password and issue a fresh token for the user."""
+        if not self.check_password(user_id, password):
+            raise AuthError("wrong user or password")
         return self.issue_token(user_id, user_id, "login")[1]
 
     def authenticate(self, token: str) -> Principal:
@@ -199,8 +227,16 @@ class Access:
             user = s.get(User, row.user_id)
             if user is None or not user.active:
                 raise AuthError("user disabled")
+        return self.principal_of(user, row.id)
+
+    def principal_of(self, user: User, token_id: str | None = None) -> Principal:
+        """The principal ``user`` acts as, with its region subtree resolved."""
         regions = frozenset(self.registry.region_subtree(user.region_scope)) if user.region_scope else None
-        return Principal(user.id, user.role, regions, frozenset(json.loads(user.departments_json)), row.id)
+        return Principal(user.id, user.role, regions, frozenset(json.loads(user.departments_json)), token_id)
+
+    def get_user(self, user_id: str) -> User:
+        """One user; raises NotFound."""
+        return self._one(User, user_id, "user")
 
     def audit_log(self, target_id: str | None = None, after_id: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Audit entries in order, from the ``after_id`` cursor."""

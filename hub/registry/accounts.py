@@ -81,3 +81,13 @@ class AuditEntry(Base):
     target_id: Mapped[str] = mapped_column(String(129), index=True)
     before_json: Mapped[str | None] = mapped_column(Text, default=None)
     after_json: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class LoginFailure(Base):
+    """Failed logins of one user name or one client address, and until when further tries are refused."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # "user:<name>" or "addr:<address>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    blocked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,13 +7,20 @@ export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// A login link carries the token in the fragment (/ui/#token=cs_...): take it, then drop it from the address bar.
-export function takeTokenFromLink() {
+// A login link carries a token in the fragment (/ui/#token=cs_...). It is never used unasked: the page drops it
+// from the address bar at once, asks the hub whose token it is (whoIs) and keeps it only when the person at the
+// screen confirms that identity, so a link from someone else cannot quietly log this tab in as another user.
+export function tokenFromLink() {
   const m = location.hash.match(/^#token=([A-Za-z0-9_\-]+)$/);
-  if (!m) return false;
-  setToken(m[1]);
+  if (!m) return null;
   history.replaceState(null, "", location.pathname + "#/map");
-  return true;
+  return m[1];
+}
+
+export async function whoIs(candidate) {
+  const resp = await fetch("/api/v1/auth/me", { headers: { "Accept": "application/json", "Authorization": "Bearer " + candidate } });
+  if (!resp.ok) throw new ApiError(resp.status, "the login link's token is not valid (revoked or expired?)");
+  return resp.json();
 }
 
 export class ApiError extends Error {

@@ -1,5 +1,5 @@
 // The hub's built-in dashboard: map (#/map), node page (#/node/<id>), open alarms (#/alarms).
-import { ApiError, get, post, query, setToken, takeTokenFromLink, token } from "./api.js";
+import { ApiError, get, post, query, setToken, token, tokenFromLink, whoIs } from "./api.js";
 import { drawChart, formatValue } from "./chart.js";
 import { drawMap } from "./map.js";
 
@@ -206,13 +206,28 @@ async function logIn() {
 
 function refresh() { say(""); route(); }
 
+// A login link is shown with the identity it carries and used only once that is confirmed.
+async function offerLinkLogin() {
+  const candidate = tokenFromLink();
+  if (!candidate) return;
+  const me = await whoIs(candidate);
+  const scope = `${me.region_scope || "whole city 全市"} · ${me.departments.length ? me.departments.join(", ") : "all departments 全部部门"}`;
+  const replacing = token() ? " It replaces this tab's current login. 将替换当前登录。" : "";
+  $("link-login-text").textContent = `This link logs this tab in as ${me.id} (${me.role}; ${scope}).${replacing} 以该身份登录?`;
+  $("link-login").hidden = false;
+  $("link-login-accept").onclick = () => {
+    setToken(candidate); $("link-login").hidden = true; say(`Logged in as ${me.id} (kept in this tab only). 已登录`); route();
+  };
+  $("link-login-ignore").onclick = () => { $("link-login").hidden = true; say("Login link ignored. 已忽略登录链接"); };
+}
+
 window.addEventListener("hashchange", () => {
-  if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
-  else say("");
+  say("");
+  offerLinkLogin().catch(fail);
   route();
 });
 window.addEventListener("DOMContentLoaded", () => {
-  if (takeTokenFromLink()) say("Logged in with the link's token (kept in this tab only). 已登录");
+  offerLinkLogin().catch(fail);
   $("filter-dept").addEventListener("change", refresh);
   $("filter-region").addEventListener("change", refresh);
   $("token-button").addEventListener("click", () => { $("token-form").hidden = !$("token-form").hidden; });

@@ -7,18 +7,22 @@ pole in T1's village (department ``urban_management``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import default_node_kind_dir, load_node_kinds
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
+from hub.alerts.config import AlertConfig
+from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
+from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
@@ -27,6 +31,8 @@ from hub.registry.bootstrap import sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.sqlite import SqliteStore
+from tests.harness.mosquitto import MosquittoServer
+from tests.harness.ports import HarnessError
 
 T1, T2, V1 = "440981103", "440981104", "440981103201"
 EP = {"rs485": {"host": "127.0.0.1", "port": 1502}}
@@ -51,7 +57,10 @@ USERS: dict[str, tuple[str, str | None, list[str]]] = {
     "op_t1_water": ("operator", T1, ["water"]),
     "tech_t1": ("technician", T1, []),
     "viewer_t2": ("viewer", T2, []),
+    "op_water": ("operator", None, ["water"]),  # the weather/water department, city-wide
+    "viewer_city": ("viewer", None, []),
 }
+ACK_SECRET = "ack-secret-for-the-api-tests-0123456789"
 
 
 @dataclass
@@ -62,6 +71,13 @@ class Api:
     registry: Registry
     services: HubServices
     tokens: dict[str, str] = field(default_factory=dict)
+    app: FastAPI | None = None
+
+    def engine(self) -> AlertEngine:
+        """The alert engine behind the alarm routes (see the ``alerted`` fixture)."""
+        assert self.app is not None
+        engine: AlertEngine = self.app.state.alerts
+        return engine
 
     def auth(self, user: str) -> dict[str, str]:
         """Headers of ``user``'s token."""
@@ -93,8 +109,37 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         hub_link=HubLink(url="mqtt://127.0.0.1:1883"),
         open_read=False,
     )
-    transport = httpx.ASGITransport(app=create_app(services))
+    app = create_app(services)
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
-        yield Api(client, registry, services, tokens)
+        yield Api(client, registry, services, tokens, app)
     await store.close()
     registry.engine.dispose()
+
+
+@pytest.fixture
+async def alerted(api: Api) -> Api:
+    """``api`` with the alert engine and its routes mounted, as the hub does when ``alerts_file`` is set."""
+    assert api.app is not None
+    api.app.state.alerts = AlertEngine(
+        registry=api.registry,
+        snapshot=api.registry.snapshot(),
+        profiles=api.services.profiles,
+        cfg=AlertConfig(ack_secret=ACK_SECRET, receipt_key="receipt-key"),  # type: ignore[arg-type]
+    )
+    await api.app.state.alerts.start()
+    for router in alarm_routes.routers:
+        api.app.include_router(router)
+    return api
+
+
+@pytest.fixture
+def broker() -> Iterator[MosquittoServer]:
+    """Mosquitto with dynamic security, as production runs it."""
+    server = MosquittoServer(dynsec=True)
+    try:
+        server.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.close()

@@ -65,3 +65,18 @@ def test_settings_refuse_default_secrets_outside_development() -> None:
         HubSettings(environment="production", bootstrap_admin_token="cs_prod_s3cret-of-our-own")  # type: ignore[arg-type]
     ok = HubSettings(environment="production", dev_open_read=False, bootstrap_admin_token="cs_prod_s3cret")  # type: ignore[arg-type]
     assert ok.environment == "production"
+
+
+async def test_a_token_says_whom_it_acts_as(api: Api) -> None:
+    """What the dashboard shows before it uses a login link."""
+    me = (await api.client.get("/api/v1/auth/me", headers=api.auth("viewer_t2"))).json()
+    assert (me["id"], me["role"], me["region_scope"], me["departments"]) == ("viewer_t2", "viewer", "440981104", [])
+    assert (await api.client.get("/api/v1/auth/me")).status_code == 401
+
+
+async def test_logins_are_audited_with_their_outcome(api: Api) -> None:
+    await api.client.post("/api/v1/auth/login", json={"username": "tech_t1", "password": "wrong"})
+    await api.client.post("/api/v1/auth/login", json={"username": "tech_t1", "password": "tech_t1-pw"})
+    entries = (await api.client.get("/api/v1/audit?target_id=tech_t1", headers=api.auth("admin"))).json()
+    logins = [(e["action"], e["after"]["address"]) for e in entries if e["action"].startswith("auth.")]
+    assert logins == [("auth.login_failed", "127.0.0.1"), ("auth.login", "127.0.0.1")]

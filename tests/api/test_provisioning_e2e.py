@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,20 +23,8 @@ from hub.demo.run import REGIONS
 from hub.runtime import RunningHub, running_hub
 from simulator.fleet import SimulatedNode
 from tests.harness.mosquitto import DYNSEC_ADMIN, MosquittoServer
-from tests.harness.ports import HarnessError
 
 VILLAGE_TOWN = "440981103"
-
-
-@pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    server = MosquittoServer(dynsec=True)
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.close()
 
 
 async def test_claim_to_commissioned(tmp_path: Path, broker: MosquittoServer) -> None:
@@ -61,9 +49,9 @@ async def test_claim_to_commissioned(tmp_path: Path, broker: MosquittoServer) ->
             )
             assert r.status_code == 201, r.text
             code = r.json()["claim_code"]
-            user = {"role": "technician", "region_scope": VILLAGE_TOWN, "password": "tech-pw"}
+            user = {"role": "technician", "region_scope": VILLAGE_TOWN, "password": "tech-pw-2026"}
             assert (await api.put("/api/v1/users/li.wei", json=user, headers=admin)).status_code == 200
-            login = await api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw"})
+            login = await api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw-2026"})
             tech = {"Authorization": f"Bearer {login.json()['token']}"}
 
             # 2. On site: claim with the code, the location and the station's bus address.

@@ -54,6 +54,11 @@ def test_map_shows_every_node_coloured_by_status_and_grouped_by_town(
     browser.get(web.login_url)
     view_is(browser, "map")
     assert "token" not in browser.current_url  # the login link's token leaves the address bar at once
+    # It is used only once the person at the screen confirms the identity it carries.
+    wait_for(browser, lambda d: d.find_element(By.ID, "link-login").is_displayed(), "the login link's question")
+    assert browser.execute_script("return sessionStorage.getItem('citysense.token')") is None
+    assert "duty" in browser.find_element(By.ID, "link-login-text").text
+    browser.find_element(By.ID, "link-login-accept").click()
     assert browser.execute_script("return sessionStorage.getItem('citysense.token')") == web.login_url.split("=")[1]
     assert map_nodes(browser) == {"N1": "alarm", "N2": "online", "N3": "offline"}
     hub_view = {n["id"]: n["status"] for n in api.get("/api/v1/map").json()["nodes"]}

@@ -1,47 +1,44 @@
-"""``/api/v1/alarms``, ``/api/v1/alert-rules``, ``/api/v1/silences``, ``/api/v1/notifications``.
+"""``/api/v1/alarms`` and ``/api/v1/alert-rules``; :data:`routers` adds silences and the delivery log.
 
 Duty officers list and acknowledge alarms here (or through the signed link in
-a message); administrators read effective rules, manage silences and read
-the delivery log. The hub mounts these routes when ``alerts_file`` is set.
-Reads are scoped to the caller's regions and departments;
-acknowledging needs a token (the signed link carries its own proof), silences
-and the delivery log need an operator.
+a message) and read effective rules; silences and the delivery log are in
+:mod:`hub.api.routes.deliveries`. The hub mounts :data:`routers` when
+``alerts_file`` is set. Every route is scoped to the caller's regions and
+departments by its rule (:mod:`hub.api.policy`); acknowledging needs a token
+(the signed link carries its own proof).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from hub.alerts.acklink import check_link
-from hub.alerts.config import Match
+from hub.alerts.acklink import check_link, page
 from hub.alerts.engine import AlertEngine
 from hub.alerts.errors import AlarmNotFound, AlarmStateError, BadAckLink
 from hub.alerts.lifecycle import sev_label
 from hub.alerts.models import Alarm
-from hub.api.deps import Authenticated, CurrentPrincipal, Operator, ensure_sees
+from hub.api.deps import ensure_sees
+from hub.api.policy import EVERYONE, WRITERS, ReadList, allow
+from hub.api.routes import deliveries
+from hub.api.routes.alarm_engine import Engine, Limit, now_ms
+from hub.api.schemas import INT64_MAX
 from hub.registry.access import Principal
 
-
-def _engine(request: Request) -> AlertEngine:
-    engine: AlertEngine | None = getattr(request.app.state, "alerts", None)
-    if engine is None:
-        raise HTTPException(503, "the alert engine is not configured (set alerts_file in the hub settings)")
-    return engine
-
-
-Engine = Annotated[AlertEngine, Depends(_engine)]
+AlarmId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+ReadAlarm = Annotated[Principal, Depends(allow("read an alarm", EVERYONE, "alarm", "alarm_id", anonymous_read=True))]
+HandleAlarm = Annotated[Principal, Depends(allow("handle an alarm", EVERYONE, "alarm", "alarm_id"))]
+AssignAlarm = Annotated[Principal, Depends(allow("assign an alarm", WRITERS, "alarm", "alarm_id"))]
+ReadRules = Annotated[
+    Principal, Depends(allow("read a device's rules", EVERYONE, "device", "device_uid", anonymous_read=True))
+]
 alarms = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 rules = APIRouter(prefix="/api/v1/alert-rules", tags=["alarms"])
-silences = APIRouter(prefix="/api/v1/silences", tags=["alarms"])
-notifications = APIRouter(prefix="/api/v1/notifications", tags=["alarms"])
-routers = [alarms, rules, silences, notifications]
 
 
 class AlarmPublic(BaseModel):
@@ -84,22 +81,13 @@ class AlarmDetail(AlarmPublic):
 class Ack(BaseModel):
     """An optional comment with the acknowledgement (the actor is the token's user)."""
 
-    comment: str = ""
+    comment: Annotated[str, Field(max_length=4000)] = ""
 
 
 class Note(BaseModel):
     """A comment, or the assignee's name."""
 
     text: str = Field(min_length=1, max_length=4000)
-
-
-class SilenceCreate(BaseModel):
-    """A silence from now (or ``starts_ms``) to ``ends_ms``."""
-
-    match: Match
-    ends_ms: int
-    starts_ms: int | None = None
-    comment: str = ""
 
 
 def alarm_public(a: Alarm) -> dict[str, Any]:
@@ -124,21 +112,21 @@ def alarm_public(a: Alarm) -> dict[str, Any]:
     }
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @alarms.get("", operation_id="listAlarms")
 async def list_alarms(
-    engine: Engine, who: CurrentPrincipal, state: str | None = "open", device: str | None = None, limit: int = 200
+    engine: Engine,
+    who: ReadList,
+    state: Annotated[str | None, Query(max_length=16)] = "open",
+    device: Annotated[str | None, Query(max_length=129)] = None,
+    limit: Limit = 200,
 ) -> list[AlarmPublic]:
     """List alarms in the caller's scope, newest first (``state``: open, active, acknowledged, cleared, or empty)."""
-    found = await asyncio.to_thread(engine.store.query, state or None, device, min(limit, 1000))
+    found = await asyncio.to_thread(engine.store.query, state or None, device, limit)
     return [AlarmPublic(**alarm_public(a)) for a in found if who.sees(a.region_code, a.department_id)]
 
 
 @alarms.get("/summary", operation_id="alarmSummary")
-async def summary(engine: Engine, who: CurrentPrincipal) -> dict[str, dict[str, int]]:
+async def summary(engine: Engine, who: ReadList) -> dict[str, dict[str, int]]:
     """Open alarms counted per region, rolled up village → town → city, and per severity."""
     found = await asyncio.to_thread(engine.store.query, "open", None, 100_000)
     found = [a for a in found if who.sees(a.region_code, a.department_id)]
@@ -149,7 +137,7 @@ async def summary(engine: Engine, who: CurrentPrincipal) -> dict[str, dict[str, 
 
 
 @alarms.get("/{alarm_id}", operation_id="getAlarm")
-async def get_alarm(engine: Engine, who: CurrentPrincipal, alarm_id: int) -> AlarmDetail:
+async def get_alarm(engine: Engine, who: ReadAlarm, alarm_id: AlarmId) -> AlarmDetail:
     """One alarm with its audit trail."""
     try:
         alarm, events = await asyncio.to_thread(engine.store.get, alarm_id)
@@ -164,7 +152,7 @@ async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str,
     try:
         found, _ = await asyncio.to_thread(engine.store.get, alarm_id)
         ensure_sees(who, found.region_code, found.department_id, "alarm")
-        alarm = await asyncio.to_thread(engine.store.change, alarm_id, who.user_id, _now_ms(), what, arg)
+        alarm = await asyncio.to_thread(engine.store.change, alarm_id, who.user_id, now_ms(), what, arg)
     except AlarmNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except AlarmStateError as exc:
@@ -173,41 +161,49 @@ async def _change(engine: AlertEngine, alarm_id: int, who: Principal, what: str,
 
 
 @alarms.post("/{alarm_id}/ack", operation_id="acknowledgeAlarm")
-async def acknowledge(engine: Engine, who: Authenticated, alarm_id: int, body: Ack) -> AlarmPublic:
+async def acknowledge(engine: Engine, who: HandleAlarm, alarm_id: AlarmId, body: Ack) -> AlarmPublic:
     """Say "I have it": repeats and escalation stop; 409 if already acknowledged or cleared."""
     return await _change(engine, alarm_id, who, "ack", body.comment)
 
 
 @alarms.get("/{alarm_id}/ack-link", operation_id="acknowledgeByLink", response_class=HTMLResponse)
-async def acknowledge_by_link(engine: Engine, alarm_id: int, exp: int, by: str, sig: str) -> HTMLResponse:
-    """Acknowledge from the signed link in an SMS or chat message."""
+async def acknowledge_by_link(
+    engine: Engine,
+    alarm_id: AlarmId,
+    exp: Annotated[int, Query(ge=0, le=2**62)],
+    by: Annotated[str, Query(min_length=1, max_length=128)],
+    sig: Annotated[str, Query(max_length=64)],
+) -> HTMLResponse:
+    """Acknowledge from the signed link in an SMS or chat message (the page escapes everything it echoes)."""
     try:
         check_link(engine.cfg.ack_secret.get_secret_value(), alarm_id, exp, by, sig, time.time())
     except BadAckLink as exc:
-        return HTMLResponse(f"<p>{exc}</p>", status_code=403)
+        return page(403, str(exc))
     try:
-        await asyncio.to_thread(engine.store.change, alarm_id, by, _now_ms(), "ack", "via link")
+        await asyncio.to_thread(engine.store.change, alarm_id, by, now_ms(), "ack", "via link")
     except AlarmNotFound:
-        return HTMLResponse("<p>告警不存在 / no such alarm</p>", status_code=404)
+        return page(404, "告警不存在 / no such alarm")
     except AlarmStateError as exc:
-        return HTMLResponse(f"<p>已处理 / already handled: {exc}</p>", status_code=200)
-    return HTMLResponse(f"<p>已确认告警 {alarm_id} / alarm {alarm_id} acknowledged by {by}</p>")
+        return page(200, f"已处理 / already handled: {exc}")
+    return page(200, f"已确认告警 {alarm_id} / alarm {alarm_id} acknowledged by {by}")
 
 
 @alarms.post("/{alarm_id}/comments", operation_id="commentAlarm")
-async def comment(engine: Engine, who: Authenticated, alarm_id: int, body: Note) -> AlarmPublic:
+async def comment(engine: Engine, who: HandleAlarm, alarm_id: AlarmId, body: Note) -> AlarmPublic:
     """Add a comment to the audit trail."""
     return await _change(engine, alarm_id, who, "comment", body.text)
 
 
 @alarms.post("/{alarm_id}/assign", operation_id="assignAlarm")
-async def assign(engine: Engine, who: Operator, alarm_id: int, body: Note) -> AlarmPublic:
+async def assign(engine: Engine, who: AssignAlarm, alarm_id: AlarmId, body: Note) -> AlarmPublic:
     """Hand the alarm to someone (``text`` is the assignee)."""
     return await _change(engine, alarm_id, who, "assign", body.text)
 
 
 @rules.get("/{device_uid}", operation_id="effectiveRules")
-async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> list[dict[str, Any]]:
+async def effective(
+    engine: Engine, who: ReadRules, device_uid: Annotated[str, Path(max_length=129)]
+) -> list[dict[str, Any]]:
     """The rules that apply to one device after region and device overrides."""
     dev = engine.snapshot.device(device_uid)
     if dev is None or dev.profile not in engine.profiles:
@@ -218,92 +214,4 @@ async def effective(engine: Engine, who: CurrentPrincipal, device_uid: str) -> l
     return [r.model_dump(mode="json", exclude_defaults=True) for r in found]
 
 
-@silences.get("", operation_id="listSilences")
-async def list_silences(engine: Engine, who: Authenticated) -> list[dict[str, Any]]:
-    """Silences from the config file and the API."""
-    rows = await asyncio.to_thread(engine.store.silences)
-    out: list[dict[str, Any]] = [{"source": "file", **s.model_dump(mode="json")} for s in engine.cfg.silences]
-    out += [
-        {
-            "source": "api",
-            "id": r.id,
-            "match_json": r.match_json,
-            "starts_ms": r.starts_ms,
-            "ends_ms": r.ends_ms,
-            "created_by": r.created_by,
-            "comment": r.comment,
-        }
-        for r in rows
-    ]
-    return out
-
-
-@silences.post("", operation_id="createSilence", status_code=201)
-async def create_silence(engine: Engine, who: Operator, body: SilenceCreate) -> dict[str, int]:
-    """Silence matching alarms' notifications (alarms are still recorded)."""
-    starts = body.starts_ms if body.starts_ms is not None else _now_ms()
-    if body.ends_ms <= starts:
-        raise HTTPException(422, "ends_ms must be after starts_ms")
-    row = await asyncio.to_thread(
-        engine.store.add_silence, body.match.model_dump(mode="json"), starts, body.ends_ms, who.user_id, body.comment
-    )
-    return {"id": row.id}
-
-
-@silences.delete("/{silence_id}", operation_id="deleteSilence", status_code=204)
-async def delete_silence(engine: Engine, who: Operator, silence_id: int) -> None:
-    """End a silence."""
-    try:
-        await asyncio.to_thread(engine.store.delete_silence, silence_id)
-    except AlarmNotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-
-
-@notifications.get("", operation_id="deliveryLog")
-async def delivery_log(
-    engine: Engine, who: Operator, status: str | None = None, alarm: int | None = None, limit: int = 200
-) -> list[dict[str, Any]]:
-    """The delivery log: every decided notification with its attempts and outcome."""
-    rows = await asyncio.to_thread(engine.outbox.log, status, alarm, min(limit, 1000))
-    return [
-        {
-            "id": r.id,
-            "alarms": [int(x) for x in r.alarm_ids.strip(",").split(",") if x],
-            "channel": r.channel,
-            "kind": r.kind,
-            "recipient": r.recipient,
-            "status": r.status,
-            "attempts": r.attempts,
-            "last_error": r.last_error,
-            "created_ms": r.created_ms,
-            "sent_ms": r.sent_ms,
-            "provider_id": r.provider_id,
-            "receipt": r.receipt,
-        }
-        for r in rows
-    ]
-
-
-@notifications.post("/receipts/{channel}", operation_id="deliveryReceipt", status_code=204)
-async def receipt(engine: Engine, channel: str, key: str, request: Request) -> None:
-    """Delivery receipts: Twilio's status callback (form), Tencent's callback (JSON list) or ``{id, status}``.
-
-    Providers call this without a token; the URL carries ``?key=`` = the config's ``receipt_key``.
-    """
-    want = engine.cfg.receipt_key.get_secret_value() if engine.cfg.receipt_key else ""
-    if channel not in engine.cfg.channels or not want or not hmac.compare_digest(key, want):
-        raise HTTPException(404, f"no receipt endpoint for '{channel}'")
-    pairs: list[tuple[str, str]] = []
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form = await request.form()
-        pairs.append((str(form.get("MessageSid", "")), str(form.get("MessageStatus", ""))))
-    else:
-        data = await request.json()
-        items = data if isinstance(data, list) else [data]
-        for it in items:
-            if isinstance(it, dict):
-                pid = it.get("sid") or it.get("id") or ""
-                status = it.get("report_status") or it.get("status") or ""
-                pairs.append((str(pid), "delivered" if status == "SUCCESS" else str(status)))
-    for pid, status in pairs:
-        await asyncio.to_thread(engine.outbox.receipt, pid, status)
+routers = [alarms, rules, deliveries.silences, deliveries.notifications]

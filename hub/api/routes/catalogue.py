@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hub.api.access_schemas import ClaimResult, Endpoint, Id, MqttCredentialsPublic
+from hub.api.access_schemas import ClaimResult, Endpoint, Id, MqttCredentialsPublic, RegionCode
 from hub.api.convert import node_public
-from hub.api.deps import Admin, CurrentPrincipal, Installer, Services
+from hub.api.deps import Services
+from hub.api.policy import AdminCity, InstallInPlace, ReadCatalogue
 from hub.api.routes.provisioning import _installer, agent_config
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.accounts import NodeKindRow, ProfileRow
@@ -51,16 +52,16 @@ class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     provisioning_key: Annotated[str, Field(min_length=8, max_length=128)]
     node_id: Id
-    region: str = Field(description="Region code of the village or community")
+    region: RegionCode = Field(description="Region code of the village or community")
     department: Id | None = None
     latitude: Annotated[float, Field(ge=-90, le=90)]
     longitude: Annotated[float, Field(ge=-180, le=180)]
     site: Annotated[str, Field(min_length=1, max_length=128, description="Pole or station number")]
-    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict, max_length=16)
 
 
 @router.get("/node-kinds", operation_id="listNodeKinds")
-async def list_node_kinds(services: Services, principal: CurrentPrincipal) -> list[NodeKindPublic]:
+async def list_node_kinds(services: Services, principal: ReadCatalogue) -> list[NodeKindPublic]:
     """List the node kinds the hub renders configurations from."""
     with services.registry.session() as s:
         keyed = {r.kind for r in s.scalars(select(NodeKindRow).where(NodeKindRow.provisioning_key_hash.is_not(None)))}
@@ -77,7 +78,7 @@ async def list_node_kinds(services: Services, principal: CurrentPrincipal) -> li
 
 
 @router.get("/profiles", operation_id="listProfiles")
-async def list_profiles(services: Services, principal: CurrentPrincipal) -> list[ProfilePublic]:
+async def list_profiles(services: Services, principal: ReadCatalogue) -> list[ProfilePublic]:
     """List the device profiles known to the registry."""
     with services.registry.session() as s:
         rows = list(s.scalars(select(ProfileRow).order_by(ProfileRow.name)))
@@ -85,7 +86,9 @@ async def list_profiles(services: Services, principal: CurrentPrincipal) -> list
 
 
 @router.post("/node-kinds/{kind}/provisioning-key", operation_id="createProvisioningKey", status_code=201)
-async def create_key(services: Services, principal: Admin, kind: str) -> ProvisioningKey:
+async def create_key(
+    services: Services, principal: AdminCity, kind: Annotated[str, Path(max_length=64)]
+) -> ProvisioningKey:
     """Create or replace the provisioning key of a node kind (administrators); shown once."""
     try:
         key = await asyncio.to_thread(
@@ -98,7 +101,7 @@ async def create_key(services: Services, principal: Admin, kind: str) -> Provisi
 
 
 @router.delete("/node-kinds/{kind}/provisioning-key", operation_id="revokeProvisioningKey", status_code=204)
-async def revoke_key(services: Services, principal: Admin, kind: str) -> None:
+async def revoke_key(services: Services, principal: AdminCity, kind: Annotated[str, Path(max_length=64)]) -> None:
     """Revoke the provisioning key of a node kind."""
     prov = Provisioning(services.registry, services.kinds)
     try:
@@ -108,7 +111,7 @@ async def revoke_key(services: Services, principal: Admin, kind: str) -> None:
 
 
 @router.post("/provisioning/register", operation_id="registerNode")
-async def register_node(services: Services, principal: Installer, body: RegisterRequest) -> ClaimResult:
+async def register_node(services: Services, principal: InstallInPlace, body: RegisterRequest) -> ClaimResult:
     """Create and claim a node on site with its kind's provisioning key: credentials and configuration in one step."""
     prov = Provisioning(services.registry, services.kinds)
     install = _installer(services, asyncio.get_running_loop())

@@ -10,18 +10,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from citysense.contract import Command
+from citysense.contract import ID_PATTERN, Command
 from citysense.errors import CodecError
 from citysense.profiles.transform import to_raw
-from hub.api.deps import Installer, Services, ensure_sees
-from hub.errors import BrokerError
+from hub.api.deps import Services, ensure_sees
+from hub.api.policy import WRITERS, ChangeNode, CommandNode
+from hub.api.schemas import NodeId
+from hub.errors import BrokerError, RegistryError
 from hub.registry.access import Principal, audit
 from hub.registry.models import Node
 from hub.registry.provision import Provisioning
 from hub.registry.render import render_agent_config
 
+METRIC_PATTERN = r"^[a-z](?:_?[a-z0-9])*$"  # as citysense.contract.MetricName
 router = APIRouter(prefix="/api/v1/nodes", tags=["control"])
-WRITERS = ("administrator", "operator")
 
 
 class CommandRequest(BaseModel):
@@ -29,9 +31,11 @@ class CommandRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["write", "probe", "ping"]
-    device: str | None = Field(default=None, description="Local device id on the node (write)")
-    metric: str | None = Field(default=None, description="Point to write")
-    value: float | int | bool | str | None = None
+    device: Annotated[str | None, Field(pattern=ID_PATTERN, description="Local device id on the node (write)")] = None
+    metric: Annotated[str | None, Field(pattern=METRIC_PATTERN, max_length=64, description="Point to write")] = None
+    value: (
+        Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | float | bool | Annotated[str, Field(max_length=256)] | None
+    ) = None
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
@@ -93,7 +97,9 @@ def _record(services: Services, actor: str, node_id: str, what: dict[str, Any]) 
 
 
 @router.post("/{node_id}/commands", operation_id="sendCommand")
-async def send_command(services: Services, principal: Installer, node_id: str, body: CommandRequest) -> CommandResult:
+async def send_command(
+    services: Services, principal: CommandNode, node_id: NodeId, body: CommandRequest
+) -> CommandResult:
     """Send a command and wait for the node's reply; writes need an operator, probes a technician."""
     if body.action == "write" and principal.role not in WRITERS:
         raise HTTPException(403, f"role '{principal.role}' may not write points")
@@ -126,14 +132,18 @@ async def send_command(services: Services, principal: Installer, node_id: str, b
 
 
 @router.post("/{node_id}/config", operation_id="pushNodeConfig")
-async def push_config(services: Services, principal: Installer, node_id: str) -> ConfigPushed:
+async def push_config(services: Services, principal: ChangeNode, node_id: NodeId) -> ConfigPushed:
     """Render the node's configuration from its kind, raise its version and push it (retained)."""
-    if principal.role not in WRITERS:
-        raise HTTPException(403, f"role '{principal.role}' may not push configuration")
     node = await _node(services, principal, node_id)
     kind = services.kinds.get(node.kind)
-    if kind is None or services.commands is None:
-        raise HTTPException(503, "node kind not loaded or no broker connection")
+    if kind is None:
+        raise HTTPException(409, f"node kind '{node.kind}' is not loaded")
+    try:  # rendered before anything changes: a placeholder without endpoints has no configuration yet
+        render_agent_config(node, kind, services.hub_link)
+    except RegistryError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    if services.commands is None:
+        raise HTTPException(503, "no broker connection for configuration pushes")
     version = await asyncio.to_thread(
         Provisioning(services.registry, services.kinds).bump_config, principal.user_id, node_id
     )

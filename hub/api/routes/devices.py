@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from hub.api.convert import device_public, reading_public
-from hub.api.deps import CurrentPrincipal, Services, ensure_sees
-from hub.api.schemas import DevicePublic, LatestPublic, RangePublic, ReadingPublic
+from hub.api.deps import Services, ensure_sees
+from hub.api.policy import ReadDevice, ReadList
+from hub.api.schemas import DevicePublic, DeviceUid, Filter, LatestPublic, Metrics, RangePublic, ReadingPublic
 from hub.errors import NotFound
+from hub.registry.access import Principal
 from hub.registry.models import Device
 from hub.registry.service import NodeFilter
 from hub.store.base import StoredReading
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 DEFAULT_RANGE_MS = 3600 * 1000
 
 
-async def _device(services: Services, uid: str, principal: CurrentPrincipal) -> Device:
+async def _device(services: Services, uid: str, principal: Principal) -> Device:
     try:
         dev = await asyncio.to_thread(services.registry.get_device, uid)
         node = await asyncio.to_thread(services.registry.get_node, dev.node_id)
@@ -41,7 +43,7 @@ def _with_unit(services: Services, profile: str, r: StoredReading) -> ReadingPub
 
 @router.get("", operation_id="listDevices")
 async def list_devices(
-    services: Services, principal: CurrentPrincipal, node: str | None = None, profile: str | None = None
+    services: Services, principal: ReadList, node: Filter = None, profile: Filter = None
 ) -> list[DevicePublic]:
     """List devices in the caller's scope, optionally of one node or one profile."""
     devices = await asyncio.to_thread(services.registry.list_devices, node, profile)
@@ -53,13 +55,13 @@ async def list_devices(
 
 
 @router.get("/{uid}", operation_id="getDevice")
-async def get_device(services: Services, principal: CurrentPrincipal, uid: str) -> DevicePublic:
+async def get_device(services: Services, principal: ReadDevice, uid: DeviceUid) -> DevicePublic:
     """Return one device."""
     return device_public(await _device(services, uid, principal))
 
 
 @router.get("/{uid}/latest", operation_id="getDeviceLatest")
-async def get_latest(services: Services, principal: CurrentPrincipal, uid: str) -> LatestPublic:
+async def get_latest(services: Services, principal: ReadDevice, uid: DeviceUid) -> LatestPublic:
     """Return the newest reading of every metric of the device."""
     dev = await _device(services, uid, principal)
     held = services.latest.get(uid)
@@ -69,9 +71,9 @@ async def get_latest(services: Services, principal: CurrentPrincipal, uid: str) 
 @router.get("/{uid}/readings", operation_id="getDeviceReadings")
 async def get_readings(
     services: Services,
-    principal: CurrentPrincipal,
-    uid: str,
-    metric: Annotated[list[str] | None, Query()] = None,
+    principal: ReadDevice,
+    uid: DeviceUid,
+    metric: Metrics = None,
     start_ms: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     end_ms: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,

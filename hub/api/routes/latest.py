@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hub.api.deps import CurrentPrincipal, Services, nodes_in_scope
+from hub.api.deps import Services, nodes_in_scope
+from hub.api.policy import ReadList
 from hub.registry.access import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
@@ -36,7 +37,7 @@ async def _nodes(
 @router.get("/latest", operation_id="listLatest", response_model=None)
 async def list_latest(
     services: Services,
-    principal: CurrentPrincipal,
+    principal: ReadList,
     region: Annotated[str | None, Query(description="Region code; matches its whole subtree")] = None,
     department: str | None = None,
     profile: str | None = None,

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from hub.api.convert import node_public
-from hub.api.deps import CurrentPrincipal, Services, ensure_sees
-from hub.api.schemas import NodePublic
+from hub.api.deps import Services, ensure_sees
+from hub.api.policy import ReadList, ReadNode
+from hub.api.schemas import NodeId, NodePublic
 from hub.errors import NotFound
 from hub.registry.service import NodeFilter
 
@@ -20,7 +21,7 @@ NEXT_CURSOR = "X-Next-Cursor"
 @router.get("", operation_id="listNodes")
 async def list_nodes(
     services: Services,
-    principal: CurrentPrincipal,
+    principal: ReadList,
     response: Response,
     kind: str | None = None,
     department: str | None = None,
@@ -58,7 +59,7 @@ async def list_nodes(
 
 
 @router.get("/{node_id}", operation_id="getNode")
-async def get_node(services: Services, principal: CurrentPrincipal, node_id: str) -> NodePublic:
+async def get_node(services: Services, principal: ReadNode, node_id: NodeId) -> NodePublic:
     """Return one node with its devices and liveness."""
     try:
         node = await asyncio.to_thread(services.registry.get_node, node_id)

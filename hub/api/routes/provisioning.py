@@ -18,8 +18,9 @@ from hub.api.access_schemas import (
     NodeUpdate,
 )
 from hub.api.convert import node_public
-from hub.api.deps import Installer, Operator, Services, ensure_sees
-from hub.api.schemas import NodePublic
+from hub.api.deps import Services, ensure_sees
+from hub.api.policy import ChangeNode, CreateInPlace, InstallInPlace
+from hub.api.schemas import NodeId, NodePublic
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.access import Principal
 from hub.registry.models import Node
@@ -70,7 +71,7 @@ def agent_config(services: Services, node: Node, creds: NodeCredentials) -> dict
 
 
 @router.post("/nodes", operation_id="createNode", status_code=201, tags=["nodes"])
-async def create_node(services: Services, principal: Operator, body: NodeCreate) -> NodeCreated:
+async def create_node(services: Services, principal: CreateInPlace, body: NodeCreate) -> NodeCreated:
     """Create a node placeholder and its one-time claim code (administrators and operators, in scope)."""
     kind = services.kinds.get(body.kind)
     if kind is None:
@@ -98,7 +99,7 @@ async def create_node(services: Services, principal: Operator, body: NodeCreate)
 
 
 @router.patch("/nodes/{node_id}", operation_id="updateNode", tags=["nodes"])
-async def update_node(services: Services, principal: Operator, node_id: str, body: NodeUpdate) -> NodePublic:
+async def update_node(services: Services, principal: ChangeNode, node_id: NodeId, body: NodeUpdate) -> NodePublic:
     """Change a node's name, region or location (administrators and operators, in scope)."""
     node = await _scoped_node(services, principal, node_id)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -113,7 +114,7 @@ async def update_node(services: Services, principal: Operator, node_id: str, bod
 
 
 @router.post("/provisioning/claim", operation_id="claimNode")
-async def claim_node(services: Services, principal: Installer, body: ClaimRequest) -> ClaimResult:
+async def claim_node(services: Services, principal: InstallInPlace, body: ClaimRequest) -> ClaimResult:
     """Claim a node on site with its code: bind its location, get its credentials and agent configuration."""
     prov = _prov(services)
     endpoints = {k: v.model_dump(exclude_none=True) for k, v in body.endpoints.items()}
@@ -148,7 +149,7 @@ async def claim_node(services: Services, principal: Installer, body: ClaimReques
 
 
 @router.post("/nodes/{node_id}/credentials", operation_id="rotateNodeCredentials", tags=["nodes"])
-async def rotate_credentials(services: Services, principal: Operator, node_id: str) -> ClaimResult:
+async def rotate_credentials(services: Services, principal: ChangeNode, node_id: NodeId) -> ClaimResult:
     """Issue new MQTT credentials for a node; the old password stops working at once."""
     await _scoped_node(services, principal, node_id)
     loop = asyncio.get_running_loop()
@@ -173,7 +174,7 @@ async def rotate_credentials(services: Services, principal: Operator, node_id: s
 
 
 @router.delete("/nodes/{node_id}/credentials", operation_id="revokeNodeCredentials", status_code=204, tags=["nodes"])
-async def revoke_credentials(services: Services, principal: Operator, node_id: str) -> None:
+async def revoke_credentials(services: Services, principal: ChangeNode, node_id: NodeId) -> None:
     """Revoke a node's MQTT credentials and disconnect it."""
     await _scoped_node(services, principal, node_id)
     try:

@@ -21,7 +21,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from citysense.quality import Quality
-from hub.api.deps import CurrentPrincipal, Services
+from hub.api.deps import Services
+from hub.api.policy import ReadList
 from hub.errors import NotFound
 from hub.registry.access import Principal
 from hub.registry.service import NodeFilter
@@ -78,9 +79,9 @@ async def _devices(
 @router.get("/readings", operation_id="listReadings", response_model=None)
 async def list_readings(
     services: Services,
-    principal: CurrentPrincipal,
-    start_ms: Annotated[int, Query(ge=0)],
-    end_ms: Annotated[int | None, Query(ge=0)] = None,
+    principal: ReadList,
+    start_ms: Annotated[int, Query(ge=0, le=2**62)],
+    end_ms: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     window_s: Annotated[int, Query(ge=1, le=31_536_000)] = 60,
     agg: Agg = "mean",
     metric: Annotated[list[str] | None, Query()] = None,

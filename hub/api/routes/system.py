@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from hub.api.deps import CurrentPrincipal, Services
+from hub.api.deps import Services
+from hub.api.policy import ReadCity
 from hub.api.schemas import DeadLetterPublic, HealthPublic
 
 router = APIRouter(prefix="/api/v1", tags=["system"])
@@ -33,14 +34,12 @@ async def health(services: Services) -> HealthPublic:
 @router.get("/dead-letters", operation_id="listDeadLetters")
 async def dead_letters(
     services: Services,
-    principal: CurrentPrincipal,
-    reason: str | None = None,
+    principal: ReadCity,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
     after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeadLetterPublic]:
     """List rejected messages and readings, oldest first, from the ``after_id`` cursor (city-wide callers only)."""
-    if not principal.unscoped:
-        raise HTTPException(403, "dead letters span every node: a city-wide scope is needed")
     rows = await asyncio.to_thread(services.registry.list_dead_letters, reason, after_id, limit)
     return [
         DeadLetterPublic(

@@ -21,9 +21,11 @@ from sqlalchemy import select
 
 from citysense.codec import DataType
 from hub.alerts.engine import AlertEngine
-from hub.api.deps import CurrentPrincipal, Services, ensure_sees, nodes_in_scope
+from hub.api.deps import Services, ensure_sees, nodes_in_scope
 from hub.api.mapview import chart_lines, summary
+from hub.api.policy import ReadList, ReadNode
 from hub.api.routes.alarms import alarm_public
+from hub.api.schemas import NodeId
 from hub.errors import NotFound
 from hub.registry.access import Principal
 from hub.registry.models import Department, Region
@@ -54,7 +56,7 @@ def _open_alarms(engine: AlertEngine | None, who: Principal, node: str | None = 
 @router.get("", operation_id="getMap")
 async def get_map(
     services: Services,
-    who: CurrentPrincipal,
+    who: ReadList,
     request: Request,
     department: str | None = None,
     region: str | None = None,
@@ -74,7 +76,7 @@ async def get_map(
 
 
 @router.get("/nodes/{node_id}", operation_id="getMapNode")
-async def get_map_node(services: Services, who: CurrentPrincipal, request: Request, node_id: str) -> dict[str, Any]:
+async def get_map_node(services: Services, who: ReadNode, request: Request, node_id: NodeId) -> dict[str, Any]:
     """One node's devices with chartable points and warning/danger lines, and its open alarms."""
     try:
         node = await asyncio.to_thread(services.registry.get_node, node_id)
