@@ -137,8 +137,9 @@ class AgentConfig(Strict):
     config_version: Annotated[int, Field(ge=0)] = 0
     hub: HubLink = HubLink()
     profiles_dir: Path | None = None
-    connections: list[Connection] = Field(min_length=1)
-    devices: list[DeviceConfig] = Field(min_length=1)
+    # A node may have only MQTT sensors (no bus): then connections and devices are empty.
+    connections: list[Connection] = Field(default_factory=list)
+    devices: list[DeviceConfig] = Field(default_factory=list)
     uplink: UplinkConfig = UplinkConfig()
     # MQTT sensor sources; the driver's own model (edge_agent.drivers.mqtt.model) validates each entry.
     mqtt: list[dict[str, Any]] = Field(default_factory=list)
@@ -155,6 +156,8 @@ class AgentConfig(Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> Self:
+        if not self.devices and not self.mqtt:
+            raise ValueError("a node needs at least one device (on a connection) or one mqtt source")
         conns = [c.id for c in self.connections]
         if len(set(conns)) != len(conns):
             raise ValueError("connection ids must be unique")

@@ -104,7 +104,7 @@ class Agent:
 
     def device_health(self) -> list[DeviceHealth]:
         """Every device's acquisition health, for the status message."""
-        return [p.health() for p in self.pollers]
+        return [p.health() for p in self.pollers] + [h for m in self.mqtt for h in m.health()]
 
     async def run(self) -> None:
         """Run until cancelled; connections and the buffer are closed on the way out."""
