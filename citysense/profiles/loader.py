@@ -66,5 +66,6 @@ def load_profiles(directory: Path) -> ProfileSet:
 
 
 def default_profile_dir() -> Path:
-    """The ``device_profiles/`` directory shipped with the project."""
-    return Path(__file__).resolve().parents[2] / "device_profiles"
+    """The ``device_profiles/`` directory shipped with the project (inside the package when installed from a wheel)."""
+    packaged = Path(__file__).resolve().parents[1] / "device_profiles"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "device_profiles"
