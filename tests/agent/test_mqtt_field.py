@@ -176,13 +176,35 @@ def test_numbers_bools_and_strings_by_metric_type() -> None:
     }
 
 
-def test_a_node_with_only_mqtt_sensors_is_accepted(tmp_path: Path) -> None:
+async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    from citysense.contract import Channel, TelemetryBatch, decode, topic
+    from edge_agent.app import Agent
     from edge_agent.config import load_agent_config
 
     path = tmp_path / "agent.yaml"
-    path.write_text("node_id: N9\nmqtt:\n  - {id: local, mapping_files: [tasmota, tasmota_lwt]}\n")
-    config, _ = load_agent_config(path)
-    assert config.devices == [] and config.connections == []
+    path.write_text(
+        f"node_id: N9\nhub: {{url: '{mosquitto.url}'}}\nuplink: {{batch_max_wait_s: 0.2}}\n"
+        f"mqtt:\n  - {{id: local, url: '{mosquitto.url}', mapping_files: [tasmota, tasmota_lwt]}}\n"
+    )
+    config, profiles = load_agent_config(path)
+    assert config.devices == [] and config.connections == []  # no bus at all: accepted
+    agent = Agent(config, profiles, tmp_path / "state", path)
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-hub") as hub,
+        asyncio.TaskGroup() as tg,
+    ):
+        await hub.subscribe(topic("N9", Channel.TELEMETRY), qos=1)
+        task = tg.create_task(agent.run(), name="test:agent")
+        await asyncio.wait_for(agent.mqtt[0].subscribed.wait(), 10)
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-sensor") as pub:
+            await pub.publish("tele/pole-9/LWT", sample("tasmota_lwt_online.txt"), qos=1, retain=False)
+        async with asyncio.timeout(10):
+            message = await anext(aiter(hub.messages))
+        assert isinstance(message.payload, bytes)
+        got = decode(TelemetryBatch, message.payload).readings
+        assert [(r.device, r.metric, r.value) for r in got] == [("pole-9", "online", True)]
+        assert [(h.device, h.state) for h in agent.device_health()] == [("pole-9", "ok")]
+        task.cancel()
     empty = tmp_path / "empty.yaml"
     empty.write_text("node_id: N9\n")
     with pytest.raises(ConfigError, match="at least one device"):
@@ -228,7 +250,7 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
                     await pub.publish("sensors/x", b'{"v": 1}', qos=1)  # IndexError in the template before
                     await pub.publish("tele/p1/SENSOR", b"\xff\xfe", qos=1)  # not UTF-8
                 await pub.publish("tele/p1/SENSOR", sample("tasmota_sensor.json"), qos=1)
-            async with asyncio.timeout(15):
+            async with asyncio.timeout(30):
                 async for message in hub.messages:
                     assert isinstance(message.payload, bytes)
                     seen.extend(decode(TelemetryBatch, message.payload).readings)

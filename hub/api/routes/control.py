@@ -25,10 +25,10 @@ WRITERS = ("administrator", "operator")
 
 
 class CommandRequest(BaseModel):
-    """A command for one node: write a point, probe every device, or ping."""
+    """A command for one node: write a point, probe every device, ping, or set its DL/T 645 meters' clocks."""
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["write", "probe", "ping"]
+    action: Literal["write", "probe", "ping", "time_sync"]
     device: str | None = Field(default=None, description="Local device id on the node (write)")
     metric: str | None = Field(default=None, description="Point to write")
     value: float | int | bool | str | None = None
@@ -95,8 +95,9 @@ def _record(services: Services, actor: str, node_id: str, what: dict[str, Any]) 
 @router.post("/{node_id}/commands", operation_id="sendCommand")
 async def send_command(services: Services, principal: Installer, node_id: str, body: CommandRequest) -> CommandResult:
     """Send a command and wait for the node's reply; writes need an operator, probes a technician."""
-    if body.action == "write" and principal.role not in WRITERS:
-        raise HTTPException(403, f"role '{principal.role}' may not write points")
+    if body.action in ("write", "time_sync") and principal.role not in WRITERS:  # a meter's clock sets its tariffs
+        verb = "write points" if body.action == "write" else "set meter clocks"
+        raise HTTPException(403, f"role '{principal.role}' may not {verb}")
     node = await _node(services, principal, node_id)
     value = body.value
     if body.action == "write":
