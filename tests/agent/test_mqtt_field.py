@@ -184,7 +184,7 @@ async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: Mos
     path = tmp_path / "agent.yaml"
     path.write_text(
         f"node_id: N9\nhub: {{url: '{mosquitto.url}'}}\nuplink: {{batch_max_wait_s: 0.2}}\n"
-        f"mqtt:\n  - {{id: local, url: '{mosquitto.url}', mapping_files: [tasmota, tasmota_lwt]}}\n"
+        f"mqtt:\n  - {{id: n9-local, url: '{mosquitto.url}', mapping_files: [tasmota, tasmota_lwt]}}\n"
     )
     config, profiles = load_agent_config(path)
     assert config.devices == [] and config.connections == []  # no bus at all: accepted
@@ -228,7 +228,7 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
         cfg["node_id"] = "NMQ1"
         cfg["mqtt"] = [
             {
-                "id": "local",
+                "id": "nmq1-local",
                 "url": mosquitto.url,
                 "mappings": [BY_LEVEL.model_dump(mode="json", exclude_defaults=True)],
                 "mapping_files": ["tasmota"],
@@ -262,3 +262,60 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
             assert agent.uplink.health().malformed == {"bad_topic": 3, "bad_json": 3}
             task.cancel()
     assert {r.metric for r in seen if r.device == "p1"} >= {"power", "voltage", "temperature"}
+
+
+async def test_messages_sent_while_the_source_is_away_arrive_when_it_returns(mosquitto: MosquittoServer) -> None:
+    config = MqttSource(id="away", url=mosquitto.url, client_id="test-away-source")
+
+    async def run_until(src: MqttSensorSource, sink: ListSink, n: int) -> None:
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(src.run(), name="test:mqtt-source")
+            await asyncio.wait_for(src.subscribed.wait(), 10)
+            async with asyncio.timeout(10):
+                while len(sink.readings) < n:
+                    sink.arrived.clear()
+                    await sink.arrived.wait()
+            task.cancel()
+
+    first = ListSink()
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-away-pub") as pub:
+        src = MqttSensorSource(config, [NUMERIC], first)
+        await pub.publish("num/before", b'{"level": 1}', qos=1)
+        await asyncio.sleep(0.2)  # not subscribed yet: lost, as MQTT says (no session)
+        await run_until(src, first, 0)  # the first connection creates the session
+        for i in range(3):
+            await pub.publish(f"num/while-away-{i}", b'{"level": 2}', qos=1)  # the agent is restarting
+    second = ListSink()
+    await run_until(MqttSensorSource(config, [NUMERIC], second), second, 3)
+    assert sorted(r.device for r in second.readings) == ["while-away-0", "while-away-1", "while-away-2"]
+
+
+class FailingOnceSink(ListSink):
+    """A buffer that refuses its first write (a full disk, say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def put(self, readings: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise OSError("database or disk is full")
+        await super().put(readings)
+
+
+async def test_a_message_the_buffer_did_not_take_is_delivered_again(mosquitto: MosquittoServer) -> None:
+    sink = FailingOnceSink()
+    src = MqttSensorSource(MqttSource(id="retry", url=mosquitto.url, client_id="test-retry-source"), [NUMERIC], sink)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(src.run(), name="test:mqtt-source")
+        await asyncio.wait_for(src.subscribed.wait(), 10)
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-retry-pub") as pub:
+            await pub.publish("num/gauge-7", b'{"level": 3.25}', qos=1)
+        async with asyncio.timeout(15):
+            while not sink.readings:
+                sink.arrived.clear()
+                await sink.arrived.wait()
+        task.cancel()
+    assert sink.failed  # the first delivery was not acknowledged: the broker sent it again after the reconnect
+    assert [(r.device, r.value) for r in sink.readings] == [("gauge-7", 3.25)]

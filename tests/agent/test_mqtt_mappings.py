@@ -31,7 +31,9 @@ class ListSink:
 
 
 def source(*names: str, sink: ListSink | None = None, url: str = "mqtt://127.0.0.1:1883") -> MqttSensorSource:
-    return MqttSensorSource(MqttSource(id="local", url=url), [load_mapping(n) for n in names], sink or ListSink())
+    # A client id of its own: sources keep persistent sessions, which must not carry over between tests.
+    config = MqttSource(id=f"local-{'-'.join(names)}"[:64], url=url)
+    return MqttSensorSource(config, [load_mapping(n) for n in names], sink or ListSink())
 
 
 def table(readings: list[Reading]) -> dict[tuple[str, str], tuple[Any, str, int, str]]:

@@ -114,6 +114,10 @@ class MqttSource(Strict):
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: SecretStr | None = None
+    client_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None  # default citysense-agent-<id>
+    persistent_session: bool = Field(
+        default=True, description="Keep the session: the broker queues QoS 1 messages while the agent is away"
+    )
     mappings: list[Mapping] = Field(default_factory=list)
     mapping_files: list[str] = Field(default_factory=list, description="Shipped mapping names or YAML paths")
 

@@ -8,6 +8,12 @@ foresee is counted (``internal_error``, logged with its traceback once), and
 a session that fails in any way reconnects with the uplink's back-off policy:
 an MQTT source never stops the agent or its Modbus polling.
 
+Messages are acknowledged (QoS 1 PUBACK) only once their readings are in the
+sink (the durable buffer) or they have been counted as malformed, and the
+session is persistent by default (a fixed client id, clean session off): what
+sensors publish while the agent restarts waits at the local broker, and a
+message whose readings did not reach the buffer is delivered again.
+
 Availability mappings (Tasmota ``LWT``, zigbee2mqtt ``<name>/availability``)
 set the device's status in the agent's health (``ok`` online, ``failing``
 offline) and emit a boolean ``online`` reading.
@@ -138,10 +144,13 @@ class MqttSensorSource:
         async with aiomqtt.Client(
             url.hostname or "127.0.0.1",
             url.port or 1883,
+            identifier=self.source.client_id or f"citysense-agent-{self.source.id}",
+            clean_session=not self.source.persistent_session,
             username=self.source.username,
             password=password,
             timeout=TIMEOUT_S,
         ) as client:
+            client._client.manual_ack_set(True)  # PUBACK after the buffer has the readings (paho 2 API)
             for topic in dict.fromkeys(m.topic for m in self.mappings):
                 await client.subscribe(topic, qos=1, timeout=TIMEOUT_S)
             self._policy.connected()
@@ -152,3 +161,4 @@ class MqttSensorSource:
                 readings = self.map(message.topic.value, payload)
                 if readings:
                     await self.sink.put(readings)
+                client._client.ack(message.mid, message.qos)
