@@ -242,3 +242,60 @@ async def test_the_meter_simulator_command_serves_and_stops_on_sigterm() -> None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_commissioning_reads_a_meter_over_tcp() -> None:
+    import sys
+
+    meter = SimMeter("000000000005", SINGLE)
+    meter.refuse.add("00010400")
+    port = free_port()
+    started = asyncio.Event()
+    async with serving(MeterBus([meter], clock=lambda: T).serve_tcp("127.0.0.1", port, started)):
+        await asyncio.wait_for(started.wait(), 5)
+        base = [sys.executable, "-m", "edge_agent.drivers.dlt645", "--host", "127.0.0.1", "--port", str(port)]
+        found = await asyncio.create_subprocess_exec(*base, "address", stdout=asyncio.subprocess.PIPE)
+        out, _ = await asyncio.wait_for(found.communicate(), 30)
+        assert (found.returncode, out.decode().strip()) == (0, "000000000005")
+        read = await asyncio.create_subprocess_exec(
+            *base, "read", "--address", "5", "--profile", SINGLE.id, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(read.communicate(), 30)
+    lines = {line.split(":")[0]: line for line in out.decode().splitlines()}
+    assert f"voltage={expected(SINGLE, 'voltage')} V" in lines["02010100"]
+    assert "no requested data" in lines["00010400"]
+    assert read.returncode == 1  # one DI was refused
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"meters": [{"id": "m", "profile": SINGLE.id, "connection": "bus", "address": "1"}]}, "needs a dlt645"),
+        ({"meters": [{"id": "m", "profile": "nope", "connection": "line", "address": "1"}]}, "unknown DL/T 645"),
+        ({"meters": [{"id": "m", "profile": SINGLE.id, "connection": "line", "address": "1"},
+                     {"id": "n", "profile": SINGLE.id, "connection": "line", "address": "000000000001"}]},
+         "already 'm'"),
+        ({"devices": [{"id": "d", "profile": "chint_ddsu666", "connection": "line", "unit_id": 1}]},
+         "list 'd' in meters"),
+        ({"meters": [{"id": "m", "profile": SINGLE.id, "connection": "line", "address": "1",
+                      "report": {"voltag": {"mode": "on_change"}}}]}, "no metric 'voltag'"),
+    ],
+)  # fmt: skip
+def test_meter_configuration_errors_name_the_key(tmp_path: Path, change: dict[str, object], problem: str) -> None:
+    import yaml
+
+    from citysense.errors import ConfigError
+    from edge_agent.config import load_agent_config
+
+    cfg: dict[str, object] = {
+        "node_id": "N1",
+        "connections": [
+            {"id": "bus", "type": "modbus_tcp", "host": "127.0.0.1", "port": 502},
+            {"id": "line", "type": "dlt645_serial", "serial_port": "/dev/ttyUSB1"},
+        ],
+        **change,
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=problem):
+        load_agent_config(path)
