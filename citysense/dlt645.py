@@ -131,7 +131,7 @@ def decode(buf: bytes) -> tuple[Frame | None, int]:
     head = buf[start:]
     if len(head) < 10:
         return None, start
-    if head[7] != START:  # a 68 that does not start a frame (noise, or a data byte): skip it
+    if head[7] != START or head[9] > MAX_DATA:  # a 68 that does not start a frame (noise, a data byte): skip it
         return decode_from(buf, start + 1)
     size = 12 + head[9]
     if len(head) < size:

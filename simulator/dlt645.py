@@ -87,6 +87,7 @@ class SimMeter:
         self.rated_kw = rated_kw
         self.mute = False
         self.refuse: set[str] = set()  # DIs answered with an abnormal reply although in the profile
+        self.garble: set[str] = set()  # DIs answered with a wrong checksum (noise on the line)
         self.clock_offset_s = 0.0  # set by a broadcast time
         self.requests = 0
 
@@ -133,7 +134,8 @@ class SimMeter:
         if value is None:
             error = NO_DATA_2007 if self.edition is Edition.V2007 else BAD_DI_1997
             return encode(self.address, 0xC0 | fn.read, bytes([error]))
-        return encode(self.address, 0x80 | fn.read, echo + value)
+        reply = encode(self.address, 0x80 | fn.read, echo + value)
+        return reply[:-2] + bytes([reply[-2] ^ 0x5A, reply[-1]]) if di in self.garble else reply
 
     def _set_clock(self, data: bytes, now: float) -> None:
         ss, mm, hh, dd, mo, yy = (int(f"{b:02x}") for b in data)

@@ -140,6 +140,12 @@ async def test_meter_behind_a_tcp_serial_server_address_read_and_time_sync() -> 
         assert readings["energy_import_tariff2"].value == expected(THREE, "energy_import_tariff2")
         assert all(r.quality == "good" for r in readings.values())
         assert poller.health().state == "ok"
+        meter.garble.add("02010200")  # noise on the line corrupts one reply
+        readings = {r.metric: r for r in await poller.poll_once()}
+        assert (readings["voltage_b"].quality, readings["voltage_b"].value) == ("comm_failure", None)
+        assert readings["voltage_c"].quality == "good"  # the next request on the same connection is fine
+        assert poller.health().state == "failing"
+        meter.garble.clear()
 
         await link.broadcast(time_sync_request(datetime.fromtimestamp(T + 3600)))
         await asyncio.sleep(0.2)

@@ -33,6 +33,13 @@ MAX_BUFFER = 4096  # bytes of line noise kept while looking for a frame
 BROADCAST_QUIET_S = 0.1  # idle time after a broadcast before the next request
 
 
+class _LineLost(MeterError):
+    """The port itself failed (adapter unplugged, serial server closed): it is reopened on the next request."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Quality.COMM_FAILURE, detail)
+
+
 class _Port(Protocol):
     def write(self, data: bytes) -> None: ...
     async def read(self) -> bytes: ...
@@ -76,7 +83,7 @@ class _SerialPort:
             self._ready.clear()
             await self._ready.wait()
         if self._failed is not None:
-            raise MeterError(Quality.COMM_FAILURE, f"serial port failed: {self._failed}")
+            raise _LineLost(f"serial port failed: {self._failed}")
         data = bytes(self._buf)
         self._buf.clear()
         return data
@@ -106,7 +113,7 @@ class _TcpPort:
             return data
         data = await self._reader.read(512)
         if not data:
-            raise MeterError(Quality.COMM_FAILURE, "the serial server closed the connection")
+            raise _LineLost("the serial server closed the connection")
         return data
 
     def discard(self) -> None:
@@ -168,7 +175,7 @@ class MeterLink:
             except (OSError, serial.SerialException) as exc:
                 self._drop()
                 raise MeterError(Quality.COMM_FAILURE, f"meter {address}: {exc}") from exc
-            except MeterError:
+            except _LineLost:
                 self._drop()
                 raise
             finally:
