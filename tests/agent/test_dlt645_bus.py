@@ -140,10 +140,11 @@ async def test_meter_behind_a_tcp_serial_server_address_read_and_time_sync() -> 
         assert readings["energy_import_tariff2"].value == expected(THREE, "energy_import_tariff2")
         assert all(r.quality == "good" for r in readings.values())
         assert poller.health().state == "ok"
-        meter.garble.add("02010200")  # noise on the line corrupts one reply
+        meter.garble.update({"02010100", "02010200"})  # noise on the line corrupts two replies
         readings = {r.metric: r for r in await poller.poll_once()}
-        assert (readings["voltage_b"].quality, readings["voltage_b"].value) == ("comm_failure", None)
-        assert readings["voltage_c"].quality == "good"  # the next request on the same connection is fine
+        assert (readings["voltage_a"].quality, readings["voltage_a"].value) == ("comm_failure", None)
+        assert readings["voltage_b"].quality == "comm_failure"  # a garbled first reply is no silent meter:
+        assert readings["voltage_c"].quality == "good"  # the poll goes on, on the same connection
         assert poller.health().state == "failing"
         meter.garble.clear()
 

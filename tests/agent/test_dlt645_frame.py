@@ -78,7 +78,7 @@ def test_noise_split_frames_and_bad_checksums() -> None:
     assert decode(b"\x00\x68\x13" + frame[:10]) == (None, 7)
     got, used = decode(b"\x00\x68\x13" + frame)
     assert got is not None and used == 3 + len(frame) and got.data == h("00 01 01 02 03 22")
-    noise = bytes.fromhex("68 00 00 00 00 00 00 68 91 F0")  # L = 240 > 200: not a frame, however it looks
+    noise = bytes.fromhex("68 00 00 00 00 00 00 68 91 F0") + bytes(8)  # L = 240 > 200: not a frame
     got, used = decode(noise + frame)
     assert got is not None and used == len(noise) + len(frame)
     broken = bytearray(frame)

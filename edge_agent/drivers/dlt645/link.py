@@ -5,7 +5,8 @@ one lock, so exactly one request is on the line at a time however many meters
 share it; input left over from an earlier exchange is discarded before each
 request, and a reply from another address (a late answer) is skipped. A
 request that gets no whole frame in ``timeout_s`` fails with quality
-``timeout``; a frame with a bad checksum with ``comm_failure``; an abnormal
+``timeout``, or ``comm_failure`` when what came was garbled (a bad checksum:
+the search for a good frame goes on after it, as a header may be noise); an abnormal
 reply with ``device_exception`` (the meter's error byte is kept). Broadcasts
 (time sync) expect no reply.
 
@@ -35,6 +36,13 @@ BROADCAST_QUIET_S = 0.1  # idle time after a broadcast before the next request
 
 class _LineLost(MeterError):
     """The port itself failed (adapter unplugged, serial server closed): it is reopened on the next request."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Quality.COMM_FAILURE, detail)
+
+
+class Garbled(MeterError):
+    """Only bad frames came back: the meter is there, the line is noisy (quality ``comm_failure``)."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(Quality.COMM_FAILURE, detail)
@@ -132,6 +140,7 @@ class MeterLink:
         self.conn = conn
         self._lock = asyncio.Lock()
         self._port: _Port | None = None
+        self._garbled = ""  # what was wrong with a bad frame seen during the current request
 
     def _describe(self) -> str:
         c = self.conn
@@ -165,12 +174,15 @@ class MeterLink:
         """
         async with self._lock:
             port = await self._connected()
+            self._garbled = ""
             try:
                 port.discard()
                 port.write(request)
                 async with asyncio.timeout(self.conn.timeout_s):
                     return await self._reply(port, address, echo)
             except TimeoutError as exc:
+                if self._garbled:
+                    raise Garbled(f"meter {address}: garbled reply ({self._garbled})") from exc
                 raise MeterError(Quality.TIMEOUT, f"meter {address}: no answer in {self.conn.timeout_s} s") from exc
             except (OSError, serial.SerialException) as exc:
                 self._drop()
@@ -190,7 +202,9 @@ class MeterLink:
                 try:
                     frame, used = decode(buf)
                 except FrameError as exc:
-                    raise MeterError(Quality.COMM_FAILURE, f"meter {address}: {exc}") from exc
+                    self._garbled = str(exc)[:120]
+                    buf = buf[buf.find(b"\x68") + 1 :]  # resync after this header
+                    continue
                 buf = buf[used:]
                 if frame is None:
                     break

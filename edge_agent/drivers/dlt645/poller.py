@@ -25,7 +25,7 @@ from citysense.dlt645 import FUNCTIONS, Frame, FrameError, bcd_value, di_bytes, 
 from citysense.profiles.dlt645 import MeterPoint, MeterProfile
 from citysense.quality import Quality
 from edge_agent.drivers import ReadingSink
-from edge_agent.drivers.dlt645.link import MeterLink
+from edge_agent.drivers.dlt645.link import Garbled, MeterLink
 from edge_agent.errors import MeterError
 from edge_agent.report import Reporter
 
@@ -134,7 +134,7 @@ class MeterPoller:
                 if di not in self._bad:
                     self._bad.add(di)
                     log.warning("%s: read of DI %s failed (%s)", self.device_id, di, exc)
-                if exc.quality in _SILENT and not answered:
+                if exc.quality in _SILENT and not answered and not isinstance(exc, Garbled):
                     silent = exc
                 else:
                     answered = True
