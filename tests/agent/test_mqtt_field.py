@@ -82,6 +82,11 @@ CASES: list[tuple[str, bytes]] = [
     ("num/gauge-1", b'{"level": "1.25"}'),  # a number as a string
     ("num/gauge-2", b'{"level": "n/a"}'),  # not a number: decode_error, no value
     ("num/gauge-3", b'{"level": "1_000"}'),  # Python's float() would take it; a device never means it
+    (
+        "v3/gz-water@ttn/devices/rain-gauge-10/up",
+        b'{"end_device_ids": {"device_id": "rain-gauge-10"}, '
+        b'"received_at": "3024-05-20T06:13:11Z", "uplink_message": {"decoded_payload": {"rainfall": 1}}}',
+    ),  # year 3024
     *sparkplug_cases(),
 ]
 
@@ -112,7 +117,7 @@ async def test_every_field_case_through_a_real_broker(mosquitto: MosquittoServer
         task.cancel()
 
     got = by_device(sink.readings)
-    assert src.malformed == {"bad_topic": 1, "bad_availability": 1, "ndeath_old_bdseq": 1}
+    assert src.malformed == {"bad_topic": 1, "bad_availability": 1, "ndeath_old_bdseq": 1, "bad_value": 1}
     assert got["well-3"] == {"level": (2.5, "", "good")}
     assert len(got["pole-7"]) == 10 + 2  # the SENSOR values, online (LWT) and relay (POWER)
     assert got["pole-7"]["online"] == (True, "", "good")

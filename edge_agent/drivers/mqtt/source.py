@@ -29,6 +29,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import aiomqtt
+from pydantic import ValidationError
 
 from citysense.contract import DeviceHealth, Reading
 from edge_agent.drivers import ReadingSink
@@ -80,6 +81,9 @@ class MqttSensorSource:
             readings = self._dispatch(*routed, topic, payload, now)
         except Malformed as exc:
             self._count(exc.reason, topic, str(exc))
+            return []
+        except ValidationError as exc:  # a value or time out of the contract's ranges (a year-3000 timestamp)
+            self._count("bad_value", topic, str(exc.errors(include_url=False)[0]["msg"]))
             return []
         except Exception:  # a bug must cost one message, not the agent
             if not self.malformed["internal_error"]:
