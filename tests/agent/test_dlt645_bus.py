@@ -306,3 +306,29 @@ def test_meter_configuration_errors_name_the_key(tmp_path: Path, change: dict[st
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match=problem):
         load_agent_config(path)
+
+
+async def test_a_data_block_is_one_request_for_several_points() -> None:
+    block = MeterProfile.model_validate(
+        {
+            "id": "dts_block", "protocol": "dlt645", "model": "three-phase meter, voltage block",
+            "manufacturer": "test", "source": "DL/T 645-2007 A.3: 0201FF00 = phase A, B, C voltage", "category": "x",
+            "points": [
+                {"metric": f"voltage_{ph}", "di": "0201FF00", "format": "XXX.X", "offset_bytes": 2 * i, "unit": "V"}
+                for i, ph in enumerate("abc")
+            ] + [{"metric": "current_a", "di": "02020100", "format": "XXX.XXX", "signed": True, "unit": "A"}],
+        }
+    )  # fmt: skip
+    meter = SimMeter("000000000031", block)
+    port = free_port()
+    started = asyncio.Event()
+    async with serving(MeterBus([meter], clock=lambda: T).serve_tcp("127.0.0.1", port, started)):
+        await asyncio.wait_for(started.wait(), 5)
+        link = MeterLink(Connection(id="dtu", type="dlt645_tcp", host="127.0.0.1", port=port))
+        poller = MeterPoller(MeterConfig(id="b", profile="dts_block", connection="dtu", address="31"), block, link,
+                             ListSink())  # fmt: skip
+        readings = {r.metric: r.value for r in await poller.poll_once()}
+        await link.close()
+    assert meter.requests == 2  # one for the voltage block, one for the current
+    assert readings == {metric: expected(block, metric) for metric in readings}
+    assert len(readings) == 4
