@@ -30,6 +30,18 @@ class ConnectionType(enum.StrEnum):
     MODBUS_TCP = "modbus_tcp"  # Modbus TCP (MBAP header), device or gateway
     MODBUS_RTU_OVER_TCP = "modbus_rtu_over_tcp"  # RTU frames through a serial server / DTU
     MODBUS_RTU = "modbus_rtu"  # RTU on a local serial port (RS-485)
+    DLT645_SERIAL = "dlt645_serial"  # DL/T 645 meters on a local serial port (RS-485)
+    DLT645_TCP = "dlt645_tcp"  # DL/T 645 frames through a serial server / DTU (transparent TCP)
+
+    @property
+    def is_dlt645(self) -> bool:
+        """A bus of DL/T 645 meters rather than Modbus devices."""
+        return self in (ConnectionType.DLT645_SERIAL, ConnectionType.DLT645_TCP)
+
+    @property
+    def is_serial(self) -> bool:
+        """A local serial port."""
+        return self in (ConnectionType.MODBUS_RTU, ConnectionType.DLT645_SERIAL)
 
 
 class HubLink(Strict):
@@ -89,11 +101,19 @@ class Connection(Strict):
     timeout_s: Seconds = 1.0
     inter_frame_delay_s: Annotated[float, Field(ge=0, le=5)] = 0.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _meter_line(cls, data: Any) -> Any:
+        # DL/T 645-2007 §4 (physical layer): 2400 bit/s, 8 data bits, even parity, 1 stop bit unless set.
+        if isinstance(data, dict) and str(data.get("type", "")).startswith("dlt645"):
+            return {"baudrate": 2400, "parity": "E", **data}
+        return data
+
     @model_validator(mode="after")
     def _endpoint(self) -> Self:
-        if self.type is ConnectionType.MODBUS_RTU:
+        if self.type.is_serial:
             if not self.serial_port:
-                raise ValueError("a modbus_rtu connection needs 'serial_port'")
+                raise ValueError(f"a {self.type.value} connection needs 'serial_port'")
         elif not self.host or self.port is None:
             raise ValueError(f"a {self.type.value} connection needs 'host' and 'port'")
         return self
@@ -113,6 +133,22 @@ class DeviceConfig(Strict):
     max_registers_per_request: Annotated[int | None, Field(ge=1, le=125)] = None
     max_gap_registers: Annotated[int | None, Field(ge=0, le=100)] = None
     report: dict[str, ReportSpec] = Field(default_factory=dict, description="metric -> report strategy")
+
+
+class MeterConfig(Strict):
+    """A DL/T 645 meter on one of the node's dlt645 connections."""
+
+    id: Id
+    profile: Id
+    connection: Id
+    address: Annotated[str, Field(pattern=r"^[0-9]{1,12}$", description="Meter address as on its nameplate")]
+    poll_interval_s: Seconds = 60.0
+    report: dict[str, ReportSpec] = Field(default_factory=dict, description="metric -> report strategy")
+
+    @property
+    def wire_address(self) -> str:
+        """The 12-digit address (short nameplate numbers are padded with zeros, 2007 §5.2.2)."""
+        return self.address.zfill(12)
 
 
 class UplinkConfig(Strict):
@@ -137,8 +173,10 @@ class AgentConfig(Strict):
     config_version: Annotated[int, Field(ge=0)] = 0
     hub: HubLink = HubLink()
     profiles_dir: Path | None = None
-    connections: list[Connection] = Field(min_length=1)
-    devices: list[DeviceConfig] = Field(min_length=1)
+    # A node may have only MQTT sensors (no bus): then connections and devices are empty.
+    connections: list[Connection] = Field(default_factory=list)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    meters: list[MeterConfig] = Field(default_factory=list, description="DL/T 645 energy meters")
     uplink: UplinkConfig = UplinkConfig()
     # MQTT sensor sources; the driver's own model (edge_agent.drivers.mqtt.model) validates each entry.
     mqtt: list[dict[str, Any]] = Field(default_factory=list)
@@ -153,15 +191,37 @@ class AgentConfig(Strict):
                     raise keyed(f"{i}.profile", f"device '{d.id}': unknown profile '{d.profile}'")
         return devices
 
+    @field_validator("meters")
+    @classmethod
+    def _known_meter_profiles(cls, meters: list[MeterConfig], info: ValidationInfo) -> list[MeterConfig]:
+        known: Any = (info.context or {}).get("meter_profiles")
+        if known is not None:
+            for i, m in enumerate(meters):
+                if m.profile not in known:
+                    raise keyed(f"{i}.profile", f"meter '{m.id}': unknown DL/T 645 profile '{m.profile}'")
+        return meters
+
     @model_validator(mode="after")
     def _refs(self) -> Self:
+        if not self.devices and not self.meters and not self.mqtt:
+            raise ValueError("a node needs at least one device or meter (on a connection) or one mqtt source")
         conns = [c.id for c in self.connections]
         if len(set(conns)) != len(conns):
             raise ValueError("connection ids must be unique")
-        devs = [d.id for d in self.devices]
+        devs = [d.id for d in self.devices] + [m.id for m in self.meters]
         if len(set(devs)) != len(devs):
-            raise ValueError("device ids must be unique")
+            raise ValueError("device and meter ids must be unique")
+        kinds = {c.id: c.type.is_dlt645 for c in self.connections}
         for i, d in enumerate(self.devices):
             if d.connection not in conns:
                 raise keyed(f"devices.{i}.connection", f"device '{d.id}' names unknown connection '{d.connection}'")
+            if kinds[d.connection]:
+                raise keyed(f"devices.{i}.connection", f"'{d.connection}' is a DL/T 645 line: list '{d.id}' in meters")
+        addresses: dict[tuple[str, str], str] = {}
+        for i, m in enumerate(self.meters):
+            if not kinds.get(m.connection, False):
+                raise keyed(f"meters.{i}.connection", f"meter '{m.id}' needs a dlt645 connection, not '{m.connection}'")
+            other = addresses.setdefault((m.connection, m.wire_address), m.id)
+            if other != m.id:
+                raise keyed(f"meters.{i}.address", f"address {m.address} on '{m.connection}' is already '{other}'")
         return self

@@ -193,7 +193,7 @@ class Command(_Wire):
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64, description="Correlation id")
     node: Ident
-    action: Literal["write", "probe", "ping"]
+    action: Literal["write", "probe", "ping", "time_sync"]  # time_sync: broadcast time to DL/T 645 meters
     device: Ident | None = None
     metric: MetricName | None = None
     value: Value = None

@@ -94,5 +94,6 @@ def load_node_kinds(directory: Path, profiles: set[str] | None = None) -> dict[s
 
 
 def default_node_kind_dir() -> Path:
-    """The ``firmware_configs/`` directory shipped with the project."""
-    return Path(__file__).resolve().parents[1] / "firmware_configs"
+    """The ``firmware_configs/`` directory shipped with the project (inside the package when installed from a wheel)."""
+    packaged = Path(__file__).resolve().parent / "firmware_configs"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "firmware_configs"

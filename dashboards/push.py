@@ -1,9 +1,13 @@
 """Load the dashboards (and, optionally, the two data sources) into Grafana through its HTTP API.
 
-Uses grafana-client: ``POST /api/folders`` (when the folder is missing),
-``GET/POST/PUT /api/datasources[/uid/<uid>]`` and ``POST /api/dashboards/db``
-with ``overwrite: true``, so pushing again updates in place (dashboards are
-matched by uid).
+Plain HTTP calls (httpx) to Grafana's documented HTTP API
+(https://grafana.com/docs/grafana/latest/developers/http_api/), authenticated
+with a service account token (``Authorization: Bearer``):
+``GET /api/folders/<uid>`` then ``POST /api/folders`` when the folder is missing
+(Folder API), ``GET /api/datasources/uid/<uid>`` then ``PUT`` it or
+``POST /api/datasources`` (Data source API), and ``POST /api/dashboards/db``
+with ``overwrite: true`` (Dashboard API), so pushing again updates in place
+(dashboards are matched by uid).
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grafana_client.api import GrafanaApi
-from grafana_client.client import GrafanaClientError, GrafanaException
+import httpx
 
 from dashboards import DashboardError
 from dashboards.targets import HUB_UID, INFLUX_UID
@@ -60,25 +63,39 @@ def datasources(src: Sources) -> list[dict[str, Any]]:
     return out
 
 
-def _upsert_datasource(api: GrafanaApi, ds: dict[str, Any]) -> str:
-    try:
-        api.datasource.get_datasource_by_uid(ds["uid"])
-    except GrafanaClientError as exc:
-        if exc.status_code != 404:
-            raise
-        api.datasource.create_datasource(ds)
+class _Refused(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        self.status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        self.said = str(body.get("message", "")) if isinstance(body, dict) else ""
+        super().__init__(f"HTTP {self.status} {response.reason_phrase}" + (f" ({self.said})" if self.said else ""))
+
+
+def _call(api: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """One API call: the JSON reply, None for a 404, :class:`_Refused` for any other error status."""
+    response = api.request(method, path, json=body)
+    if response.status_code == 404 and method == "GET":
+        return None
+    if response.is_error:
+        raise _Refused(response)
+    reply = response.json()
+    return reply if isinstance(reply, dict) else {}
+
+
+def _upsert_datasource(api: httpx.Client, ds: dict[str, Any]) -> str:
+    if _call(api, "GET", f"/api/datasources/uid/{ds['uid']}") is None:
+        _call(api, "POST", "/api/datasources", ds)
         return "created"
-    api.datasource.update_datasource_by_uid(ds["uid"], ds)
+    _call(api, "PUT", f"/api/datasources/uid/{ds['uid']}", ds)
     return "updated"
 
 
-def _ensure_folder(api: GrafanaApi, title: str) -> None:
-    try:
-        api.folder.get_folder(FOLDER_UID)
-    except GrafanaClientError as exc:
-        if exc.status_code != 404:
-            raise
-        api.folder.create_folder(title, uid=FOLDER_UID)
+def _ensure_folder(api: httpx.Client, title: str) -> None:
+    if _call(api, "GET", f"/api/folders/{FOLDER_UID}") is None:
+        _call(api, "POST", "/api/folders", {"uid": FOLDER_UID, "title": title})
 
 
 def push(
@@ -91,27 +108,21 @@ def push(
     timeout_s: float = 10.0,
 ) -> list[str]:
     """Push every board into the folder (and the data sources when given); return Grafana's dashboard urls."""
-    api = GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     urls = []
     try:
-        if sources is not None:
-            for ds in datasources(sources):
-                log.info("%s: data source %s", ds["uid"], _upsert_datasource(api, ds))
-        _ensure_folder(api, folder)
-        for name, data in sorted(boards.items()):
-            reply = api.dashboard.update_dashboard(
-                {"dashboard": data, "folderUid": FOLDER_UID, "overwrite": True, "message": "citysense push"}
-            )
-            log.info("%s: pushed (%s, version %s)", data["uid"], reply.get("status"), reply.get("version"))
-            urls.append(str(reply.get("url", name)))
-    except GrafanaException as exc:
-        said = exc.response.get("message", "") if isinstance(exc.response, dict) else ""
-        detail = f"HTTP {exc.status_code} {exc.message}" + (f" ({said})" if said and said not in exc.message else "")
-        if not exc.status_code:  # grafana-client maps connection failures to status 0
-            raise DashboardError(f"cannot reach Grafana at {url}: {exc.message}") from exc
-        raise DashboardError(f"Grafana at {url} refused the push: {detail}") from exc
-    except Exception as exc:  # niquests connection errors: report them in one sentence
-        if isinstance(exc, DashboardError):
-            raise
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s) as api:
+            if sources is not None:
+                for ds in datasources(sources):
+                    log.info("%s: data source %s", ds["uid"], _upsert_datasource(api, ds))
+            _ensure_folder(api, folder)
+            for name, data in sorted(boards.items()):
+                body = {"dashboard": data, "folderUid": FOLDER_UID, "overwrite": True, "message": "citysense push"}
+                reply = _call(api, "POST", "/api/dashboards/db", body) or {}
+                log.info("%s: pushed (%s, version %s)", data["uid"], reply.get("status"), reply.get("version"))
+                urls.append(str(reply.get("url", name)))
+    except _Refused as exc:
+        raise DashboardError(f"Grafana at {url} refused the push: {exc}") from exc
+    except httpx.HTTPError as exc:
         raise DashboardError(f"cannot reach Grafana at {url}: {exc}") from exc
     return urls

@@ -13,6 +13,7 @@ from edge_agent.buffer import DurableBuffer
 from edge_agent.commands import CommandServer
 from edge_agent.config import device_profile, mqtt_sources
 from edge_agent.control import CommandHandler, Control, probe_pollers, with_probe
+from edge_agent.drivers.dlt645.meters import Meters, with_time_sync
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
 from edge_agent.drivers.mqtt.source import MqttSensorSource
@@ -47,10 +48,12 @@ class Agent:
         self.config = config
         self.buffer = open_buffer(config, state_dir)
         points = {d.id: [p.metric for p in profiles[d.profile].points] for d in config.devices}
+        points |= {m.id: [p.metric for p in profiles.meters[m.profile].points] for m in config.meters}
         self.uplink = Uplink(config, self.buffer, points=points, health=self.device_health)
         self.profiles = profiles
-        self.links = {c.id: ModbusLink(c) for c in config.connections}
+        self.links = {c.id: ModbusLink(c) for c in config.connections if not c.type.is_dlt645}
         self.pollers = self._make_pollers(config)
+        self.meters = Meters(config, profiles, self.uplink)
 
         self.mqtt = [
             MqttSensorSource(src, maps, self.uplink)
@@ -74,12 +77,13 @@ class Agent:
 
     def _commands(self) -> CommandHandler:
         server = CommandServer(self.config.node_id, {p.device_id: p for p in self.pollers})
-        return with_probe(server, lambda: probe_pollers(self.pollers))
+        return with_time_sync(with_probe(server, lambda: probe_pollers(self.pollers)), self.meters)
 
     def _start_polling(self) -> None:
         assert self._tg is not None
         node = self.config.node_id
         self._poll_tasks = [self._tg.create_task(p.run(), name=f"{node}:poll:{p.device_id}") for p in self.pollers]
+        self.meters.start(self._tg, node)
 
     async def _apply_config(self, new: AgentConfig) -> None:
         """Switch to a configuration pushed by the hub: new links and pollers; same buffer and uplink."""
@@ -88,9 +92,11 @@ class Agent:
         await asyncio.gather(*self._poll_tasks, return_exceptions=True)
         for link in self.links.values():
             await link.close()
-        self.links = {c.id: ModbusLink(c) for c in new.connections}
+        await self.meters.stop()
+        self.links = {c.id: ModbusLink(c) for c in new.connections if not c.type.is_dlt645}
         self.config = self.uplink.config = new
         self.pollers = self._make_pollers(new)
+        self.meters = Meters(new, self.profiles, self.uplink)
         self.uplink.commands = self._commands()
         self._start_polling()
 
@@ -104,7 +110,8 @@ class Agent:
 
     def device_health(self) -> list[DeviceHealth]:
         """Every device's acquisition health, for the status message."""
-        return [p.health() for p in self.pollers]
+        mqtt = [h for m in self.mqtt for h in m.health()]
+        return [p.health() for p in self.pollers] + self.meters.health() + mqtt
 
     async def run(self) -> None:
         """Run until cancelled; connections and the buffer are closed on the way out."""
@@ -121,4 +128,5 @@ class Agent:
         finally:
             for link in self.links.values():
                 await link.close()
+            await self.meters.stop()
             self.buffer.close()

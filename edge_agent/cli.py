@@ -56,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "validate":
         points = sum(len(profiles[d.profile].points) for d in config.devices)
+        points += sum(len(profiles.meters[m.profile].points) for m in config.meters)
         print(
             f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points, "
-            f"{len(config.mqtt)} MQTT sources"
+            f"{len(config.meters)} DL/T 645 meters, {len(config.mqtt)} MQTT sources"
         )
         return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -25,7 +25,8 @@ def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
         profiles = load_profiles(profiles_dir)
     except ConfigError as exc:
         raise ConfigError(path, [("profiles_dir", str(exc))]) from exc
-    config = validate_data(AgentConfig, data, path, context={"profiles": set(profiles)})
+    context = {"profiles": set(profiles), "meter_profiles": set(profiles.meters)}
+    config = validate_data(AgentConfig, data, path, context=context)
     problems = []
     units: dict[tuple[str, int], str] = {}
     for i, dev in enumerate(config.devices):
@@ -39,6 +40,13 @@ def load_agent_config(path: Path) -> tuple[AgentConfig, ProfileSet]:
                 problems.append(
                     (f"devices.{i}.report.{metric}", f"profile '{dev.profile}' has no metric '{metric}' ({known})")
                 )
+    for i, meter in enumerate(config.meters):
+        names = {p.metric for p in profiles.meters[meter.profile].points}
+        problems.extend(
+            (f"meters.{i}.report.{metric}", f"profile '{meter.profile}' has no metric '{metric}'")
+            for metric in meter.report
+            if metric not in names
+        )
     if problems:
         raise ConfigError(path, problems)
     mqtt_sources(config, path)  # validated now so that 'validate' reports its errors too

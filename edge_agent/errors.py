@@ -4,6 +4,7 @@
 
     AgentError                  root of every error raised by edge_agent
     ├── ModbusError             a Modbus request failed; ``quality`` says how
+    ├── MeterError              a DL/T 645 request failed; ``quality`` says how
     ├── WriteRefused            a write was not sent: point not writable, value out of range
     ├── ReadBackMismatch        a write was accepted but reads back differently
     └── UplinkError             the hub's broker cannot be reached or refused us
@@ -27,6 +28,16 @@ class ModbusError(AgentError):
         self.quality = quality
         self.detail = detail
         self.exception_code = exception_code
+        super().__init__(f"{quality.wire}: {detail}")
+
+
+class MeterError(AgentError):
+    """A DL/T 645 request failed; ``quality`` is the code its points get, ``error`` the meter's error byte."""
+
+    def __init__(self, quality: Quality, detail: str, error: int | None = None) -> None:
+        self.quality = quality
+        self.detail = detail
+        self.error = error
         super().__init__(f"{quality.wire}: {detail}")
 
 

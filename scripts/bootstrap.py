@@ -11,10 +11,8 @@ imports nothing outside the standard library.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 MIN_PYTHON = (3, 11)
@@ -32,28 +30,6 @@ def pyproject_digest(root: Path) -> str:
     return hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
 
 
-def pinned(root: Path, name: str) -> str:
-    """Return the ``name==X`` requirement pinned in pyproject.toml's dependencies."""
-    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
-    return next(d.split(";")[0].split("#")[0].strip() for d in deps if d.replace(" ", "").startswith(f"{name}=="))
-
-
-def restore_urllib3(python: Path, root: Path) -> None:
-    """Keep the real urllib3 where influxdb-client and requests import it.
-
-    grafana-client depends on niquests, whose urllib3-future ships a ``.pth``
-    hook that copies itself over ``urllib3/`` at every interpreter start.
-    Rebuilt with ``URLLIB3_NO_OVERRIDE=1`` it stays under its own name
-    (``urllib3_future``, where niquests finds it), and the real urllib3 goes
-    back in place.
-    """
-    pip = [str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps"]
-    env = {**os.environ, "URLLIB3_NO_OVERRIDE": "1"}
-    future = pinned(root, "urllib3-future")
-    subprocess.run([*pip, "--no-binary", "urllib3-future", future], cwd=root, check=True, env=env)
-    subprocess.run([*pip, pinned(root, "urllib3")], cwd=root, check=True)
-
-
 def ensure_venv(root: Path = ROOT) -> Path:
     """Return ``root/.venv``, creating it and installing the project (with dev extras) when needed."""
     if sys.version_info < MIN_PYTHON:
@@ -69,7 +45,6 @@ def ensure_venv(root: Path = ROOT) -> Path:
         print('==> pip install -e ".[dev]" (pyproject.toml changed since the last install)', flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], cwd=root, check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", ".[dev]"], cwd=root, check=True)
-        restore_urllib3(python, root)
         stamp.write_text(digest + "\n")
     return venv
 

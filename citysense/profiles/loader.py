@@ -6,8 +6,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from citysense.errors import ConfigError
+from citysense.profiles.dlt645 import MeterProfile
 from citysense.profiles.model import Profile
-from citysense.yamlconf import load_model
+from citysense.yamlconf import load_model, read_yaml
 
 
 def load_profile(path: Path) -> Profile:
@@ -18,11 +19,20 @@ def load_profile(path: Path) -> Profile:
     return profile
 
 
-class ProfileSet(Mapping[str, Profile]):
-    """Profiles by id."""
+def load_meter_profile(path: Path) -> MeterProfile:
+    """Load and validate one DL/T 645 meter profile (``protocol: dlt645``); the file stem must equal its ``id``."""
+    profile = load_model(MeterProfile, path)
+    if profile.id != path.stem:
+        raise ConfigError(path, [("id", f"'{profile.id}' must equal the file name '{path.stem}'")])
+    return profile
 
-    def __init__(self, profiles: dict[str, Profile]) -> None:
+
+class ProfileSet(Mapping[str, Profile]):
+    """Modbus profiles by id; DL/T 645 meter profiles by id in ``meters``."""
+
+    def __init__(self, profiles: dict[str, Profile], meters: dict[str, MeterProfile] | None = None) -> None:
         self._profiles = profiles
+        self.meters = meters or {}
 
     def __getitem__(self, key: str) -> Profile:
         return self._profiles[key]
@@ -39,17 +49,23 @@ def load_profiles(directory: Path) -> ProfileSet:
     if not directory.is_dir():
         raise ConfigError(directory, [("", "profile directory does not exist")])
     profiles: dict[str, Profile] = {}
+    meters: dict[str, MeterProfile] = {}
     problems: list[tuple[str, str]] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            profiles[path.stem] = load_profile(path)
+            data = read_yaml(path)
+            if isinstance(data, dict) and data.get("protocol") == "dlt645":
+                meters[path.stem] = load_meter_profile(path)
+            else:
+                profiles[path.stem] = load_profile(path)
         except ConfigError as exc:
             problems.extend((f"{path.name}: {k}" if k else path.name, m) for k, m in exc.problems)
     if problems:
         raise ConfigError(directory, problems)
-    return ProfileSet(profiles)
+    return ProfileSet(profiles, meters)
 
 
 def default_profile_dir() -> Path:
-    """The ``device_profiles/`` directory shipped with the project."""
-    return Path(__file__).resolve().parents[2] / "device_profiles"
+    """The ``device_profiles/`` directory shipped with the project (inside the package when installed from a wheel)."""
+    packaged = Path(__file__).resolve().parents[1] / "device_profiles"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "device_profiles"

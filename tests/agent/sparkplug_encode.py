@@ -21,8 +21,27 @@ def field(number: int, wire: int, body: bytes) -> bytes:
     return varint(number << 3 | wire) + body
 
 
+def properties(**props: str) -> bytes:
+    """A PropertySet of String (type 12) properties: keys = 1, values = 2 (PropertyValue.string_value = 8)."""
+    out = b""
+    for key in props:
+        raw = key.encode()
+        out += field(1, 2, varint(len(raw)) + raw)
+    for value in props.values():
+        raw = value.encode()
+        body = field(1, 0, varint(12)) + field(8, 2, varint(len(raw)) + raw)
+        out += field(2, 2, varint(len(body)) + body)
+    return out
+
+
 def metric(
-    name: str | None = None, *, alias: int | None = None, datatype: int, value: Any = None, ts: int | None = None
+    name: str | None = None,
+    *,
+    alias: int | None = None,
+    datatype: int,
+    value: Any = None,
+    ts: int | None = None,
+    unit: str | None = None,
 ) -> bytes:
     out = b""
     if name is not None:
@@ -33,6 +52,9 @@ def metric(
     if ts is not None:
         out += field(3, 0, varint(ts))
     out += field(4, 0, varint(datatype))
+    if unit is not None:
+        props = properties(engUnit=unit)
+        out += field(9, 2, varint(len(props)) + props)
     if value is None:
         out += field(7, 0, varint(1))  # is_null
     elif datatype in (1, 2, 3, 5, 6, 7):  # Int8..Int32, UInt8..UInt32 -> int_value (two's complement, 32 bit)

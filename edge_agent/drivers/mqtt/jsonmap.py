@@ -1,22 +1,25 @@
-"""Turn one JSON payload into readings through a :class:`Mapping` (pure).
+"""Turn one JSON or plain-text payload into readings through a :class:`Mapping` (pure).
 
 Every problem raises :class:`Malformed` with a short reason code (``bad_json``,
-``not_an_object``, ``bad_timestamp``, ``bad_device_id``, ``no_values``); the
-source counts them and goes on. A metric whose path is absent is skipped: many
-devices send partial updates (Shelly ``NotifyStatus``). A value that is not a
-number, bool or string is reported with quality ``decode_error``.
+``bad_text``, ``not_an_object``, ``bad_topic``, ``bad_timestamp``,
+``bad_device_id``, ``no_values``, ``bad_availability``); the source counts them
+and goes on. A metric whose path is absent is skipped: many devices send
+partial updates (Shelly ``NotifyStatus``). Values are coerced by
+:mod:`~edge_agent.drivers.mqtt.values` (``"100.00"`` -> 100.0; anything that is
+not what the metric expects -> quality ``decode_error``, never a string with
+quality good).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from citysense.contract import ID_PATTERN, Reading
-from edge_agent.drivers.mqtt.model import Mapping, TimestampSpec
+from edge_agent.drivers.mqtt.model import Mapping, PayloadFormat, TimestampSpec
+from edge_agent.drivers.mqtt.values import coerce, numeric
 from edge_agent.errors import AgentError
 
 _ID_RE = re.compile(ID_PATTERN)
@@ -32,7 +35,9 @@ class Malformed(AgentError):
 
 
 def lookup(doc: Any, path: str) -> Any:
-    """Follow a dot-separated path (numbers index lists); return ``_MISSING`` when absent."""
+    """Follow a dot-separated path (numbers index lists; ``$`` is the root); return ``_MISSING`` when absent."""
+    if path == "$":
+        return doc
     node = doc
     for key in path.split("."):
         if isinstance(node, dict) and key in node:
@@ -81,42 +86,58 @@ def parse_time(value: Any, spec: TimestampSpec) -> int:
         raise Malformed("bad_timestamp", f"{value!r} is not a {spec.format} time") from exc
 
 
-def _reading(device: str, metric: str, value: Any, unit: str, ts_ms: int, scale: float, offset: float) -> Reading:
-    if isinstance(value, bool | str):
-        return Reading(device=device, metric=metric, value=value, unit=unit, ts_ms=ts_ms)
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            return Reading(device=device, metric=metric, unit=unit, ts_ms=ts_ms, quality="sentinel")
-        scaled = value if (scale, offset) == (1.0, 0.0) else round(value * scale + offset, 9)
-        return Reading(device=device, metric=metric, value=scaled, unit=unit, ts_ms=ts_ms)
-    return Reading(device=device, metric=metric, unit=unit, ts_ms=ts_ms, quality="decode_error")
+def device_of(mapping: Mapping, topic: str, doc: Any, groups: dict[str, str]) -> str:
+    """The device id of one message: from the payload (``device_path``) or the topic template."""
+    if mapping.device_path is not None:
+        raw_id = lookup(doc, mapping.device_path)
+        if raw_id is _MISSING or isinstance(raw_id, dict | list):
+            raise Malformed("bad_device_id", f"no '{mapping.device_path}' in payload")
+        return device_id(str(raw_id))
+    levels = topic.split("/")
+    rest = ["/".join(levels[i:]) for i in range(len(levels))]
+    try:
+        return device_id(mapping.device.format(t=levels, rest=rest, **groups))
+    except (IndexError, KeyError, ValueError, AttributeError) as exc:  # the template asks for what the topic lacks
+        raise Malformed("bad_topic", f"device template {mapping.device!r} does not fit {topic!r}: {exc!r}") from exc
+
+
+def parse(mapping: Mapping, payload: bytes) -> Any:
+    """The payload as a document: parsed JSON, or the stripped text of a ``text`` mapping."""
+    if mapping.format is PayloadFormat.TEXT:
+        try:
+            return payload.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise Malformed("bad_text", str(exc)) from exc
+    try:
+        return json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed("bad_json", str(exc)) from exc
 
 
 def _numbers(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every number, bool and numeric string under ``node``, with its joined key path."""
     out: list[tuple[str, Any]] = []
     if isinstance(node, dict):
         for key, value in node.items():
             out.extend(_numbers(value, f"{prefix}_{key}" if prefix else str(key)))
-    elif isinstance(node, bool | int | float):
+    elif isinstance(node, bool | int | float) or (isinstance(node, str) and numeric(node) is not None):
         out.append((prefix, node))
     return out
 
 
-def map_json(mapping: Mapping, topic: str, payload: bytes, now_ms: int) -> list[Reading]:
+def _wants_object(mapping: Mapping) -> bool:
+    paths = [m.path for m in mapping.metrics]
+    return mapping.device_path is not None or mapping.auto is not None or any(p != "$" for p in paths)
+
+
+def map_json(
+    mapping: Mapping, topic: str, payload: bytes, now_ms: int, groups: dict[str, str] | None = None
+) -> list[Reading]:
     """Map one message; raises :class:`Malformed`."""
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed("bad_json", str(exc)) from exc
-    if not isinstance(doc, dict):
+    doc = parse(mapping, payload)
+    if mapping.format is PayloadFormat.JSON and not isinstance(doc, dict) and _wants_object(mapping):
         raise Malformed("not_an_object", f"payload is a JSON {type(doc).__name__}")
-    if mapping.device_path is not None:
-        raw_id = lookup(doc, mapping.device_path)
-        if raw_id is _MISSING:
-            raise Malformed("bad_device_id", f"no '{mapping.device_path}' in payload")
-        device = device_id(str(raw_id))
-    else:
-        device = device_id(mapping.device.format(t=topic.split("/")))
+    device = device_of(mapping, topic, doc, groups or {})
     ts_ms = now_ms
     if mapping.timestamp is not None:
         raw_ts = lookup(doc, mapping.timestamp.path)
@@ -126,14 +147,34 @@ def map_json(mapping: Mapping, topic: str, payload: bytes, now_ms: int) -> list[
     for m in mapping.metrics:
         value = lookup(doc, m.path)
         if value is not _MISSING and value is not None:
-            out.append(_reading(device, m.metric, value, m.unit, ts_ms, m.scale, m.offset))
+            out.append(coerce(m, device, value, ts_ms))
     if mapping.auto is not None:
         listed = {m.metric for m in mapping.metrics}
         under = lookup(doc, mapping.auto) if mapping.auto else doc
         for name, value in _numbers(under if under is not _MISSING else {}):
             metric = metric_name(name)
             if metric not in listed:
-                out.append(_reading(device, metric, value, mapping.units.get(metric, ""), ts_ms, 1.0, 0.0))
+                out.append(coerce(None, device, value, ts_ms, metric=metric, unit=mapping.units.get(metric, "")))
     if not out:
         raise Malformed("no_values", f"nothing in the payload matches mapping '{mapping.name}'")
     return out
+
+
+def map_availability(
+    mapping: Mapping, topic: str, payload: bytes, groups: dict[str, str] | None = None
+) -> tuple[str, bool]:
+    """``(device, online)`` from an availability message; raises :class:`Malformed`."""
+    spec = mapping.availability
+    assert spec is not None
+    try:
+        doc = parse(mapping, payload)
+    except Malformed:  # zigbee2mqtt 1.x legacy availability is bare text where 2.x sends JSON
+        doc = payload.decode("utf-8", "replace").strip()
+    device = device_of(mapping, topic, doc, groups or {})
+    state = doc if isinstance(doc, str) else lookup(doc, spec.path)
+    text = str(state).lower() if isinstance(state, bool) else str(state)
+    if state is not _MISSING and text in spec.online:
+        return device, True
+    if state is not _MISSING and text in spec.offline:
+        return device, False
+    raise Malformed("bad_availability", f"{str(state)[:40]!r} is neither {spec.online} nor {spec.offline}")

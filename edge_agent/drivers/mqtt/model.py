@@ -4,14 +4,21 @@ A mapping turns messages of one topic filter into readings::
 
     name: tasmota_sensor
     topic: "tele/+/SENSOR"              # MQTT filter (MQTT 3.1.1 §4.7)
-    format: json                        # or sparkplug_b
-    device: "{t[1]}"                    # device id template: t = topic levels
+    format: json                        # or text (plain payloads), sparkplug_b
+    device: "{t[1]}"                    # device id template: t = topic levels, rest = levels from i on
     timestamp: {path: Time, format: iso8601, timezone: "+08:00"}
     metrics:
       - {metric: power, path: ENERGY.Power, unit: W}
     auto: null                          # or a path: every number under it becomes a metric
 
-Paths are dot-separated keys; a number indexes a list (``rx_metadata.0.rssi``).
+Paths are dot-separated keys; a number indexes a list (``rx_metadata.0.rssi``);
+``$`` is the whole payload (a plain-text or bare JSON value).
+
+``topic_regex`` narrows the filter (a message whose topic does not match goes
+to the next mapping) and its named groups are template variables: zigbee2mqtt
+friendly names may contain ``/``, so ``(?P<name>.+)`` takes every level.
+``availability`` makes a mapping report device status (online/offline)
+instead of values (Tasmota's ``LWT``, zigbee2mqtt's ``<name>/availability``).
 """
 
 from __future__ import annotations
@@ -24,14 +31,19 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 
 from citysense.profiles.model import MetricName, Strict
-from citysense.yamlconf import load_model
+from citysense.yamlconf import keyed, load_model
 
 
 class PayloadFormat(enum.StrEnum):
     """How a payload is encoded."""
 
     JSON = "json"
+    TEXT = "text"  # the payload is UTF-8 text: "Online", "ON", "23.5"
     SPARKPLUG_B = "sparkplug_b"
+
+
+ValueType = Literal["number", "bool", "string"]
+Scalar = float | int | bool | str
 
 
 class TimestampSpec(Strict):
@@ -50,6 +62,19 @@ class MetricMap(Strict):
     unit: str = ""
     scale: float = 1.0
     offset: float = 0.0
+    type: ValueType | None = Field(
+        default=None,
+        description="Expected value type; default: numbers and bools as sent, numeric strings become numbers",
+    )
+    values: dict[str, Scalar] = Field(default_factory=dict, description="Text values -> value ('ON': true)")
+
+
+class Availability(Strict):
+    """Which payload values say a device is online or offline."""
+
+    path: str = "$"
+    online: list[str] = Field(default_factory=lambda: ["online", "Online", "true"], min_length=1)
+    offline: list[str] = Field(default_factory=lambda: ["offline", "Offline", "false"], min_length=1)
 
 
 class Mapping(Strict):
@@ -57,18 +82,26 @@ class Mapping(Strict):
 
     name: str
     topic: str = Field(min_length=1)
+    topic_regex: str | None = Field(default=None, description="Topics must also match; named groups -> template")
     format: PayloadFormat = PayloadFormat.JSON
-    device: str = Field(default="{t[1]}", description="Device id template; t = topic levels")
+    device: str = Field(default="{t[1]}", description="Device id template; t = topic levels, rest[i] = t[i:]")
     device_path: str | None = Field(default=None, description="Take the device id from the payload instead")
     timestamp: TimestampSpec | None = None
     metrics: list[MetricMap] = Field(default_factory=list)
     auto: str | None = Field(default=None, description="Every number (and bool) under this path becomes a metric")
     units: dict[str, str] = Field(default_factory=dict, description="Units of auto metrics, by metric name")
+    availability: Availability | None = None
 
     @model_validator(mode="after")
     def _has_values(self) -> Self:
-        if self.format is PayloadFormat.JSON and not self.metrics and self.auto is None:
-            raise ValueError("a json mapping needs 'metrics' or 'auto'")
+        values = self.metrics or self.auto is not None or self.availability is not None
+        if self.format is not PayloadFormat.SPARKPLUG_B and not values:
+            raise ValueError(f"a {self.format.value} mapping needs 'metrics', 'auto' or 'availability'")
+        if self.topic_regex is not None:
+            try:
+                re.compile(self.topic_regex)
+            except re.error as exc:
+                raise keyed("topic_regex", f"not a regular expression: {exc}") from exc
         if "#" in self.topic[:-1] or re.search(r"[^/]\+|\+[^/]", self.topic):
             raise ValueError(f"'{self.topic}' is not a valid MQTT topic filter")
         return self
@@ -81,6 +114,10 @@ class MqttSource(Strict):
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: SecretStr | None = None
+    client_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None  # default citysense-agent-<id>
+    persistent_session: bool = Field(
+        default=True, description="Keep the session: the broker queues QoS 1 messages while the agent is away"
+    )
     mappings: list[Mapping] = Field(default_factory=list)
     mapping_files: list[str] = Field(default_factory=list, description="Shipped mapping names or YAML paths")
 

@@ -27,10 +27,10 @@ router = APIRouter(prefix="/api/v1/nodes", tags=["control"])
 
 
 class CommandRequest(BaseModel):
-    """A command for one node: write a point, probe every device, or ping."""
+    """A command for one node: write a point, probe every device, ping, or set its DL/T 645 meters' clocks."""
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["write", "probe", "ping"]
+    action: Literal["write", "probe", "ping", "time_sync"]
     device: Annotated[str | None, Field(pattern=ID_PATTERN, description="Local device id on the node (write)")] = None
     metric: Annotated[str | None, Field(pattern=METRIC_PATTERN, max_length=64, description="Point to write")] = None
     value: (
@@ -101,8 +101,9 @@ async def send_command(
     services: Services, principal: CommandNode, node_id: NodeId, body: CommandRequest
 ) -> CommandResult:
     """Send a command and wait for the node's reply; writes need an operator, probes a technician."""
-    if body.action == "write" and principal.role not in WRITERS:
-        raise HTTPException(403, f"role '{principal.role}' may not write points")
+    if body.action in ("write", "time_sync") and principal.role not in WRITERS:  # a meter's clock sets its tariffs
+        verb = "write points" if body.action == "write" else "set meter clocks"
+        raise HTTPException(403, f"role '{principal.role}' may not {verb}")
     node = await _node(services, principal, node_id)
     value = body.value
     if body.action == "write":
