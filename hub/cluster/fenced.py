@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,28 +66,23 @@ class FencedState:
 
     async def seal(self, partition: int, name: str, token: int) -> Any:
         """Take the document over for ``token`` (on gaining the partition); returns its data."""
+        return await self._swap(partition, name, token, lambda data: data)
+
+    async def write(self, partition: int, name: str, token: int, data: Any) -> None:
+        """Replace the document as the holder of ``token``; raises :class:`Fenced` when sealed by a newer one."""
+        await self._swap(partition, name, token, lambda _old: data)
+
+    async def _swap(self, partition: int, name: str, token: int, new: Callable[[Any], Any]) -> Any:
+        """Compare-and-swap ``new(old data)`` under ``token``, retrying lost races; returns what was written."""
         key = f"p{partition}.{name}"
         for _ in range(self.max_retries):
-            rev, stored, data = await self._get(key)
+            rev, stored, old = await self._get(key)
             if stored > token:
-                raise Fenced(f"partition {partition} {name}: already sealed by token {stored} > {token}")
+                raise Fenced(f"partition {partition} {name}: sealed by token {stored} > {token}")
+            data = new(old)
             try:
                 await self._put(key, token, data, rev)
             except KeyWrongLastSequenceError:
                 continue
             return data
-        raise ClusterError(f"partition {partition} {name}: seal kept racing")
-
-    async def write(self, partition: int, name: str, token: int, data: Any) -> None:
-        """Replace the document as the holder of ``token``; raises :class:`Fenced` when sealed by a newer one."""
-        key = f"p{partition}.{name}"
-        for _ in range(self.max_retries):
-            rev, stored, _ = await self._get(key)
-            if stored > token:
-                raise Fenced(f"partition {partition} {name}: sealed by token {stored} > {token}")
-            try:
-                await self._put(key, token, data, rev)
-            except KeyWrongLastSequenceError:
-                continue
-            return
-        raise ClusterError(f"partition {partition} {name}: write kept racing")
+        raise ClusterError(f"partition {partition} {name}: compare-and-swap kept racing")
