@@ -40,6 +40,22 @@ class InfluxSettings(Strict):
     rollup_late_days: Annotated[int, Field(ge=1, le=30)] = 2
 
 
+class VictoriaSettings(Strict):
+    """VictoriaMetrics, the province store (docs/scale-out.md): writes to ``insert_url``, reads from ``select_url``.
+
+    Single node: both are ``http://vm:8428``. Cluster: ``insert_url`` is
+    ``http://vminsert:8480/insert/<tenant>/influx`` and ``select_url``
+    ``http://vmselect:8481/select/<tenant>/prometheus``. Run the servers with
+    ``-dedup.minScrapeInterval=1ms`` so a re-sent batch is stored once.
+    """
+
+    insert_url: str = "http://127.0.0.1:8428"
+    select_url: str | None = None
+    database: str = Field(default="citysense", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    gzip: bool = True
+
+
 DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)
 
 
@@ -80,6 +96,7 @@ class HubSettings(Strict):
     gc_young_threshold: Annotated[int, Field(ge=0)] = DEFAULT_YOUNG_THRESHOLD
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
+    victoria: VictoriaSettings | None = None  # instead of influx: the province store
     # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
     sqlite_retention: RetentionSettings | None = RetentionSettings()
     registry_url: str | None = None
@@ -97,6 +114,8 @@ class HubSettings(Strict):
                 raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
             if self.dev_open_read:
                 raise ValueError("dev_open_read: must be false outside development")
+        if self.influx is not None and self.victoria is not None:
+            raise ValueError("victoria: set either influx or victoria, not both")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"

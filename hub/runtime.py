@@ -42,6 +42,7 @@ from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
+from hub.store.victoria import VictoriaStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class RunningHub:
 
 
 def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
+    if settings.victoria is not None:
+        v = settings.victoria
+        return VictoriaStore(v.insert_url, v.database, select_url=v.select_url, timeout_s=v.timeout_s, gzip=v.gzip)
     if settings.influx is not None:
         i = settings.influx
         if i.write_api == "v2":
