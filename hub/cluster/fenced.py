@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from hub.cluster.errors import ClusterError, Fenced
+from hub.cluster.leases import open_bucket
 
 
 @dataclass
@@ -34,12 +35,7 @@ class FencedState:
     @classmethod
     async def open(cls, js: JetStreamContext, bucket: str, replicas: int = 3) -> FencedState:
         """Open (or create) the bucket ``<bucket>_state``."""
-        name = f"{bucket}_state"
-        try:
-            kv = await js.key_value(name)
-        except BucketNotFoundError:
-            kv = await js.create_key_value(bucket=name, replicas=replicas, history=1)
-        return cls(kv)
+        return cls(await open_bucket(js, f"{bucket}_state", 5.0, replicas=replicas, history=1))
 
     async def _get(self, key: str) -> tuple[int, int, Any]:
         """(revision, token, data); revision 0 when the key does not exist."""

@@ -31,12 +31,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from hub.cluster.errors import Fenced
+from hub.cluster.errors import ClusterError, Fenced
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,20 @@ def rendezvous_owner(partition: int, members: Iterable[str]) -> str | None:
         if best is None or (weight, member) > best:
             best = (weight, member)
     return None if best is None else best[1]
+
+
+async def open_bucket(js: JetStreamContext, name: str, timeout_s: float, **config: Any) -> KeyValue:
+    """Open KV bucket ``name``, creating it if missing; several workers starting at once may race to create it."""
+    for _ in range(5):
+        try:
+            return await asyncio.wait_for(js.key_value(name), timeout_s)
+        except BucketNotFoundError:
+            pass
+        try:
+            return await asyncio.wait_for(js.create_key_value(bucket=name, **config), timeout_s)
+        except nats.js.errors.BadRequestError:  # created meanwhile by another worker (with the same config)
+            continue
+    raise ClusterError(f"KV bucket {name}: cannot open or create it")
 
 
 @dataclass
@@ -88,19 +105,26 @@ class LeaseManager:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _bucket(self, suffix: str) -> KeyValue:
-        name = f"{self.settings.bucket}_{suffix}"
-        try:
-            return await asyncio.wait_for(self.js.key_value(name), self.settings.op_timeout_s)
-        except BucketNotFoundError:
-            return await asyncio.wait_for(
-                self.js.create_key_value(bucket=name, ttl=self.settings.ttl_s, replicas=self.settings.replicas),
-                self.settings.op_timeout_s,
-            )
+        return await open_bucket(
+            self.js,
+            f"{self.settings.bucket}_{suffix}",
+            self.settings.op_timeout_s,
+            ttl=self.settings.ttl_s,
+            replicas=self.settings.replicas,
+        )
 
-    async def open(self) -> None:
-        """Create or open both buckets."""
-        self._members = await self._bucket("members")
-        self._leases = await self._bucket("leases")
+    async def open(self, attempts: int = 20, pause_s: float = 0.5) -> None:
+        """Create or open both buckets, waiting (bounded) while JetStream elects its leaders."""
+        for attempt in range(attempts):
+            try:
+                self._members = await self._bucket("members")
+                self._leases = await self._bucket("leases")
+            except (TimeoutError, nats.errors.Error) as exc:
+                if attempt == attempts - 1:
+                    raise ClusterError(f"worker {self.worker}: cannot open the lease buckets: {exc!r}") from exc
+                await asyncio.sleep(pause_s)
+            else:
+                return
 
     @property
     def partitions(self) -> frozenset[int]:
@@ -198,8 +222,9 @@ class LeaseManager:
             while not stop.is_set():
                 try:
                     await self.step()
-                except (TimeoutError, ConnectionError) as exc:
-                    log.warning("worker %s: lease round failed: %s", self.worker, exc)
+                except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
+                    # JetStream without a leader for a moment (an election), a node down: try again next round.
+                    log.warning("worker %s: lease round failed: %r", self.worker, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.renew_s)
         finally:
