@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from hub.cluster.settings import ClusterSettings
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.store.retention import RetentionSettings
 
@@ -97,6 +98,8 @@ class HubSettings(Strict):
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
     victoria: VictoriaSettings | None = None  # instead of influx: the province store
+    # A province worker: consume partitions from a NATS JetStream cluster instead of subscribing (docs/scale-out.md).
+    cluster: ClusterSettings | None = None
     # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
     sqlite_retention: RetentionSettings | None = RetentionSettings()
     registry_url: str | None = None
@@ -114,6 +117,8 @@ class HubSettings(Strict):
                 raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
             if self.dev_open_read:
                 raise ValueError("dev_open_read: must be false outside development")
+        if self.cluster is not None and self.mqtt_url is None:
+            raise ValueError("cluster: needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
         if self.influx is not None and self.victoria is not None:
             raise ValueError("victoria: set either influx or victoria, not both")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):

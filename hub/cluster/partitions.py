@@ -49,10 +49,14 @@ class PartitionMap:
         """The NATS subject of every node's telemetry (MQTT ``/`` becomes ``.``)."""
         return self.prefix.replace("/", ".") + ".*.telemetry"
 
+    @property
+    def destination(self) -> str:
+        """The mapping's destination: the partition number, then the node id."""
+        return f"{SUBJECT_ROOT}.{{{{partition({self.count},1)}}}}.{{{{wildcard(1)}}}}"
+
     def mapping_conf(self) -> str:
         """The ``mappings`` block for the server (or account) configuration."""
-        dest = f"{SUBJECT_ROOT}.{{{{partition({self.count},1)}}}}.{{{{wildcard(1)}}}}"
-        return f'mappings: {{ "{self.source_subject}": "{dest}" }}\n'
+        return f'mappings: {{ "{self.source_subject}": "{self.destination}" }}\n'
 
     def partition_of(self, node: str) -> int:
         """The partition the server puts ``node``'s telemetry in."""

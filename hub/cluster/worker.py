@@ -34,7 +34,9 @@ from hub.ingest.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 
-async def ensure_stream(js: JetStreamContext, *, replicas: int = 3, max_age_s: float = 7 * 86400) -> None:
+async def ensure_stream(
+    js: JetStreamContext, *, replicas: int = 3, max_age_s: float = 7 * 86400, attempts: int = 20, pause_s: float = 0.5
+) -> None:
     """Create the telemetry stream (work-queue retention: a message leaves once a worker acknowledged it)."""
     config = StreamConfig(
         name=STREAM,
@@ -44,10 +46,18 @@ async def ensure_stream(js: JetStreamContext, *, replicas: int = 3, max_age_s: f
         num_replicas=replicas,
         max_age=max_age_s,
     )
-    try:
-        await js.stream_info(STREAM)
-    except nats.js.errors.NotFoundError:
-        await js.add_stream(config)
+    for attempt in range(attempts):
+        try:
+            try:
+                await js.stream_info(STREAM)
+            except nats.js.errors.NotFoundError:
+                await js.add_stream(config)
+        except (TimeoutError, nats.errors.Error) as exc:  # JetStream electing its meta leader (a fresh cluster)
+            if isinstance(exc, nats.js.errors.BadRequestError) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(pause_s)
+        else:
+            return
 
 
 @dataclass
@@ -96,7 +106,11 @@ class PartitionWorker:
             return
         self._leaving.add(p)
         assert self._tg is not None
-        self._tg.create_task(self._drain(task), name=f"cluster:{self.leases.worker}:drain-p{p}")
+        drain = self._drain(task)
+        try:
+            self._tg.create_task(drain, name=f"cluster:{self.leases.worker}:drain-p{p}")
+        except RuntimeError:  # the worker itself is being cancelled: its consumers are cancelled with it
+            drain.close()
 
     async def _drain(self, task: asyncio.Task[None]) -> None:
         done, _ = await asyncio.wait({task}, timeout=self.stop_grace_s)

@@ -1,0 +1,21 @@
+"""The operator's broker configuration is valid for the real server and maps partitions as the hub computes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from hub.cluster.partitions import PartitionMap
+from tests.harness.nats import nats_binary
+
+CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "citysense-nats.conf"
+
+
+def test_shipped_config_is_accepted_by_nats_server() -> None:
+    done = subprocess.run([nats_binary(), "-c", str(CONF), "-t"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_shipped_mapping_is_the_hubs_partition_map() -> None:
+    pmap = PartitionMap(64)
+    assert f'"{pmap.source_subject}": "{pmap.destination}"' in CONF.read_text()
