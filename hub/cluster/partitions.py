@@ -3,10 +3,13 @@
 The broker's account carries one subject mapping (NATS "subject mapping and
 partitioning", server 2.8+)::
 
-    citysense.v1.*.telemetry -> ct.{{partition(P,1)}}.{{wildcard(1)}}
+    citysense.v1.*.telemetry -> ct.{{partition(P,1)}}.{{wildcard(1)}}.telemetry
+    citysense.v1.*.status    -> ct.{{partition(P,1)}}.{{wildcard(1)}}.status
 
 so an MQTT publish to ``citysense/v1/<node>/telemetry`` lands on subject
-``ct.<p>.<node>`` of the ``CITYSENSE_TELEMETRY`` stream. The server picks ``p``
+``ct.<p>.<node>.telemetry`` of the ``CITYSENSE_TELEMETRY`` stream, and the
+node's status (birth, health, will) on ``ct.<p>.<node>.status`` beside it, in
+the order the node published them. The server picks ``p``
 as the 32-bit FNV-1a hash of the node token modulo ``P``; :func:`partition_of`
 computes the same, so a worker can tell which partition a node belongs to
 (a test compares it with the real server). ``P`` is fixed for the life of a
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from citysense.contract import DEFAULT_PREFIX
+from citysense.contract import DEFAULT_PREFIX, Channel
 
 STREAM = "CITYSENSE_TELEMETRY"
 SUBJECT_ROOT = "ct"
@@ -33,9 +36,13 @@ def fnv1a_32(data: bytes) -> int:
     return h
 
 
+CHANNELS = (Channel.TELEMETRY, Channel.STATUS)
+"""What agents publish that the hub consumes, in the order a node published it (one stream)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PartitionMap:
-    """``count`` partitions of the telemetry subjects under ``prefix`` (an MQTT topic prefix)."""
+    """``count`` partitions of the agents' telemetry and status subjects under ``prefix`` (an MQTT topic prefix)."""
 
     count: int
     prefix: str = DEFAULT_PREFIX
@@ -44,31 +51,33 @@ class PartitionMap:
         if not 1 <= self.count <= 1024:
             raise ValueError(f"partition count {self.count} outside 1..1024")
 
-    @property
-    def source_subject(self) -> str:
-        """The NATS subject of every node's telemetry (MQTT ``/`` becomes ``.``)."""
-        return self.prefix.replace("/", ".") + ".*.telemetry"
-
-    @property
-    def destination(self) -> str:
-        """The mapping's destination: the partition number, then the node id."""
-        return f"{SUBJECT_ROOT}.{{{{partition({self.count},1)}}}}.{{{{wildcard(1)}}}}"
+    def mappings(self) -> dict[str, str]:
+        """Source subject -> destination, per channel (MQTT ``/`` becomes ``.`` in NATS subjects)."""
+        root = self.prefix.replace("/", ".")
+        part = f"{{{{partition({self.count},1)}}}}"
+        return {f"{root}.*.{c.value}": f"{SUBJECT_ROOT}.{part}.{{{{wildcard(1)}}}}.{c.value}" for c in CHANNELS}
 
     def mapping_conf(self) -> str:
         """The ``mappings`` block for the server (or account) configuration."""
-        return f'mappings: {{ "{self.source_subject}": "{self.destination}" }}\n'
+        body = "\n".join(f'  "{src}": "{dest}"' for src, dest in self.mappings().items())
+        return f"mappings: {{\n{body}\n}}\n"
 
     def partition_of(self, node: str) -> int:
-        """The partition the server puts ``node``'s telemetry in."""
+        """The partition the server puts ``node``'s messages in."""
         return fnv1a_32(node.encode()) % self.count
 
     def subject(self, partition: int) -> str:
         """The stream subject filter of one partition (a durable consumer's filter)."""
         if not 0 <= partition < self.count:
             raise ValueError(f"partition {partition} outside 0..{self.count - 1}")
-        return f"{SUBJECT_ROOT}.{partition}.*"
+        return f"{SUBJECT_ROOT}.{partition}.>"
+
+    def topic_of(self, subject: str) -> str:
+        """The MQTT topic an agent published a stream subject ``ct.<p>.<node>.<channel>`` to."""
+        _, _, node, channel = subject.split(".", 3)
+        return f"{self.prefix}/{node}/{channel}"
 
     @staticmethod
     def node_of(subject: str) -> str:
-        """The node id of a stream subject ``ct.<p>.<node>``."""
-        return subject.split(".", 2)[2]
+        """The node id of a stream subject ``ct.<p>.<node>.<channel>``."""
+        return subject.split(".", 3)[2]

@@ -25,7 +25,6 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from citysense.contract import Channel, topic
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
@@ -129,7 +128,6 @@ class PartitionWorker:
             deliver_policy=DeliverPolicy.ALL,
             filter_subject=self.partitions.subject(p),
         )
-        prefix = self.pipeline.prefix
         sub = None
         try:
             while p not in self._leaving:
@@ -145,7 +143,7 @@ class PartitionWorker:
                     log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
                     await asyncio.sleep(self.fetch_wait_s)
                     continue
-                items = [(topic(self.partitions.node_of(m.subject), Channel.TELEMETRY, prefix), m.data) for m in msgs]
+                items = [(self.partitions.topic_of(m.subject), m.data) for m in msgs]
                 async with self._lock:  # one pipeline per worker, one group at a time (as the MQTT consumer)
                     if p in self._leaving or self.leases.token(p) != token:
                         return

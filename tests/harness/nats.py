@@ -155,7 +155,7 @@ class NatsCluster(LocalServer):
         self.wait_ready(deadline_s)
 
     def wait_ready(self, deadline_s: float = 30.0, nodes: Sequence[NatsNode] | None = None) -> None:
-        """Wait (bounded) until every running node reports healthy JetStream (``/healthz?js-enabled-only``)."""
+        """Wait (bounded) until every running node is healthy and knows the JetStream meta leader."""
         members = [n for n in (nodes or self.nodes) if n.running]
         deadline = time.monotonic() + deadline_s
         pending = list(members)
@@ -163,10 +163,12 @@ class NatsCluster(LocalServer):
             still: list[NatsNode] = []
             for node in pending:
                 try:
-                    status = node.monitor("/healthz").get("status")
-                except OSError:
-                    status = None
-                if status != "ok":
+                    healthy = node.monitor("/healthz").get("status") == "ok"
+                    meta = node.monitor("/jsz").get("meta_cluster")
+                    healthy = healthy and isinstance(meta, dict) and bool(meta.get("leader"))
+                except (OSError, ValueError):
+                    healthy = False
+                if not healthy:
                     still.append(node)
             pending = still
             if pending:
