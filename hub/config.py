@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from hub.cluster.settings import ClusterSettings
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.store.retention import RetentionSettings
 
@@ -38,6 +39,22 @@ class InfluxSettings(Strict):
     # write_api v2 with retention set: the hub writes its own rollups to <database>_m1/_h1 (docs/storage-schema.md),
     # rolling up readings that arrive up to this many days late.
     rollup_late_days: Annotated[int, Field(ge=1, le=30)] = 2
+
+
+class VictoriaSettings(Strict):
+    """VictoriaMetrics, the province store (docs/scale-out.md): writes to ``insert_url``, reads from ``select_url``.
+
+    Single node: both are ``http://vm:8428``. Cluster: ``insert_url`` is
+    ``http://vminsert:8480/insert/<tenant>/influx`` and ``select_url``
+    ``http://vmselect:8481/select/<tenant>/prometheus``. Run the servers with
+    ``-dedup.minScrapeInterval=1ms`` so a re-sent batch is stored once.
+    """
+
+    insert_url: str = "http://127.0.0.1:8428"
+    select_url: str | None = None
+    database: str = Field(default="citysense", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    gzip: bool = True
 
 
 DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)
@@ -80,6 +97,9 @@ class HubSettings(Strict):
     gc_young_threshold: Annotated[int, Field(ge=0)] = DEFAULT_YOUNG_THRESHOLD
     topic_prefix: str = DEFAULT_PREFIX
     influx: InfluxSettings | None = None
+    victoria: VictoriaSettings | None = None  # instead of influx: the province store
+    # A province worker: consume partitions from a NATS JetStream cluster instead of subscribing (docs/scale-out.md).
+    cluster: ClusterSettings | None = None
     # The embedded store (no ``influx``): raw rows, 1-minute and 1-hour rollups kept as on InfluxDB 1.x.
     sqlite_retention: RetentionSettings | None = RetentionSettings()
     registry_url: str | None = None
@@ -97,6 +117,10 @@ class HubSettings(Strict):
                 raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
             if self.dev_open_read:
                 raise ValueError("dev_open_read: must be false outside development")
+        if self.cluster is not None and self.mqtt_url is None:
+            raise ValueError("cluster: needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
+        if self.influx is not None and self.victoria is not None:
+            raise ValueError("victoria: set either influx or victoria, not both")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"

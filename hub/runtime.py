@@ -26,6 +26,7 @@ from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
+from hub.cluster.service import run_cluster_worker
 from hub.config import HubSettings
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
@@ -42,6 +43,7 @@ from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
+from hub.store.victoria import VictoriaStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ class RunningHub:
 
 
 def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
+    if settings.victoria is not None:
+        v = settings.victoria
+        return VictoriaStore(v.insert_url, v.database, select_url=v.select_url, timeout_s=v.timeout_s, gzip=v.gzip)
     if settings.influx is not None:
         i = settings.influx
         if i.write_api == "v2":
@@ -215,8 +220,14 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         stack.callback(sock.close)
         bound = sock.getsockname()
         api_url = f"http://{bound[0]}:{bound[1]}"
+        cluster_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            ingest_task = tg.create_task(consumer.run(), name="hub:ingest")
+            if settings.cluster is not None:  # a province worker: partitions from JetStream, not an MQTT subscription
+                ingest = run_cluster_worker(settings.cluster, pipeline, cluster_stop)
+                pipeline.dedupe.exclusive = False  # partitions move between workers
+            else:
+                ingest = consumer.run()
+            ingest_task = tg.create_task(ingest, name="hub:ingest")
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             dead_prune = pipeline.dead.run_pruning(settings.dead_letter_keep_days, settings.dead_letter_max_rows)
@@ -231,6 +242,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
                 server.should_exit = True
+                if settings.cluster is not None:  # finish the group in hand and hand the partitions back
+                    cluster_stop.set()
+                    await asyncio.wait({ingest_task}, timeout=settings.cluster.lease_ttl_s + 10)
                 ingest_task.cancel()
                 drain_task.cancel()
                 prune_task.cancel()

@@ -15,13 +15,14 @@ VICTORIA = "/usr/bin/victoria-metrics"
 class VictoriaServer(LocalServer):
     """One ``victoria-metrics`` on 127.0.0.1:<free port> with its data in a temp dir."""
 
-    def __init__(self, *, binary: str = VICTORIA, start_timeout_s: float = 15.0) -> None:
+    def __init__(self, *, binary: str = VICTORIA, start_timeout_s: float = 15.0, dedup: bool = False) -> None:
         self.binary = find_binary(binary)
         self.host = "127.0.0.1"
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="victoria-"))
         self.log_path = self.dir / "victoria.log"
         self.start_timeout_s = start_timeout_s
+        self.dedup = dedup  # -dedup.minScrapeInterval=1ms: one sample per series and instant, as the hub's store needs
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -39,6 +40,7 @@ class VictoriaServer(LocalServer):
                     f"-storageDataPath={self.dir / 'data'}",
                     "-retentionPeriod=100y",
                     "-search.latencyOffset=0s",
+                    *(["-dedup.minScrapeInterval=1ms"] if self.dedup else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

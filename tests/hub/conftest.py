@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -62,8 +63,8 @@ class HubParts:
     profiles: ProfileSet
 
 
-def build_parts(tmp_path: Path, store: Store, spool: Spool | None = None) -> HubParts:
-    """Write the test profile and kind, register node N1, and build a pipeline over ``store`` (started)."""
+def build_registry(tmp_path: Path, fleet: dict[str, Any]) -> tuple[ProfileSet, Registry]:
+    """Write the test profile and kind under ``tmp_path`` and register ``fleet`` in ``registry.db`` there."""
     (tmp_path / "profiles").mkdir(parents=True, exist_ok=True)
     (tmp_path / "profiles" / "test_gauge.yaml").write_text(PROFILE)
     (tmp_path / "kinds").mkdir(exist_ok=True)
@@ -72,8 +73,13 @@ def build_parts(tmp_path: Path, store: Store, spool: Spool | None = None) -> Hub
     kinds = load_node_kinds(tmp_path / "kinds", set(profiles))
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     registry.create_all()
-    fleet = Fleet.model_validate(FLEET)
-    registry.apply_fleet(fleet, kinds, profiles)
+    registry.apply_fleet(Fleet.model_validate(fleet), kinds, profiles)
+    return profiles, registry
+
+
+def build_parts(tmp_path: Path, store: Store, spool: Spool | None = None) -> HubParts:
+    """Write the test profile and kind, register node N1, and build a pipeline over ``store`` (started)."""
+    profiles, registry = build_registry(tmp_path, FLEET)
     latest, stats = LatestCache(), IngestStats()
     pipeline = Pipeline(
         registry=registry,

@@ -1,0 +1,163 @@
+"""A hub worker of the province tier: consume the partitions it holds from JetStream, through the pipeline.
+
+Agents publish MQTT to any NATS node; the server maps every node's telemetry
+into a partition (:mod:`hub.cluster.partitions`) of one replicated stream.
+Each partition has one durable pull consumer (``part-<p>``, explicit acks);
+the worker holding the partition's lease fetches from it, hands the batches to
+the same :class:`~hub.ingest.pipeline.Pipeline` a county hub uses (validate,
+dedupe, store or spool, alerts), and acknowledges them to JetStream only then,
+and only while it still holds the lease. A worker that loses a partition stops
+fetching from it at once; what it fetched and did not acknowledge is delivered
+again to the next owner after ``ack_wait_s``, whose dedupe (the ledger in the
+shared registry database) drops what was already stored. One partition is
+consumed by one worker at a time and in stream order, so one node's batches
+are handled in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from hub.cluster.errors import Fenced
+from hub.cluster.leases import LeaseManager
+from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
+from hub.ingest.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_stream(
+    js: JetStreamContext, *, replicas: int = 3, max_age_s: float = 7 * 86400, attempts: int = 20, pause_s: float = 0.5
+) -> None:
+    """Create the telemetry stream (work-queue retention: a message leaves once a worker acknowledged it)."""
+    config = StreamConfig(
+        name=STREAM,
+        subjects=[f"{SUBJECT_ROOT}.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        max_age=max_age_s,
+    )
+    for attempt in range(attempts):
+        try:
+            try:
+                await js.stream_info(STREAM)
+            except nats.js.errors.NotFoundError:
+                await js.add_stream(config)
+        except (TimeoutError, nats.errors.Error) as exc:  # JetStream electing its meta leader (a fresh cluster)
+            if isinstance(exc, nats.js.errors.BadRequestError) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(pause_s)
+        else:
+            return
+
+
+@dataclass
+class PartitionWorker:
+    """Consumes the partitions its :class:`LeaseManager` holds."""
+
+    js: JetStreamContext
+    pipeline: Pipeline
+    leases: LeaseManager
+    partitions: PartitionMap
+    batch: int = 500
+    fetch_wait_s: float = 0.5
+    ack_wait_s: float = 10.0
+    max_ack_pending: int = 5_000
+    acked: int = 0
+    stop_grace_s: float = 30.0
+    _tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _leaving: set[int] = field(default_factory=set)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tg: asyncio.TaskGroup | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Hold leases and consume until ``stop`` is set; then finish the group in hand and release."""
+        self.leases.on_gained = self._gained
+        self.leases.on_lost = self._lost
+        await self.leases.open()
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            tg.create_task(self.leases.run(stop), name=f"cluster:{self.leases.worker}:leases")
+            await stop.wait()
+            for p in list(self._tasks):
+                await self._lost(p, 0)  # the lease loop releases them once these groups are done
+
+    async def _gained(self, p: int, token: int) -> None:
+        assert self._tg is not None
+        self._leaving.discard(p)
+        self._tasks[p] = self._tg.create_task(self._consume(p, token), name=f"cluster:{self.leases.worker}:p{p}")
+
+    async def _lost(self, p: int, _token: int) -> None:
+        """Stop consuming ``p`` after the group in hand (never in the middle of one: its claims would linger).
+
+        Returns at once: the lease loop must keep renewing the other partitions meanwhile.
+        """
+        task = self._tasks.pop(p, None)
+        if task is None:
+            return
+        self._leaving.add(p)
+        assert self._tg is not None
+        drain = self._drain(task)
+        try:
+            self._tg.create_task(drain, name=f"cluster:{self.leases.worker}:drain-p{p}")
+        except RuntimeError:  # the worker itself is being cancelled: its consumers are cancelled with it
+            drain.close()
+
+    async def _drain(self, task: asyncio.Task[None]) -> None:
+        done, _ = await asyncio.wait({task}, timeout=self.stop_grace_s)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.pipeline.forget_inflight()  # nothing of that group was acknowledged: JetStream delivers it again
+
+    async def _consume(self, p: int, token: int) -> None:
+        config = ConsumerConfig(
+            durable_name=f"part-{p}",
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            max_ack_pending=self.max_ack_pending,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=self.partitions.subject(p),
+        )
+        sub = None
+        try:
+            while p not in self._leaving:
+                try:
+                    if sub is None:
+                        sub = await self.js.pull_subscribe(
+                            self.partitions.subject(p), durable=f"part-{p}", stream=STREAM, config=config
+                        )
+                    msgs = await sub.fetch(self.batch, timeout=self.fetch_wait_s)
+                except TimeoutError:  # nothing to fetch (nats-py raises asyncio's, or its own subclass of it)
+                    continue
+                except nats.errors.Error as exc:  # no stream leader for a moment (an election), a node gone
+                    log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
+                    await asyncio.sleep(self.fetch_wait_s)
+                    continue
+                items = [(self.partitions.topic_of(m.subject), m.data) for m in msgs]
+                async with self._lock:  # one pipeline per worker, one group at a time (as the MQTT consumer)
+                    if p in self._leaving or self.leases.token(p) != token:
+                        return
+                    await self.pipeline.handle_many(items)
+                if self.leases.token(p) != token:  # still ours: only then may JetStream forget them
+                    return
+                for m in msgs:
+                    await m.ack()
+                self.acked += len(msgs)
+        except Fenced as exc:
+            log.warning(
+                "worker %s: partition %d fenced (%s); the next owner gets its messages", self.leases.worker, p, exc
+            )
+        finally:
+            if sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()

@@ -1,0 +1,23 @@
+"""A three-node NATS cluster (JetStream R3, MQTT on every node) for the cluster tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hub.cluster.partitions import PartitionMap
+from tests.harness.nats import NatsCluster
+from tests.harness.server import started
+
+PARTITIONS = PartitionMap(8)
+
+
+@pytest.fixture
+def nats_cluster() -> Iterator[NatsCluster]:
+    """A fresh cluster per test (tests kill and restart its nodes)."""
+    cluster = started(lambda: NatsCluster(3, extra_conf=PARTITIONS.mapping_conf()))
+    try:
+        yield cluster
+    finally:
+        cluster.close()
