@@ -224,6 +224,15 @@ class Registry:
                 node.status = "commissioned"
                 log.info("%s: commissioned", node_id)
 
+    def set_node_epoch(self, node_id: str, epoch: str) -> bool:
+        """Record the epoch a node's batches now carry; return whether it changed (a new agent state)."""
+        with self._write_lock, self.session() as s, s.begin():
+            node = s.get(Node, node_id)
+            if node is None or node.epoch == epoch:
+                return False
+            node.epoch = epoch
+            return True
+
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep rejected messages/readings with their reasons."""
         with self._write_lock, self.session() as s, s.begin():
