@@ -105,3 +105,16 @@ async def test_accounts_survive_a_second_setup(broker: MosquittoServer, dynsec: 
         await node.publish(f"{PREFIX}/GZ-SP-0002/telemetry", b"forged", qos=1)
         await node.publish(f"{PREFIX}/GZ-SP-0001/telemetry", b"genuine", qos=1)
         assert (await _next(hub)).payload == b"genuine"
+
+
+async def test_node_reads_only_its_own_acknowledgments_and_cannot_forge_them(
+    broker: MosquittoServer, dynsec: DynSec
+) -> None:
+    async with _client(broker, "hub", "hub-pw") as hub, _client(broker, "GZ-SP-0001", "pw-a") as node:
+        await node.subscribe(f"{PREFIX}/+/ack", qos=1)  # a wildcard over other nodes is refused
+        await node.subscribe(f"{PREFIX}/GZ-SP-0001/ack", qos=1)
+        await node.publish(f"{PREFIX}/GZ-SP-0001/ack", b"forged by the node", qos=1)  # only the hub may ack
+        await hub.publish(f"{PREFIX}/GZ-SP-0002/ack", b"other", qos=1, retain=True)
+        await hub.publish(f"{PREFIX}/GZ-SP-0001/ack", b"mine", qos=1, retain=True)
+        msg = await _next(node)
+        assert (str(msg.topic), msg.payload) == (f"{PREFIX}/GZ-SP-0001/ack", b"mine")
