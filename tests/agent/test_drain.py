@@ -9,7 +9,7 @@ from pathlib import Path
 import aiomqtt
 
 from citysense.agentconfig import AgentConfig
-from citysense.contract import Channel, Reading, TelemetryBatch, decode, topic
+from citysense.contract import Channel, IngestAck, Reading, TelemetryBatch, decode, encode, topic
 from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
 from tests.agent.support import wait_for
@@ -50,10 +50,14 @@ async def test_live_readings_overtake_a_paced_backlog(tmp_path: Path, mosquitto:
                     if sum(len(v) for _, v in arrivals) == 81:
                         break
 
+            assert buffer.unacked_count() == len(arrivals)  # PUBACKed by the broker, but kept until the hub says
+
             async def emptied() -> bool:
                 return buffer.depth() == 0
 
-            await wait_for(emptied, 5, "the last PUBACK to empty the buffer")
+            ack = IngestAck(node="ND1", epoch=buffer.epoch, seq=len(arrivals) - 1, ts_ms=now)
+            await hub.publish(topic("ND1", Channel.ACK), encode(ack), qos=1, retain=True)
+            await wait_for(emptied, 5, "the hub's acknowledgment to empty the buffer")
             run.cancel()
     order = [v for _, values in arrivals for v in values]
     assert sorted(order) == [*range(80), 1000]  # everything arrived once
