@@ -186,7 +186,7 @@ class Consumer:
             if len(items) == 1:
                 topic, payload = items[0]
                 log.exception("hub: a message on %r raised; dead-lettered", safe(topic))
-                await self.pipeline.dead.add(topic, None, "internal_error", f"{type(exc).__name__}: {exc}", payload)
+                await self.pipeline.raised(topic, payload, exc)
                 return Prepared([])
             log.warning("hub: a group of %d messages raised %r; preparing them one by one", len(items), exc)
         out = Prepared([])

@@ -13,14 +13,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from citysense.contract import NodeStatus
+from citysense.contract import Channel, NodeStatus, parse_topic
+from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink, Refusal
 from hub.ingest.dedupe import UNKNOWN_DIGEST, BatchKey, digest
-from hub.ingest.durable import DurableWriter
+from hub.ingest.durable import DurableWriter, Group
 from hub.ingest.logsafe import safe
 from hub.ingest.parse import Refused, Status, Telemetry, parse
 from hub.ingest.progress import Progress
+from hub.ingest.salvage import batch_key
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
@@ -29,23 +31,19 @@ from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
-from hub.store.errors import StoreRejected
 
 log = logging.getLogger(__name__)
 TOUCH_EVERY_MS = 5_000
-POISON_AFTER = 3  # a batch whose write alone raised this many times in a row is dead-lettered
 
 # Called with the readings of one batch after they are stored (or spooled); e.g. the alert engine.
 StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
-# One batch kept for the store: (topic, node, payload, storable readings).
-_Group = tuple[str, str, bytes, list[StoredReading]]
 
 
 @dataclass(slots=True)
 class _Telemetry:
     """Telemetry batches checked by :meth:`Pipeline.prepare`: readings to store per message, batches to mark."""
 
-    groups: list[_Group]
+    groups: list[Group]
     marks: list[tuple[BatchKey, int]]  # (key, digest) of every new batch, to record in the ledger once durable
     done: list[tuple[BatchKey, int]]  # (key, agent floor) of every new batch, done once durable
     nodes: set[str]  # every node heard from, duplicates included
@@ -95,7 +93,6 @@ class Pipeline:
         self.progress = Progress()  # what the consumer acknowledges to each node (hub/ingest/progress.py)
         self._touched: dict[str, int] = {}
         self._inflight: dict[BatchKey, int] = {}  # claimed by prepared, uncommitted groups -> their digests
-        self._poison: dict[int, int] = {}  # digest -> failed writes in a row (unexpected store errors)
         self._epochs: dict[str, tuple[str, int]] = {}  # node -> (epoch, sent_ms) last recorded in the registry
 
     @property
@@ -180,7 +177,7 @@ class Pipeline:
         """
         for step in prepared.steps:
             if isinstance(step, _Telemetry):
-                step.stored = await self._store_groups(step.groups)
+                step.stored = await self.writer.write_groups(step.groups)
 
     async def finish(self, prepared: Prepared) -> None:
         """After :meth:`store_prepared`: publish, notify, mark and apply statuses in arrival order; release claims.
@@ -200,6 +197,17 @@ class Pipeline:
         finally:
             for key in prepared.claimed:
                 self._inflight.pop(key, None)
+
+    async def raised(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """Dead-letter a message whose handling raised; a batch that still names its seq counts as done."""
+        try:
+            node, channel = parse_topic(topic, self.prefix)
+        except ContractError:
+            node, channel = None, None
+        await self.dead.add(topic, node, "internal_error", f"{type(exc).__name__}: {exc}", payload)
+        key = batch_key(payload) if node in self.snapshot.nodes and channel is Channel.TELEMETRY else None
+        if node is not None and key is not None:
+            self.progress.done(node, *key)
 
     def forget_inflight(self) -> None:
         """Drop every claim of prepared groups that will not be committed (their messages were not acked)."""
@@ -266,54 +274,6 @@ class Pipeline:
             self.progress.done(node, epoch, seq, floor)
         await self._touch_nodes(step.nodes, step.now_ms)
 
-    async def _store_groups(self, groups: list[_Group]) -> list[StoredReading]:
-        """Write all groups at once; if the store refuses, write them one by one to dead-letter only the culprit.
-
-        ``StoreRejected`` dead-letters the batch the store refuses. Anything else
-        the store raises (``StoreUnavailable`` never reaches here: the durable
-        writer spools) is either the store's fault or a bug some content meets:
-        a batch is dead-lettered for it when the other batches of its group were
-        written, or when it alone failed ``POISON_AFTER`` times in a row; else the
-        error propagates and the broker redelivers the group.
-        """
-        everything = [r for *_, ok in groups for r in ok]
-        if not everything:
-            return []
-        try:
-            await self._write(everything)
-        except Exception as exc:
-            if len(groups) == 1:
-                return await self._refused(groups[0], exc, alone=True)
-        else:
-            return everything
-        stored: list[StoredReading] = []
-        failed: list[tuple[_Group, Exception]] = []
-        for group in groups:
-            try:
-                await self._write(group[3])
-            except Exception as exc:
-                failed.append((group, exc))
-            else:
-                stored += group[3]
-        for group, exc in failed:
-            await self._refused(group, exc, alone=not stored)
-        return stored
-
-    async def _refused(self, group: _Group, exc: Exception, *, alone: bool) -> list[StoredReading]:
-        topic, node, payload, _ = group
-        if isinstance(exc, StoreRejected):  # the store refuses this data itself; retrying cannot help
-            await self.dead.add(topic, node, "store_rejected", str(exc), payload)
-            return []
-        key = digest(payload)
-        if alone:
-            self._poison[key] = self._poison.get(key, 0) + 1
-            if self._poison[key] < POISON_AFTER:
-                raise exc
-        self._poison.pop(key, None)
-        log.error("%s: writing a batch raised %r; dead-lettered", node, exc)
-        await self.dead.add(topic, node, "internal_error", f"store: {type(exc).__name__}: {exc}", payload)
-        return []
-
     async def _touch_nodes(self, nodes: set[str], now_ms: int) -> None:
         """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node (one DB write each)."""
         due = [n for n in nodes if now_ms - self._touched.get(n, 0) >= TOUCH_EVERY_MS]
@@ -325,9 +285,6 @@ class Pipeline:
     def _set_online(self, nodes: list[str], now_ms: int) -> None:
         for node in nodes:
             self.registry.set_node_status(node, True, now_ms)
-
-    async def _write(self, readings: list[StoredReading]) -> None:
-        await self.writer.write(readings)
 
     async def drain(self) -> None:
         """Move spooled batches into the store, oldest first, forever (run as a task)."""

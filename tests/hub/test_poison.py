@@ -123,3 +123,24 @@ async def test_reused_seq_with_other_content_is_dead_lettered(hub: RunningHub, n
     await wait_for(lettered, 5, "the reused seq in the dead letters")
     assert [r.value for r in await hub_readings(hub, "c1")] == [0, 1, 20]
     assert hub.services.stats.duplicates == 1
+
+
+async def test_a_message_that_makes_the_hub_raise_is_dead_lettered_and_its_group_kept(
+    hub: RunningHub, node: aiomqtt.Client
+) -> None:
+    pipeline = hub.consumer.pipeline
+    seen_many = pipeline.dedupe.seen_many
+
+    async def buggy(keys: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
+        if any(seq == 1 for *_, seq in keys):  # a bug that some content meets
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await seen_many(keys)
+
+    pipeline.dedupe.seen_many = buggy  # type: ignore[assignment,method-assign]
+    for seq in range(3):
+        await node.publish(TELEMETRY, batch(seq, counts(1, seq)), qos=1)
+    assert (await acked_up_to(node, 2)).seq == 2  # dead-lettered counts as done: never redelivered
+    assert [r.value for r in await hub_readings(hub, "c1")] == [0, 2]
+    assert len(letters(hub, "internal_error")) == 1
+    await node.publish(TELEMETRY, batch(3, counts(1, 3)), qos=1)
+    await acked_up_to(node, 3)  # the hub stays up and goes on storing
