@@ -144,3 +144,30 @@ async def test_a_message_that_makes_the_hub_raise_is_dead_lettered_and_its_group
     assert len(letters(hub, "internal_error")) == 1
     await node.publish(TELEMETRY, batch(3, counts(1, 3)), qos=1)
     await acked_up_to(node, 3)  # the hub stays up and goes on storing
+
+
+async def test_a_malformed_command_reply_is_dead_lettered_and_the_real_one_still_answers(
+    hub: RunningHub, node: aiomqtt.Client
+) -> None:
+    from citysense.contract import Command, CommandReply, encode
+
+    await node.subscribe(topic("N1", Channel.COMMAND), qos=1)
+    reply_topic = topic("N1", Channel.COMMAND_REPLY)
+
+    async def answer() -> None:
+        async for m in node.messages:
+            if m.topic.value == topic("N1", Channel.COMMAND):
+                cmd = decode(Command, bytes(m.payload), "N1")  # type: ignore[arg-type]
+                await node.publish(reply_topic, b'{"v":1,"id":"x","node":"N1","ok":true,"ts_ms":' + b"9" * 30 + b"}")
+                await node.publish(reply_topic, b"\xff\xfe not json")
+                ok = CommandReply(id=cmd.id, node="N1", ok=True, result="pong", ts_ms=NOW)
+                await node.publish(reply_topic, encode(ok), qos=1)
+                return
+
+    assert hub.services.commands is not None
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(answer())
+        cmd = Command(id="c1", node="N1", action="ping", expires_ms=NOW + 60_000)
+        reply = await hub.services.commands.send(cmd, timeout_s=10)
+    assert reply.result == "pong"
+    assert {d.reason for d in hub.services.registry.list_dead_letters(limit=10)} == {"schema", "bad_json"}
