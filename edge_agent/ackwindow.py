@@ -8,7 +8,10 @@ acknowledged), over the live and the backlog lanes together, so a hub that
 comes back after an outage is not flooded by every agent at once. A batch
 that stays unacknowledged for ``timeout_s`` after its sending is sent again
 (the hub's dedupe drops copies), and the timeout doubles, up to
-``MAX_TIMEOUT_FACTOR`` times, while no acknowledgment comes.
+``MAX_TIMEOUT_FACTOR`` times, while no acknowledgment comes. When the buffer
+caps dropped the batches right above the hub's acknowledgment, the hub cannot
+move on until a batch tells it the new ``floor``: one batch is then formed
+past a full window.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class AckWindow:
         self.timeout_s = timeout_s
         self._sent: dict[int, float] = {}  # seq -> monotonic time it was last sent
         self._moved = asyncio.Event()  # set whenever an acknowledgment frees batches
+        self._gap_told: int | None = None  # the floor a batch past the full window was formed to carry
 
     @property
     def in_flight(self) -> int:
@@ -46,10 +50,18 @@ class AckWindow:
         self.timeout_s = self.base_timeout_s
 
     async def room(self) -> None:
-        """Wait until fewer than ``window`` batches are in flight."""
+        """Wait until fewer than ``window`` batches are in flight (or a new batch must carry a new ``floor``)."""
         while len(self._sent) >= self.window:
+            low = self.buffer.gap_low()
+            if low is not None and low != self._gap_told:
+                self._gap_told = low  # one batch past the window, to carry the floor
+                return
             self._moved.clear()
-            await self._moved.wait()
+            try:
+                async with asyncio.timeout(self.base_timeout_s):  # the caps may open a gap meanwhile
+                    await self._moved.wait()
+            except TimeoutError:
+                pass
 
     def sent(self, seq: int) -> None:
         """Batch ``seq`` was just published."""

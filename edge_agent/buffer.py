@@ -266,6 +266,15 @@ class DurableBuffer:
             return 0.0
         return max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(oldest)) / 1000)
 
+    def gap_low(self) -> int | None:
+        """The lowest seq held when batches right above the hub's acknowledgment were dropped by the caps.
+
+        The hub cannot acknowledge past them until a new batch tells it the
+        ``floor``; the uplink then forms one even with its window full.
+        """
+        (low,) = self._db.execute("SELECT min(seq) FROM batches").fetchone()
+        return int(low) if low is not None and low > self.acked + 1 else None
+
     def unacked_count(self) -> int:
         """Formed batches the hub has not acknowledged."""
         (n,) = self._db.execute("SELECT count(*) FROM batches").fetchone()

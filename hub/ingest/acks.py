@@ -33,7 +33,7 @@ from collections.abc import Iterable
 import aiomqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from citysense.contract import Channel, IngestAck, encode, topic
+from citysense.contract import Channel, topic
 from hub.ingest.fastpublish import Incoming
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,24 @@ def ack_all(client: aiomqtt.Client, messages: Iterable[Incoming]) -> int:
     return n + len(acks)
 
 
+def ack_payload(node: str, epoch: str, seq: int) -> bytes:
+    """An :class:`~citysense.contract.IngestAck` as JSON, built directly (one per node and group, on the hot path).
+
+    ``node`` and ``epoch`` come from a topic and a batch the contract validated
+    (their patterns need no JSON escaping); ``tests/hub/test_poison.py`` reads
+    it back through the contract.
+    """
+    return b'{"v":1,"node":"%s","epoch":"%s","seq":%d,"ts_ms":%d}' % (
+        node.encode(),
+        epoch.encode(),
+        seq,
+        time.time_ns() // 1_000_000,
+    )
+
+
 def publish_ack(client: aiomqtt.Client, prefix: str, node: str, epoch: str, seq: int) -> bool:
     """Publish ``node``'s acknowledgment (retained, QoS 1) without waiting; return whether paho queued it."""
-    ack = IngestAck(node=node, epoch=epoch, seq=seq, ts_ms=time.time_ns() // 1_000_000)
-    info = client._client.publish(topic(node, Channel.ACK, prefix), encode(ack), qos=1, retain=True)
+    info = client._client.publish(topic(node, Channel.ACK, prefix), ack_payload(node, epoch, seq), qos=1, retain=True)
     if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
         log.warning("%s: acknowledgment up to seq %d not sent (%s)", node, seq, info.rc)
         return False

@@ -249,14 +249,17 @@ class Pipeline:
             step.marks.append((key, content))
             step.done.append((key, t.batch.floor))
             self.stats.batches += 1
-            await self._record_epoch(t.node, t.batch.epoch, t.batch.sent_ms)
+            last = self._epochs.get(t.node)
+            if last is None or (last[0] != t.batch.epoch and last[1] <= t.batch.sent_ms):
+                await self._record_epoch(t.node, t.batch.epoch, t.batch.sent_ms, last)
         return step
 
-    async def _record_epoch(self, node: str, epoch: str, sent_ms: int) -> None:
-        """Record a node's epoch on the node when it changes (a replaced edge box, a wiped state directory)."""
-        last = self._epochs.get(node)
-        if last is not None and (last[0] == epoch or last[1] > sent_ms):
-            return  # the same epoch, or a stray redelivery from before the current one
+    async def _record_epoch(self, node: str, epoch: str, sent_ms: int, last: tuple[str, int] | None) -> None:
+        """Record a node's epoch on the node when it changes (a replaced edge box, a wiped state directory).
+
+        Called for a node's first batch since the hub started and for a batch of
+        another epoch sent after the last one recorded (not a stray redelivery).
+        """
         self._epochs[node] = (epoch, sent_ms)
         if await asyncio.to_thread(self.registry.set_node_epoch, node, epoch) and last is not None:
             log.info("%s: new agent state (epoch %s, was %s)", node, epoch, last[0])
