@@ -38,6 +38,13 @@ class Progress:
 
     def done(self, node: str, epoch: str, seq: int, floor: int = 0) -> None:
         """Record that batch ``seq`` of ``(node, epoch)`` is done; the agent holds nothing below ``floor``."""
+        epochs = self._frontier.get(node)
+        if epochs is not None:  # the common case first: the next batch in order, nothing waiting above it
+            front = epochs.get(epoch)
+            if front is not None and seq == front + 1 and floor <= seq and not self._pending.get((node, epoch)):
+                epochs[epoch] = seq
+                self._moved[node, epoch] = seq
+                return
         epochs = self._frontier.setdefault(node, OrderedDict())
         before = front = epochs.get(epoch, -1)
         epochs[epoch] = front

@@ -90,3 +90,9 @@ async def test_health_status_reports_buffer_and_devices(tmp_path: Path, mosquitt
     assert status.health is not None
     assert status.health.dropped > 0 and status.health.queue_depth + status.health.dropped == 20
     assert status.health.devices[0].state == "quarantined" and status.health.malformed == {"bad_json": 2}
+    assert (status.health.epoch, status.health.last_acked_seq) == (buffer.epoch, -1)  # nothing acknowledged yet
+    buffer.form(1)
+    buffer.form(1)
+    buffer.ack(0)
+    health = decode(NodeStatus, uplink._status("online", "s1", with_health=True), "ND1").health
+    assert health is not None and (health.last_acked_seq, health.unacked_batches) == (0, 1)
