@@ -81,6 +81,11 @@ class AckWindow:
             self._moved.set()
         return forgotten
 
+    def forgot(self, seq: int) -> None:
+        """Batch ``seq`` was forgotten at the broker's PUBACK (no acknowledgments on this broker)."""
+        if self._sent.pop(seq, None) is not None:
+            self._moved.set()
+
     def is_acked(self, seq: int) -> bool:
         """True when the hub has acknowledged batch ``seq`` already."""
         return seq <= self.buffer.acked

@@ -266,6 +266,14 @@ class DurableBuffer:
             return 0.0
         return max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(oldest)) / 1000)
 
+    def forget(self, seq: int) -> None:
+        """Forget batch ``seq`` alone (at the broker's PUBACK, when the broker refuses us the hub's acknowledgments)."""
+        with self._tx():
+            row = self._db.execute("SELECT length(payload) FROM batches WHERE seq = ?", (seq,)).fetchone()
+            self._db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+        if row is not None:
+            self._bytes -= row[0]
+
     def gap_low(self) -> int | None:
         """The lowest seq held when batches right above the hub's acknowledgment were dropped by the caps.
 

@@ -91,6 +91,7 @@ class Uplink:
         self.policy = ReconnectPolicy(min_s=up.backoff_min_s, max_s=up.backoff_max_s, auth_s=up.auth_backoff_s)
         self.published_batches = 0
         self.acks = AckWindow(buffer, window=up.ack_window_batches, timeout_s=up.ack_timeout_s)
+        self.ack_refused = False  # the broker refused our ack subscription: forget at PUBACK (see _refused_acks)
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._expired_at = time.monotonic()
@@ -177,7 +178,9 @@ class Uplink:
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
         async with hub_client(hub, f"agent-{node}", will) as client:
             # The retained acknowledgment arrives on subscribing: what the hub already holds is not re-sent.
-            await client.subscribe(topic(node, Channel.ACK, hub.topic_prefix), qos=1, timeout=hub.connect_timeout_s)
+            granted = await client.subscribe(topic(node, Channel.ACK, hub.topic_prefix), qos=1,
+                                             timeout=hub.connect_timeout_s)  # fmt: skip
+            self._refused_acks(granted)
             if self.commands is not None:
                 cmd_topic = topic(node, Channel.COMMAND, hub.topic_prefix)
                 await client.subscribe(cmd_topic, qos=1, timeout=hub.connect_timeout_s)
@@ -218,6 +221,23 @@ class Uplink:
         await client.publish(topic(self.config.node_id, Channel.TELEMETRY, hub.topic_prefix), batch.payload, qos=1,
                              timeout=hub.connect_timeout_s)  # fmt: skip
         self.published_batches += 1
+        if self.ack_refused:
+            self.buffer.forget(batch.seq)
+            self.acks.forgot(batch.seq)
+
+    def _refused_acks(self, granted: object) -> None:
+        """Note whether the broker refused our ack subscription (SUBACK 0x80, MQTT 3.1.1 §3.9.3; MQTT 5 ≥ 0x80).
+
+        A node account provisioned before acknowledgments existed may not read
+        its ack topic until its credentials are rotated (docs/edge-agent.md);
+        until then batches are forgotten at the broker's PUBACK, as before.
+        """
+        codes = granted if isinstance(granted, list | tuple) else [granted]
+        refused = any(int(getattr(c, "value", c)) >= 0x80 for c in codes)
+        if refused and not self.ack_refused:
+            log.warning("%s: the broker refuses us the hub's acknowledgments; batches are forgotten at its PUBACK "
+                        "and lost if it crashes (rotate this node's credentials)", self.config.node_id)  # fmt: skip
+        self.ack_refused = refused
 
     async def _live(self, client: aiomqtt.Client, live_from: int) -> None:
         up = self.config.uplink

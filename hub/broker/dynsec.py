@@ -98,10 +98,12 @@ class DynSec:
             tolerate_exists=True,
         )
         created = not any(r.get("command") == "createClient" and r.get("error") for r in responses)
-        commands: list[dict[str, Any]] = [{"command": "setClientPassword", "username": username, "password": password}]
+        # An existing role also gains the ACLs added since it was made (the ack topic); the others "already exist".
+        commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
         if created:  # Mosquitto 2.0 answers "Internal error" to adding a role a client already has
-            commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
             commands.append({"command": "addClientRole", "username": username, "rolename": role})
+        else:
+            commands.insert(0, {"command": "setClientPassword", "username": username, "password": password})
         await self.run([*commands, {"command": "enableClient", "username": username}], tolerate_exists=True)
         return created
 
