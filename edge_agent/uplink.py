@@ -48,14 +48,12 @@ from citysense.contract import (
     CommandReply,
     DeviceHealth,
     DeviceInfo,
-    IngestAck,
     NodeStatus,
     Reading,
-    decode,
     encode,
     topic,
 )
-from citysense.errors import ContractError
+from edge_agent import inbound
 from edge_agent.ackwindow import AckWindow
 from edge_agent.buffer import Batch, DurableBuffer
 from edge_agent.hubclient import hub_client
@@ -200,13 +198,15 @@ class Uplink:
             commands: asyncio.Queue[bytes] = asyncio.Queue(COMMANDS_WAITING_MAX)
             try:
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._receive(client, commands), name=f"{node}:uplink:receive")
+                    receive = inbound.receive(client, node, hub.topic_prefix, self.acks, commands)
+                    tg.create_task(receive, name=f"{node}:uplink:receive")
                     tg.create_task(self._live(client, live_from), name=f"{node}:uplink:live")
                     tg.create_task(self._drain(client, backlog, live_from), name=f"{node}:uplink:drain")
                     tg.create_task(self._resend(client), name=f"{node}:uplink:resend")
                     tg.create_task(self._heartbeat(client, status_topic, session), name=f"{node}:uplink:status")
                     if self.commands is not None:
-                        tg.create_task(self._serve_commands(client, commands), name=f"{node}:uplink:cmd")
+                        serve = inbound.serve_commands(client, node, hub, self.commands, commands)
+                        tg.create_task(serve, name=f"{node}:uplink:cmd")
             except ExceptionGroup as group:
                 # A lost link fails every lane at once; surface it as the one MqttError run() retries on.
                 lost, other = group.split(aiomqtt.MqttError)
@@ -297,37 +297,6 @@ class Uplink:
                     continue
                 await self._publish(client, batch)
                 await asyncio.sleep(pause)
-
-    async def _receive(self, client: aiomqtt.Client, commands: asyncio.Queue[bytes]) -> None:
-        """Route what the broker delivers: acknowledgments applied at once, commands queued for their task."""
-        hub, node = self.config.hub, self.config.node_id
-        ack_topic = topic(node, Channel.ACK, hub.topic_prefix)
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            if message.topic.value == ack_topic:
-                try:
-                    self.acks.acked(decode(IngestAck, payload, node))
-                except ContractError as exc:
-                    log.warning("%s: acknowledgment refused (%s: %s)", node, exc.reason, exc.detail)
-                continue
-            try:
-                commands.put_nowait(payload)
-            except asyncio.QueueFull:
-                log.warning("%s: %d commands waiting; one refused", node, commands.qsize())
-
-    async def _serve_commands(self, client: aiomqtt.Client, commands: asyncio.Queue[bytes]) -> None:
-        hub, node = self.config.hub, self.config.node_id
-        assert self.commands is not None
-        reply_topic = topic(node, Channel.COMMAND_REPLY, hub.topic_prefix)
-        while True:
-            payload = await commands.get()
-            try:
-                cmd = decode(Command, payload, node)
-            except ContractError as exc:
-                log.warning("%s: command refused (%s: %s)", node, exc.reason, exc.detail)
-                continue
-            reply = await self.commands(cmd)
-            await client.publish(reply_topic, encode(reply), qos=1, timeout=hub.connect_timeout_s)
 
     async def _heartbeat(self, client: aiomqtt.Client, status_topic: str, session: str) -> None:
         hub, up = self.config.hub, self.config.uplink
