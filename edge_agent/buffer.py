@@ -109,7 +109,8 @@ class DurableBuffer:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('acked', -1)")
             self._db.execute("INSERT OR IGNORE INTO state VALUES ('epoch', ?)", (fresh_epoch,))
         (self.epoch,) = self._db.execute("SELECT v FROM state WHERE k = 'epoch'").fetchone()
-        (self.acked,) = self._db.execute("SELECT v FROM meta WHERE k = 'acked'").fetchone()
+        (acked,) = self._db.execute("SELECT v FROM meta WHERE k = 'acked'").fetchone()
+        self.acked: int = int(acked)
         (self._bytes,) = self._db.execute(
             "SELECT (SELECT coalesce(sum(length(body)), 0) FROM readings)"
             " + (SELECT coalesce(sum(length(payload)), 0) FROM batches)"
@@ -207,7 +208,8 @@ class DurableBuffer:
             now = _now_ms()
             head = f'{{"v":1,"node":"{self.node}","epoch":"{self.epoch}","seq":{seq},"floor":{floor},"sent_ms":{now},'
             head += '"readings":['
-            bodies, size, last = [], len(head) + 2, rows[0][0]
+            bodies: list[str] = []
+            size, last = len(head) + 2, rows[0][0]
             for rid, body in rows:
                 n = len(body.encode()) + (1 if bodies else 0)
                 if size + n > self.max_batch_bytes:

@@ -233,7 +233,7 @@ class Uplink:
         until then batches are forgotten at the broker's PUBACK, as before.
         """
         codes = granted if isinstance(granted, list | tuple) else [granted]
-        refused = any(int(getattr(c, "value", c)) >= 0x80 for c in codes)
+        refused = any(_code(c) >= 0x80 for c in codes)
         if refused and not self.ack_refused:
             log.warning("%s: the broker refuses us the hub's acknowledgments; batches are forgotten at its PUBACK "
                         "and lost if it crashes (rotate this node's credentials)", self.config.node_id)  # fmt: skip
@@ -310,3 +310,9 @@ class Uplink:
 def _first(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:
     exc = group.exceptions[0]
     return _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
+
+
+def _code(granted: object) -> int:
+    """A SUBACK return code, from paho's ``ReasonCode`` (MQTT 5 and 2.x) or a plain int (MQTT 3.1.1)."""
+    value = getattr(granted, "value", granted)
+    return value if isinstance(value, int) else 0x80

@@ -93,8 +93,8 @@ class DurableWriter:
                 failed.append((group, exc))
             else:
                 stored += group[3]
-        for group, exc in failed:
-            await self._refused(group, exc, alone=not stored)
+        for group, error in failed:
+            await self._refused(group, error, alone=not stored)
         return stored
 
     async def _refused(self, group: Group, exc: Exception, *, alone: bool) -> list[StoredReading]:

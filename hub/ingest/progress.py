@@ -34,7 +34,8 @@ class Progress:
 
     def frontier(self, node: str, epoch: str) -> int:
         """The highest seq of ``epoch`` up to which every batch of ``node`` is done (``-1``: none)."""
-        return self._frontier.get(node, {}).get(epoch, -1)
+        epochs = self._frontier.get(node)
+        return -1 if epochs is None else epochs.get(epoch, -1)
 
     def done(self, node: str, epoch: str, seq: int, floor: int = 0) -> None:
         """Record that batch ``seq`` of ``(node, epoch)`` is done; the agent holds nothing below ``floor``."""

@@ -41,7 +41,7 @@ _SEQ_AT = re.compile(rb'"seq"\s*:\s*(\d{1,16})\s*[,}]')
 class _Envelope(TelemetryBatch):
     """A telemetry batch whose readings are not judged yet."""
 
-    readings: list[Any] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)  # type: ignore[assignment]
+    readings: list[Any] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
 
 
 @dataclass(frozen=True, slots=True)
