@@ -220,6 +220,7 @@ class Pipeline:
         stored = await self.dedupe.seen_many(keys)
         now_ms = time.time_ns() // 1_000_000
         step = _Telemetry([], [], [], set(), now_ms)
+        epochs: dict[str, str] = {}  # node -> epoch to record on the node
         for t, key in zip(batches, keys, strict=True):
             step.nodes.add(t.node)
             content = digest(t.payload)
@@ -251,18 +252,21 @@ class Pipeline:
             self.stats.batches += 1
             last = self._epochs.get(t.node)
             if last is None or (last[0] != t.batch.epoch and last[1] <= t.batch.sent_ms):
-                await self._record_epoch(t.node, t.batch.epoch, t.batch.sent_ms, last)
+                self._epochs[t.node] = (t.batch.epoch, t.batch.sent_ms)
+                epochs[t.node] = t.batch.epoch
+        if epochs:
+            await self._record_epochs(epochs)
         return step
 
-    async def _record_epoch(self, node: str, epoch: str, sent_ms: int, last: tuple[str, int] | None) -> None:
-        """Record a node's epoch on the node when it changes (a replaced edge box, a wiped state directory).
+    async def _record_epochs(self, epochs: dict[str, str]) -> None:
+        """Record nodes' epochs on the nodes (one transaction) where they changed: a replaced box, a wiped state.
 
-        Called for a node's first batch since the hub started and for a batch of
+        Asked for a node's first batch since the hub started and for a batch of
         another epoch sent after the last one recorded (not a stray redelivery).
         """
-        self._epochs[node] = (epoch, sent_ms)
-        if await asyncio.to_thread(self.registry.set_node_epoch, node, epoch) and last is not None:
-            log.info("%s: new agent state (epoch %s, was %s)", node, epoch, last[0])
+        for node, (old, new) in (await asyncio.to_thread(self.registry.set_node_epochs, epochs)).items():
+            if old is not None:
+                log.info("%s: new agent state (epoch %s, was %s)", node, new, old)
 
     async def _stored_step(self, step: _Telemetry, stored: list[StoredReading]) -> None:
         if stored:
