@@ -237,6 +237,19 @@ class DurableBuffer:
         rows = self._db.execute("SELECT seq, payload, n, first_id FROM batches ORDER BY seq").fetchall()
         return [Batch(seq, bytes(p), n, first) for seq, p, n, first in rows]
 
+    def batches(self, seqs: Sequence[int]) -> list[Batch]:
+        """The formed batches among ``seqs`` (those not acknowledged or dropped meanwhile), oldest first."""
+        out: list[Batch] = []
+        for i in range(0, len(seqs), 500):  # under SQLite's bound-parameter limit
+            chunk = list(seqs[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT seq, payload, n, first_id FROM batches WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608
+                chunk,
+            ).fetchall()
+            out += [Batch(seq, bytes(p), n, first) for seq, p, n, first in rows]
+        return out
+
     def ack(self, upto: int) -> int:
         """Forget every batch up to seq ``upto``: the hub holds them durable. Return how many went."""
         if upto <= self.acked:

@@ -288,12 +288,15 @@ class Uplink:
         pause = 1.0 / self.config.uplink.drain_batches_per_s
         while True:
             due = await self.acks.overdue()
-            by_seq = {b.seq: b for b in self.buffer.unacked() if b.seq in set(due)}
+            by_seq = {b.seq: b for b in self.buffer.batches(due)}
             log.info("%s: %d batches not acknowledged by the hub in time; sending them again", self.config.node_id,
                      len(by_seq))  # fmt: skip
             for seq in due:
                 batch = by_seq.get(seq)
-                if batch is None or self.acks.is_acked(seq):
+                if batch is None:  # dropped by the buffer caps meanwhile: nothing to wait for
+                    self.acks.forgot(seq)
+                    continue
+                if self.acks.is_acked(seq):
                     continue
                 await self._publish(client, batch)
                 await asyncio.sleep(pause)
