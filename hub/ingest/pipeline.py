@@ -251,8 +251,9 @@ class Pipeline:
             step.done.append((key, t.batch.floor))
             self.stats.batches += 1
             last = self._epochs.get(t.node)
-            if last is None or (last[0] != t.batch.epoch and last[1] <= t.batch.sent_ms):
-                self._epochs[t.node] = (t.batch.epoch, t.batch.sent_ms)
+            sent_ms = min(t.batch.sent_ms, now_ms)  # a clock years ahead must not pin the epoch shown
+            if last is None or (last[0] != t.batch.epoch and last[1] <= sent_ms):
+                self._epochs[t.node] = (t.batch.epoch, sent_ms)
                 epochs[t.node] = t.batch.epoch
         if epochs:
             await self._record_epochs(epochs)
