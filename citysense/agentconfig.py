@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from citysense.codec import ByteOrder, WordOrder
-from citysense.contract import DEFAULT_PREFIX, ID_PATTERN
+from citysense.contract import DEFAULT_PREFIX, ID_PATTERN, MAX_PAYLOAD_BYTES
 from citysense.profiles.model import ReportSpec, Strict
 from citysense.tls import TlsFiles
 from citysense.yamlconf import keyed
@@ -155,11 +155,17 @@ class UplinkConfig(Strict):
     """Batching, the durable buffer, backlog pacing and reconnection (see docs/edge-agent.md)."""
 
     batch_max_readings: Annotated[int, Field(ge=1, le=10000)] = 500
+    # Encoded length of a batch; the hub takes at most contract.MAX_PAYLOAD_BYTES (1 MiB) per message.
+    batch_max_bytes: Annotated[int, Field(ge=4096, le=MAX_PAYLOAD_BYTES)] = MAX_PAYLOAD_BYTES
     batch_max_wait_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     buffer_max_mb: Annotated[float, Field(gt=0, le=100_000)] = 256.0
     buffer_max_age_s: Annotated[float, Field(gt=0, le=90 * 86400)] = 30 * 86400.0
     durability: Literal["process", "power"] = "process"
     drain_batches_per_s: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    # Batches sent and not yet acknowledged by the hub, at most (live and backlog together).
+    ack_window_batches: Annotated[int, Field(ge=1, le=10_000)] = 64
+    # Re-send what the hub has not acknowledged after this long without progress (doubling while none comes).
+    ack_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     status_interval_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
     backoff_min_s: Annotated[float, Field(gt=0, le=600)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0

@@ -45,6 +45,7 @@ from citysense.quality import Quality
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "citysense/v1"
 MAX_PAYLOAD_BYTES = 1_048_576
+"""Largest payload the hub takes on any topic; the agent sizes its batches under it (docs/hub-ingest.md)."""
 MAX_READINGS_PER_BATCH = 10_000
 MAX_SEQ = 2**53 - 1
 """Largest ``seq`` (and version) on the wire: exact in every JSON reader, far below int64."""
@@ -120,6 +121,13 @@ class TelemetryBatch(_Wire):
         description="Random id of the agent's state (incarnation); a new one restarts seq at 0",
     )
     seq: int = Field(ge=0, le=MAX_SEQ, description="Per-epoch batch number, +1 per batch, kept across restarts")
+    floor: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEQ,
+        description="Lowest seq of the epoch the agent still held unacknowledged when it formed this batch: "
+        "it will never send a batch below it again (acknowledged, or given up by its buffer caps)",
+    )
     sent_ms: EpochMs
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS_PER_BATCH)
 
@@ -172,7 +180,7 @@ class NodeStatus(_Wire):
     state: Literal["online", "offline"]
     session: str = Field(min_length=1, max_length=64, description="Random id of this MQTT session")
     ts_ms: EpochMs
-    agent_version: str = ""
+    agent_version: str = Field(default="", max_length=32)
     config_version: int = Field(default=0, ge=0, le=MAX_SEQ)
     devices: list[DeviceInfo] = Field(default_factory=list)
     health: AgentHealth | None = None

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
     """Open (or create) the node's durable buffer under ``state_dir``."""
     up = config.uplink
-    first_seq = 0
+    first_seq: int | None = None
     legacy = state_dir / f"{config.node_id}.seq"  # the counter file of agents before the durable buffer
     if legacy.exists():
         first_seq = int(legacy.read_text().strip() or 0)
@@ -36,6 +36,7 @@ def open_buffer(config: AgentConfig, state_dir: Path) -> DurableBuffer:
         max_age_s=up.buffer_max_age_s,
         durability=up.durability,
         first_seq=first_seq,
+        max_batch_bytes=up.batch_max_bytes,
     )
 
 

@@ -1,22 +1,34 @@
 """The durable uplink buffer: every reading is written here before it is sent.
 
-One SQLite file in WAL mode per node, three tables::
+One SQLite file in WAL mode per node, four tables::
 
     readings(id, added_ms, body)          readings not yet in a batch (body = JSON of one Reading)
     batches(seq, formed_ms, first_id, n, payload)
-                                          formed batches awaiting the broker's PUBACK
-    meta(k, v)                            next_seq, dropped
+                                          formed batches the hub has not acknowledged yet
+    meta(k, v)                            next_seq, dropped, acked (the hub's last acknowledged seq)
+    state(k, v)                           epoch
+
+The *epoch* is drawn at random when the file is created (a new edge box, a
+wiped or reflashed state directory) and numbers restart at 0 in it; a file
+from before epochs keeps the legacy epoch ``"0"`` and its numbering, so the
+hub's ledger still knows its batches.
 
 A batch gets its sequence number when it is *formed*: the readings move from
 ``readings`` into one ``batches`` row (the exact bytes to publish) in one
 transaction, together with the increment of ``next_seq``. A batch re-sent
 after a lost connection or a crash therefore carries the same ``seq`` and the
-same bytes, and the hub's ``(node, seq)`` dedupe drops the second copy. A
-batch row is deleted only after PUBACK (:meth:`DurableBuffer.ack`).
+same bytes, and the hub's ``(node, epoch, seq)`` dedupe drops the second copy.
+A batch is at most ``max_batch_bytes`` long (under the hub's
+``MAX_PAYLOAD_BYTES``); it also carries ``floor``, the lowest seq still held,
+so the hub never waits for a batch the caps dropped. A batch row is deleted
+only when the hub acknowledges it durable (:meth:`DurableBuffer.ack`, from the
+hub's ``IngestAck``): the broker's PUBACK is not enough, since a broker that
+crashes loses what it had PUBACKed but not yet written to disk.
 
 Caps: when the stored bytes exceed ``max_bytes`` the oldest readings (then the
 oldest unsent batches) are deleted; readings older than ``max_age_s`` too.
-Each deleted reading is counted in ``meta.dropped``, which survives restarts.
+Each deleted reading is counted in ``meta.dropped``, which survives restarts;
+so is a single reading too large for any batch.
 
 Durability: ``synchronous=NORMAL`` (default) survives a killed process; a
 power cut may lose the last commits but never corrupts the file.
@@ -28,13 +40,17 @@ from its event loop.
 
 from __future__ import annotations
 
+import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citysense.contract import Reading, encode
+from citysense.contract import LEGACY_EPOCH, MAX_PAYLOAD_BYTES, Reading, encode
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings(id INTEGER PRIMARY KEY AUTOINCREMENT, added_ms INTEGER NOT NULL,
@@ -42,7 +58,9 @@ CREATE TABLE IF NOT EXISTS readings(id INTEGER PRIMARY KEY AUTOINCREMENT, added_
 CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, formed_ms INTEGER NOT NULL, first_id INTEGER NOT NULL,
                                    n INTEGER NOT NULL, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
+_EXISTS = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +88,29 @@ class DurableBuffer:
         max_bytes: int = 256 * 1024 * 1024,
         max_age_s: float = 30 * 86400,
         durability: str = "process",
-        first_seq: int = 0,
+        first_seq: int | None = None,
+        max_batch_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
+        """Open or create the file; ``first_seq`` (from a pre-buffer counter file) keeps the legacy epoch."""
         self.path, self.node = path, node
         self.max_bytes, self.max_age_ms = max_bytes, int(max_age_s * 1000)
+        self.max_batch_bytes = min(max_batch_bytes, MAX_PAYLOAD_BYTES)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
+        (existed,) = self._db.execute(_EXISTS).fetchone()
         self._db.executescript(_SCHEMA)
+        # A file from before epochs, or an agent carrying a pre-buffer counter, keeps numbering in the legacy epoch.
+        fresh_epoch = LEGACY_EPOCH if existed or first_seq is not None else secrets.token_urlsafe(12)
         with self._tx():
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', ?)", (first_seq,))
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', ?)", (first_seq or 0,))
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('dropped', 0)")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('acked', -1)")
+            self._db.execute("INSERT OR IGNORE INTO state VALUES ('epoch', ?)", (fresh_epoch,))
+        (self.epoch,) = self._db.execute("SELECT v FROM state WHERE k = 'epoch'").fetchone()
+        (acked,) = self._db.execute("SELECT v FROM meta WHERE k = 'acked'").fetchone()
+        self.acked: int = int(acked)
         (self._bytes,) = self._db.execute(
             "SELECT (SELECT coalesce(sum(length(body)), 0) FROM readings)"
             " + (SELECT coalesce(sum(length(payload)), 0) FROM batches)"
@@ -160,7 +189,12 @@ class DurableBuffer:
 
     # --- batching ----------------------------------------------------------------------------------------------
     def form(self, max_readings: int, *, from_id: int = 0, below_id: int | None = None) -> Batch | None:
-        """Move the oldest readings with ``from_id <= id < below_id`` into a new batch with the next seq."""
+        """Move the oldest readings with ``from_id <= id < below_id`` into a new batch with the next seq.
+
+        The batch takes at most ``max_readings`` readings and ``max_batch_bytes``
+        bytes; a reading that alone exceeds the byte limit can never be sent and
+        is dropped (counted, logged).
+        """
         upper = below_id if below_id is not None else self.last_id + 1
         with self._tx():
             rows = self._db.execute(
@@ -170,28 +204,65 @@ class DurableBuffer:
             if not rows:
                 return None
             (seq,) = self._db.execute("SELECT v FROM meta WHERE k = 'next_seq'").fetchone()
+            (floor,) = self._db.execute("SELECT coalesce(min(seq), ?) FROM batches", (seq,)).fetchone()
             now = _now_ms()
-            head = f'{{"v":1,"node":"{self.node}","seq":{seq},"sent_ms":{now},"readings":['
-            payload = (head + ",".join(body for _, body in rows) + "]}").encode()
-            first, last = rows[0][0], rows[-1][0]
-            self._db.execute("DELETE FROM readings WHERE id >= ? AND id <= ?", (first, last))
-            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", (seq, now, first, len(rows), payload))
+            head = f'{{"v":1,"node":"{self.node}","epoch":"{self.epoch}","seq":{seq},"floor":{floor},"sent_ms":{now},'
+            head += '"readings":['
+            bodies: list[str] = []
+            size, last = len(head) + 2, rows[0][0]
+            for rid, body in rows:
+                n = len(body.encode()) + (1 if bodies else 0)
+                if size + n > self.max_batch_bytes:
+                    if bodies:
+                        break
+                    log.error("%s: a reading of %d bytes cannot fit any batch; dropped", self.node, n)
+                    self._drop(1)
+                    self._bytes -= len(body)
+                    last = rid
+                    continue
+                bodies.append(body)
+                size += n
+                last = rid
+            self._db.execute("DELETE FROM readings WHERE id >= ? AND id <= ?", (rows[0][0], last))
+            if not bodies:
+                return None
+            payload = (head + ",".join(bodies) + "]}").encode()
+            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", (seq, now, rows[0][0], len(bodies), payload))
             self._db.execute("UPDATE meta SET v = v + 1 WHERE k = 'next_seq'")
-        self._bytes += len(payload) - sum(len(b) for _, b in rows)
-        return Batch(seq, payload, len(rows), last)
+        self._bytes += len(payload) - sum(len(b) for b in bodies)
+        return Batch(seq, payload, len(bodies), last)
 
     def unacked(self) -> list[Batch]:
-        """Batches formed earlier (before a crash or a lost connection) and never acknowledged, oldest first."""
+        """Batches formed and not yet acknowledged by the hub, oldest first."""
         rows = self._db.execute("SELECT seq, payload, n, first_id FROM batches ORDER BY seq").fetchall()
         return [Batch(seq, bytes(p), n, first) for seq, p, n, first in rows]
 
-    def ack(self, seq: int) -> None:
-        """Forget batch ``seq``: the broker has acknowledged it."""
+    def batches(self, seqs: Sequence[int]) -> list[Batch]:
+        """The formed batches among ``seqs`` (those not acknowledged or dropped meanwhile), oldest first."""
+        out: list[Batch] = []
+        for i in range(0, len(seqs), 500):  # under SQLite's bound-parameter limit
+            chunk = list(seqs[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT seq, payload, n, first_id FROM batches WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608
+                chunk,
+            ).fetchall()
+            out += [Batch(seq, bytes(p), n, first) for seq, p, n, first in rows]
+        return out
+
+    def ack(self, upto: int) -> int:
+        """Forget every batch up to seq ``upto``: the hub holds them durable. Return how many went."""
+        if upto <= self.acked:
+            return 0
         with self._tx():
-            row = self._db.execute("SELECT length(payload) FROM batches WHERE seq = ?", (seq,)).fetchone()
-            self._db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
-        if row is not None:
-            self._bytes -= row[0]
+            (size, n) = self._db.execute(
+                "SELECT coalesce(sum(length(payload)), 0), count(*) FROM batches WHERE seq <= ?", (upto,)
+            ).fetchone()
+            self._db.execute("DELETE FROM batches WHERE seq <= ?", (upto,))
+            self._db.execute("UPDATE meta SET v = ? WHERE k = 'acked'", (upto,))
+        self.acked = upto
+        self._bytes -= size
+        return int(n)
 
     # --- self-telemetry ----------------------------------------------------------------------------------------
     def depth(self) -> int:
@@ -209,6 +280,33 @@ class DurableBuffer:
         if oldest is None:
             return 0.0
         return max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(oldest)) / 1000)
+
+    def forget(self, seq: int) -> None:
+        """Forget batch ``seq`` alone (at the broker's PUBACK, when the broker refuses us the hub's acknowledgments)."""
+        with self._tx():
+            row = self._db.execute("SELECT length(payload) FROM batches WHERE seq = ?", (seq,)).fetchone()
+            self._db.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+        if row is not None:
+            self._bytes -= row[0]
+
+    def gap_low(self) -> int | None:
+        """The lowest seq held when batches right above the hub's acknowledgment were dropped by the caps.
+
+        The hub cannot acknowledge past them until a new batch tells it the
+        ``floor``; the uplink then forms one even with its window full.
+        """
+        (low,) = self._db.execute("SELECT min(seq) FROM batches").fetchone()
+        return int(low) if low is not None and low > self.acked + 1 else None
+
+    def unacked_count(self) -> int:
+        """Formed batches the hub has not acknowledged."""
+        (n,) = self._db.execute("SELECT count(*) FROM batches").fetchone()
+        return int(n)
+
+    def oldest_unacked_s(self, now_ms: int | None = None) -> float:
+        """Age of the oldest batch the hub has not acknowledged, in seconds (0 when none)."""
+        (b,) = self._db.execute("SELECT min(formed_ms) FROM batches").fetchone()
+        return 0.0 if b is None else max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(b)) / 1000)
 
     @property
     def dropped(self) -> int:

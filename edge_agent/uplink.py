@@ -12,15 +12,20 @@ concurrently:
   ``drain_batches_per_s`` per second so that a long outage does not flood the
   4G link and the hub, while live data keeps flowing.
 
-A batch is published at QoS 1 and deleted from the buffer only after PUBACK
-(MQTT 3.1.1 §4.3.2). Its ``seq`` is fixed when it is formed, so a re-sent
-batch is byte-identical and the hub drops the copy.
+A batch is published at QoS 1; the broker's PUBACK (MQTT 3.1.1 §4.3.2) is
+flow control only. The batch is deleted from the buffer when the hub
+acknowledges it durable on the node's ``ack`` topic (retained, so it also
+arrives on connect); until then it counts against the ack window and is
+re-sent after a reconnect or a timeout (:mod:`edge_agent.ackwindow`). Its
+``seq`` is fixed when it is formed, so a re-sent batch is byte-identical and
+the hub drops the copy.
 
 On connect the agent publishes a retained birth (``online``: agent version,
 config version, devices and their points) and leaves a retained death
 (``offline``) as its last will (MQTT 3.1.1 §3.1.2.5). Every
 ``status_interval_s`` it republishes ``online`` with ``health`` (self-telemetry:
-buffer depth, oldest age, drops, and each device's RTT, counts, last good read).
+buffer depth, oldest age, drops, epoch, last acknowledged seq, unacknowledged
+batches and the oldest one's age, and each device's RTT, counts, last good read).
 """
 
 from __future__ import annotations
@@ -45,11 +50,11 @@ from citysense.contract import (
     DeviceInfo,
     NodeStatus,
     Reading,
-    decode,
     encode,
     topic,
 )
-from citysense.errors import ContractError
+from edge_agent import inbound
+from edge_agent.ackwindow import AckWindow
 from edge_agent.buffer import Batch, DurableBuffer
 from edge_agent.hubclient import hub_client
 from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
@@ -57,6 +62,7 @@ from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 log = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S = 60.0
+COMMANDS_WAITING_MAX = 64  # commands received and not yet answered; more are refused (logged)
 HealthSource = Callable[[], list[DeviceHealth]]
 
 
@@ -82,6 +88,8 @@ class Uplink:
         self.commands = commands
         self.policy = ReconnectPolicy(min_s=up.backoff_min_s, max_s=up.backoff_max_s, auth_s=up.auth_backoff_s)
         self.published_batches = 0
+        self.acks = AckWindow(buffer, window=up.ack_window_batches, timeout_s=up.ack_timeout_s)
+        self.ack_refused = False  # the broker refused our ack subscription: forget at PUBACK (see _refused_acks)
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._expired_at = time.monotonic()
@@ -105,6 +113,10 @@ class Uplink:
             dropped=self.buffer.dropped,
             malformed=self.malformed_source() if self.malformed_source else {},
             devices=self.health_source() if self.health_source else [],
+            epoch=self.buffer.epoch,
+            last_acked_seq=self.buffer.acked,
+            unacked_batches=self.buffer.unacked_count(),
+            oldest_unacked_s=round(self.buffer.oldest_unacked_s(), 3),
         )
 
     def _status(self, state: str, session: str, *, with_health: bool = False) -> bytes:
@@ -163,25 +175,38 @@ class Uplink:
         status_topic = topic(node, Channel.STATUS, hub.topic_prefix)
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
         async with hub_client(hub, f"agent-{node}", will) as client:
+            # The retained acknowledgment arrives on subscribing: what the hub already holds is not re-sent.
+            granted = await client.subscribe(topic(node, Channel.ACK, hub.topic_prefix), qos=1,
+                                             timeout=hub.connect_timeout_s)  # fmt: skip
+            self._refused_acks(granted)
+            if self.commands is not None:
+                cmd_topic = topic(node, Channel.COMMAND, hub.topic_prefix)
+                await client.subscribe(cmd_topic, qos=1, timeout=hub.connect_timeout_s)
             await client.publish(
                 status_topic, self._status("online", session), qos=1, retain=True, timeout=hub.connect_timeout_s
             )
             self.policy.connected()
             self.connected.set()
-            # Readings from here on are live; everything older is backlog.
+            self.acks.reset()
+            # Readings from here on are live; everything older is backlog, and every unacknowledged batch is re-sent.
             live_from = self.buffer.last_id + 1
             backlog = self.buffer.unacked()
             log.info(
-                "%s: connected to %s:%s; backlog %d batches + readings below id %d",
-                node, hub.host, hub.port, len(backlog), live_from,
+                "%s: connected to %s:%s (epoch %s, acked to seq %d); backlog %d batches + readings below id %d",
+                node, hub.host, hub.port, self.buffer.epoch, self.buffer.acked, len(backlog), live_from,
             )  # fmt: skip
+            commands: asyncio.Queue[bytes] = asyncio.Queue(COMMANDS_WAITING_MAX)
             try:
                 async with asyncio.TaskGroup() as tg:
+                    receive = inbound.receive(client, node, hub.topic_prefix, self.acks, commands)
+                    tg.create_task(receive, name=f"{node}:uplink:receive")
                     tg.create_task(self._live(client, live_from), name=f"{node}:uplink:live")
                     tg.create_task(self._drain(client, backlog, live_from), name=f"{node}:uplink:drain")
+                    tg.create_task(self._resend(client), name=f"{node}:uplink:resend")
                     tg.create_task(self._heartbeat(client, status_topic, session), name=f"{node}:uplink:status")
                     if self.commands is not None:
-                        tg.create_task(self._serve_commands(client), name=f"{node}:uplink:cmd")
+                        serve = inbound.serve_commands(client, node, hub, self.commands, commands)
+                        tg.create_task(serve, name=f"{node}:uplink:cmd")
             except ExceptionGroup as group:
                 # A lost link fails every lane at once; surface it as the one MqttError run() retries on.
                 lost, other = group.split(aiomqtt.MqttError)
@@ -191,11 +216,28 @@ class Uplink:
 
     async def _publish(self, client: aiomqtt.Client, batch: Batch) -> None:
         hub = self.config.hub
-        # aiomqtt's publish returns once the PUBACK arrived (QoS 1); only then is the batch forgotten.
+        self.acks.sent(batch.seq)
+        # aiomqtt's publish returns once the PUBACK arrived (QoS 1): flow control; the hub's ack frees the batch.
         await client.publish(topic(self.config.node_id, Channel.TELEMETRY, hub.topic_prefix), batch.payload, qos=1,
                              timeout=hub.connect_timeout_s)  # fmt: skip
-        self.buffer.ack(batch.seq)
         self.published_batches += 1
+        if self.ack_refused:
+            self.buffer.forget(batch.seq)
+            self.acks.forgot(batch.seq)
+
+    def _refused_acks(self, granted: object) -> None:
+        """Note whether the broker refused our ack subscription (SUBACK 0x80, MQTT 3.1.1 §3.9.3; MQTT 5 ≥ 0x80).
+
+        A node account provisioned before acknowledgments existed may not read
+        its ack topic until its credentials are rotated (docs/edge-agent.md);
+        until then batches are forgotten at the broker's PUBACK, as before.
+        """
+        codes = granted if isinstance(granted, list | tuple) else [granted]
+        refused = any(_code(c) >= 0x80 for c in codes)
+        if refused and not self.ack_refused:
+            log.warning("%s: the broker refuses us the hub's acknowledgments; batches are forgotten at its PUBACK "
+                        "and lost if it crashes (rotate this node's credentials)", self.config.node_id)  # fmt: skip
+        self.ack_refused = refused
 
     async def _live(self, client: aiomqtt.Client, live_from: int) -> None:
         up = self.config.uplink
@@ -211,6 +253,7 @@ class Uplink:
                         await self._arrived.wait()
             except TimeoutError:
                 pass
+            await self.acks.room()  # readings wait unbatched while the window is full
             batch = self.buffer.form(up.batch_max_readings, from_id=next_id)
             if batch is None:  # the caps dropped them meanwhile
                 next_id = self.buffer.last_id + 1
@@ -223,30 +266,40 @@ class Uplink:
         pause = 1.0 / up.drain_batches_per_s
         sent = 0
         for old in backlog:
+            if self.acks.is_acked(old.seq):  # the retained acknowledgment came meanwhile
+                continue
+            await self.acks.room()
             await self._publish(client, old)
             sent += 1
             await asyncio.sleep(pause)
-        while (batch := self.buffer.form(up.batch_max_readings, below_id=live_from)) is not None:
+        while True:
+            await self.acks.room()
+            batch = self.buffer.form(up.batch_max_readings, below_id=live_from)
+            if batch is None:
+                break
             await self._publish(client, batch)
             sent += 1
             await asyncio.sleep(pause)
         if sent:
-            log.info("%s: backlog drained (%d batches)", self.config.node_id, sent)
+            log.info("%s: backlog sent (%d batches)", self.config.node_id, sent)
 
-    async def _serve_commands(self, client: aiomqtt.Client) -> None:
-        hub, node = self.config.hub, self.config.node_id
-        assert self.commands is not None
-        reply_topic = topic(node, Channel.COMMAND_REPLY, hub.topic_prefix)
-        await client.subscribe(topic(node, Channel.COMMAND, hub.topic_prefix), qos=1, timeout=hub.connect_timeout_s)
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            try:
-                cmd = decode(Command, payload, node)
-            except ContractError as exc:
-                log.warning("%s: command refused (%s: %s)", node, exc.reason, exc.detail)
-                continue
-            reply = await self.commands(cmd)
-            await client.publish(reply_topic, encode(reply), qos=1, timeout=hub.connect_timeout_s)
+    async def _resend(self, client: aiomqtt.Client) -> None:
+        """Send again, at the backlog's pace, every batch the hub has not acknowledged in time."""
+        pause = 1.0 / self.config.uplink.drain_batches_per_s
+        while True:
+            due = await self.acks.overdue()
+            by_seq = {b.seq: b for b in self.buffer.batches(due)}
+            log.info("%s: %d batches not acknowledged by the hub in time; sending them again", self.config.node_id,
+                     len(by_seq))  # fmt: skip
+            for seq in due:
+                batch = by_seq.get(seq)
+                if batch is None:  # dropped by the buffer caps meanwhile: nothing to wait for
+                    self.acks.forgot(seq)
+                    continue
+                if self.acks.is_acked(seq):
+                    continue
+                await self._publish(client, batch)
+                await asyncio.sleep(pause)
 
     async def _heartbeat(self, client: aiomqtt.Client, status_topic: str, session: str) -> None:
         hub, up = self.config.hub, self.config.uplink
@@ -260,3 +313,9 @@ class Uplink:
 def _first(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:
     exc = group.exceptions[0]
     return _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
+
+
+def _code(granted: object) -> int:
+    """A SUBACK return code, from paho's ``ReasonCode`` (MQTT 5 and 2.x) or a plain int (MQTT 3.1.1)."""
+    value = getattr(granted, "value", granted)
+    return value if isinstance(value, int) else 0x80

@@ -186,6 +186,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
             prefix=settings.topic_prefix,
             client_id=settings.mqtt_client_id,
+            dead=pipeline.dead,
         )
         consumer = Consumer(
             pipeline,

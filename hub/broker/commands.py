@@ -5,7 +5,8 @@ publish ``+/cmd`` and ``+/config`` and read everything under the prefix),
 subscribes to the node's ``cmd/reply`` first, then publishes the Command and
 waits for the reply with the same correlation id until ``timeout_s``.
 Configuration is published retained, so a node that is offline gets it on
-its next connection.
+its next connection. A reply that cannot be read (or whose handling raises)
+is dead-lettered with its reason and skipped; the wait goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import aiomqtt
 from citysense.contract import Channel, Command, CommandReply, ConfigPush, decode, encode, topic
 from citysense.errors import ContractError
 from hub.errors import BrokerError
+from hub.ingest.deadletters import DeadLetterSink
+from hub.ingest.logsafe import safe
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,18 @@ class CommandCenter:
     """Publishes to nodes with the hub's MQTT account."""
 
     def __init__(
-        self, host: str, port: int, *, username: str | None, password: str | None, prefix: str, client_id: str
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None,
+        password: str | None,
+        prefix: str,
+        client_id: str,
+        dead: DeadLetterSink | None = None,
     ) -> None:
         self.host, self.port, self.username, self.password = host, port, username, password
+        self.dead = dead
         self.prefix = prefix
         self.client_id = client_id
 
@@ -56,18 +68,30 @@ class CommandCenter:
                 async for msg in client.messages:
                     if str(msg.topic) != reply_topic:  # amqtt (the demo broker) also hands out retained strays
                         continue
-                    try:
-                        reply = decode(CommandReply, bytes(msg.payload), cmd.node)
-                    except ContractError as exc:
-                        log.warning("%s: malformed command reply: %s", cmd.node, exc)
-                        continue
-                    if reply.id == cmd.id:
+                    payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload).encode()
+                    reply = await self._reply(reply_topic, cmd.node, payload)
+                    if reply is not None and reply.id == cmd.id:
                         return reply
         except TimeoutError as exc:
             raise CommandTimeout(f"node {cmd.node} did not answer command {cmd.id} in {timeout_s} s") from exc
         except aiomqtt.MqttError as exc:
             raise BrokerError(f"cannot reach the broker: {exc}") from exc
         raise CommandTimeout(f"node {cmd.node}: reply stream ended")
+
+    async def _reply(self, reply_topic: str, node: str, payload: bytes) -> CommandReply | None:
+        """The reply in ``payload``, or ``None`` once a malformed one is dead-lettered (never raises on input)."""
+        try:
+            return decode(CommandReply, payload, node)
+        except ContractError as exc:
+            reason, detail = exc.reason, exc.detail
+        except Exception as exc:  # a bug its content meets must not end the wait for the real reply
+            log.exception("%s: reading a command reply raised", node)
+            reason, detail = "internal_error", f"{type(exc).__name__}: {exc}"
+        if self.dead is not None:
+            await self.dead.add(reply_topic, node, reason, detail, payload)
+        else:
+            log.warning("%s: malformed command reply (%s): %s", node, reason, safe(detail))
+        return None
 
     async def push_config(self, node: str, version: int, config: dict[str, Any], timeout_s: float = 10) -> None:
         """Publish the node's desired configuration, retained."""

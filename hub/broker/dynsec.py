@@ -7,10 +7,10 @@ never appear on a command line.
 
 Each node gets a client (username = node id) and a role ``node:<id>`` that
 may publish only its own telemetry, status and command replies and
-subscribe only to its own config and commands; the plugin's default ACL
+subscribe only to its own config, commands and ingest acknowledgments; the plugin's default ACL
 denies everything else (``publishClientSend`` and ``subscribe`` default to
 deny). The hub has a role of its own (``hub``): read everything under the
-prefix, publish config and commands.
+prefix, publish config, commands and acknowledgments.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def node_acls(prefix: str, node_id: str) -> list[dict[str, Any]]:
     """The ACL entries of a node's role."""
     base = f"{prefix}/{node_id}"
     pub = [f"{base}/telemetry", f"{base}/status", f"{base}/cmd/reply"]
-    sub = [f"{base}/config", f"{base}/cmd"]
+    sub = [f"{base}/config", f"{base}/cmd", f"{base}/ack"]
     acls = [{"acltype": "publishClientSend", "topic": t, "allow": True} for t in pub]
     acls += [{"acltype": "subscribeLiteral", "topic": t, "allow": True} for t in sub]
     acls += [{"acltype": "publishClientReceive", "topic": t, "allow": True} for t in sub]
@@ -48,6 +48,7 @@ def hub_acls(prefix: str) -> list[dict[str, Any]]:
         {"acltype": "publishClientReceive", "topic": f"{prefix}/#", "allow": True},
         {"acltype": "publishClientSend", "topic": f"{prefix}/+/config", "allow": True},
         {"acltype": "publishClientSend", "topic": f"{prefix}/+/cmd", "allow": True},
+        {"acltype": "publishClientSend", "topic": f"{prefix}/+/ack", "allow": True},
     ]
 
 
@@ -97,10 +98,12 @@ class DynSec:
             tolerate_exists=True,
         )
         created = not any(r.get("command") == "createClient" and r.get("error") for r in responses)
-        commands: list[dict[str, Any]] = [{"command": "setClientPassword", "username": username, "password": password}]
+        # An existing role also gains the ACLs added since it was made (the ack topic); the others "already exist".
+        commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
         if created:  # Mosquitto 2.0 answers "Internal error" to adding a role a client already has
-            commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
             commands.append({"command": "addClientRole", "username": username, "rolename": role})
+        else:
+            commands.insert(0, {"command": "setClientPassword", "username": username, "password": password})
         await self.run([*commands, {"command": "enableClient", "username": username}], tolerate_exists=True)
         return created
 

@@ -5,6 +5,10 @@ Nothing accepted is lost:
 * The session is persistent (``clean_session=False`` with a fixed client id),
   so the broker keeps QoS 1 messages for the hub while it is away
   (MQTT 3.1.1 §3.1.2.4).
+* After each group the hub publishes, per node whose batches moved, how far
+  they are durable (:class:`~citysense.contract.IngestAck` on the node's
+  ``ack`` topic, retained): the agent keeps every batch until then, so a
+  broker that crashes with messages it had PUBACKed loses nothing.
 * A message is acknowledged (PUBACK, §4.3.2) only after the pipeline has put
   its readings into the store or the on-disk spool, or dead-lettered it.
   aiomqtt acknowledges on receipt, before our code runs, so we switch the
@@ -41,8 +45,9 @@ import random
 import aiomqtt
 
 from citysense.contract import Channel, subscription
-from hub.ingest.acks import ack_all
+from hub.ingest.acks import ack_all, publish_ack
 from hub.ingest.fastpublish import Incoming, fast_publish, incoming
+from hub.ingest.logsafe import safe
 from hub.ingest.pipeline import Pipeline, Prepared
 from hub.ingest.readahead import read_ahead
 
@@ -91,6 +96,9 @@ class Consumer:
                 await self._session()
             except* aiomqtt.MqttError as group:
                 lost = group.exceptions[0]
+            except* Exception as group:  # a fault of ours (the registry database away): never the end of ingest
+                lost = group.exceptions[0]
+                log.error("hub: ingest session failed; unacknowledged messages come again", exc_info=lost)  # noqa: TRY400 - the group's first
             if lost is None:
                 attempt = 0
                 continue
@@ -158,10 +166,33 @@ class Consumer:
                 except TimeoutError:
                     break
             items = [(m.topic, m.payload) for m in batch]
-            prepared = await self.pipeline.prepare(items)
+            prepared = await self._prepare_group(items)
             self._groups += 1
             write = tg.create_task(self.pipeline.store_prepared(prepared), name=f"hub:ingest-write-{self._groups}")
             await writing.put((batch, prepared, write))
+
+    async def _prepare_group(self, items: list[tuple[str, bytes]]) -> Prepared:
+        """Prepare a group; if that raises, prepare its messages one by one and dead-letter each one that raises.
+
+        So a message that makes the hub raise (a bug its content meets) is
+        dead-lettered and acknowledged, never redelivered forever, and the rest
+        of its group is kept. A fault that is not the message's (the registry
+        database away) raises again when the dead letter is written: the session
+        ends and the broker redelivers everything unacknowledged.
+        """
+        try:
+            return await self.pipeline.prepare(items)
+        except Exception as exc:
+            if len(items) == 1:
+                topic, payload = items[0]
+                log.exception("hub: a message on %r raised; dead-lettered", safe(topic))
+                await self.pipeline.raised(topic, payload, exc)
+                return Prepared([])
+            log.warning("hub: a group of %d messages raised %r; preparing them one by one", len(items), exc)
+        out = Prepared([])
+        for item in items:
+            out.extend(await self._prepare_group([item]))
+        return out
 
     async def _finish(self, client: aiomqtt.Client, writing: asyncio.Queue[_Writing]) -> None:
         """Finish each written group in arrival order, then acknowledge its messages."""
@@ -173,3 +204,5 @@ class Consumer:
                 await self.pipeline.finish(prepared)
             ack_all(client, batch)  # one write for the group's PUBACKs (hub/ingest/acks.py)
             self.acked += len(batch)
+            for node, epoch, seq in self.pipeline.progress.take_moved():  # then how far each node is durable
+                publish_ack(client, self.pipeline.prefix, node, epoch, seq)

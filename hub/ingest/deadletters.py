@@ -1,8 +1,10 @@
 """Keep rejected messages and readings with their reasons, count them, and keep the table bounded.
 
-Every rejection is stored and counted (``/metrics``, ``/api/v1/dead-letters``),
-but the log gets the first one of each (source, reason) and then one line per
-``LOG_PERIOD_S`` saying how many more came, so a misconfigured node or a
+Every rejection is stored and counted (``/metrics``, ``/api/v1/dead-letters``)
+with its content up to ``PAYLOAD_KEEP_BYTES`` (the hub's message limit, 1 MiB:
+a message the hub could take is kept whole, only an oversize one is cut). The
+log gets the first one of each (source, reason), its node-supplied text made
+printable, and then one line per ``LOG_PERIOD_S`` saying how many more came, so a misconfigured node or a
 hostile publisher cannot flood the hub's log. Old rows are pruned
 (``dead_letter_keep_days``, ``dead_letter_max_rows``); counters are not.
 """
@@ -15,12 +17,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from citysense.contract import MAX_PAYLOAD_BYTES
+from hub.ingest.logsafe import safe
 from hub.ingest.stats import IngestStats
 from hub.registry.models import DeadLetter
 from hub.registry.service import Registry
 
 log = logging.getLogger(__name__)
-PAYLOAD_KEEP_BYTES = 4096
+PAYLOAD_KEEP_BYTES = MAX_PAYLOAD_BYTES  # every message within the hub's limit is kept whole; a larger one cut here
 LOG_PERIOD_S = 60.0
 LOG_KEYS_MAX = 10_000  # distinct (source, reason) pairs remembered for throttling
 
@@ -47,7 +51,7 @@ class LogThrottle:
             self._next = {k: t for k, t in self._next.items() if t > now}
         held = self._held.pop(key, 0)
         more = f" ({held} more like it in the last {self.period_s:.0f} s)" if held else ""
-        log.warning("%s: dead letter (%s): %s%s", source, reason, detail[:200], more)
+        log.warning("%s: dead letter (%s): %s%s", safe(source, 80), safe(reason, 64), safe(detail), more)
         self._next[key] = now + self.period_s
         return True
 

@@ -1,35 +1,51 @@
-"""Drop batches already stored, by ``(node, seq)``.
+"""Drop batches already stored, by ``(node, epoch, seq)``, and know each one's content digest.
 
-An agent re-publishes a batch with the same sequence number when it never saw
-the PUBACK, and a broker redelivers unacknowledged QoS 1 messages (MQTT 3.1.1
-§4.4): both arrive here as duplicates. A window of the most recent sequence
-numbers per node is enough because agents number their batches in order.
+An agent re-publishes a batch it never saw acknowledged, and a broker
+redelivers unacknowledged QoS 1 messages (MQTT 3.1.1 §4.4): both arrive here
+as duplicates, byte for byte. A batch with a stored key but another digest
+is a reused seq (an agent that lost its state but kept its epoch), which the
+pipeline dead-letters. A window of the most recent keys per node and epoch is
+enough because agents number their batches in order.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
+
+# (node, epoch, seq) of one batch.
+BatchKey = tuple[str, str, int]
+UNKNOWN_DIGEST = 0  # stored before digests were kept (revision 0004): any content counts as the same
+
+
+def digest(payload: bytes) -> int:
+    """A 63-bit digest of a payload (BLAKE2b, RFC 7693), never :data:`UNKNOWN_DIGEST`."""
+    value = int.from_bytes(hashlib.blake2b(payload, digest_size=8).digest(), "big") >> 1
+    return value or 1
 
 
 class SeqWindow:
-    """Recently stored sequence numbers of every node."""
+    """Recently stored batch keys of every node and epoch, with their digests."""
 
     def __init__(self, window: int = 4096) -> None:
         self.window = window
-        self._seen: dict[str, set[int]] = {}
-        self._order: dict[str, deque[int]] = {}
+        self._seen: dict[tuple[str, str], dict[int, int]] = {}
+        self._order: dict[tuple[str, str], deque[int]] = {}
 
-    def seen(self, node: str, seq: int) -> bool:
-        """True when ``(node, seq)`` was already stored."""
-        return seq in self._seen.get(node, ())
+    def get(self, key: BatchKey) -> int | None:
+        """The digest stored under ``key``, or ``None`` when the window does not know it."""
+        node, epoch, seq = key
+        seen = self._seen.get((node, epoch))
+        return None if seen is None else seen.get(seq)
 
-    def mark(self, node: str, seq: int) -> None:
-        """Remember that ``(node, seq)`` is stored, forgetting the oldest beyond the window."""
-        seen = self._seen.setdefault(node, set())
-        order = self._order.setdefault(node, deque())
+    def mark(self, key: BatchKey, content: int) -> None:
+        """Remember that ``key`` is stored with digest ``content``, forgetting the oldest beyond the window."""
+        node, epoch, seq = key
+        seen = self._seen.setdefault((node, epoch), {})
         if seq in seen:
             return
-        seen.add(seq)
+        order = self._order.setdefault((node, epoch), deque())
+        seen[seq] = content
         order.append(seq)
         if len(order) > self.window:
-            seen.discard(order.popleft())
+            seen.pop(order.popleft(), None)

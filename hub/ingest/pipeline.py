@@ -13,21 +13,24 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from citysense.contract import Channel, NodeStatus, TelemetryBatch, decode, parse_topic
+from citysense.contract import Channel, NodeStatus, parse_topic
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink, Refusal
-from hub.ingest.durable import DurableWriter
+from hub.ingest.dedupe import UNKNOWN_DIGEST, BatchKey, digest
+from hub.ingest.durable import DurableWriter, Group
+from hub.ingest.logsafe import safe
+from hub.ingest.parse import Refused, Status, Telemetry, parse
+from hub.ingest.progress import Progress
+from hub.ingest.salvage import batch_key
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.ingest.validate import check_batch
-from hub.ingest.wire import FastBatch, decode_telemetry
 from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
-from hub.store.errors import StoreRejected
 
 log = logging.getLogger(__name__)
 TOUCH_EVERY_MS = 5_000
@@ -40,8 +43,10 @@ StoredObserver = Callable[[Sequence[StoredReading]], Awaitable[None]]
 class _Telemetry:
     """Telemetry batches checked by :meth:`Pipeline.prepare`: readings to store per message, batches to mark."""
 
-    groups: list[tuple[str, str, bytes, list[StoredReading]]]  # (topic, node, payload, storable readings)
-    marks: list[tuple[str, int]]  # every (node, seq) seen, duplicates included
+    groups: list[Group]
+    marks: list[tuple[BatchKey, int]]  # (key, digest) of every new batch, to record in the ledger once durable
+    done: list[tuple[BatchKey, int]]  # (key, agent floor) of every new batch, done once durable
+    nodes: set[str]  # every node heard from, duplicates included
     now_ms: int
     stored: list[StoredReading] | None = None  # set by Pipeline.store_prepared: what the store (or spool) took
 
@@ -50,8 +55,13 @@ class _Telemetry:
 class Prepared:
     """Messages decoded, validated and deduped, waiting for :meth:`Pipeline.commit`."""
 
-    steps: list[_Telemetry | NodeStatus]
-    claimed: set[tuple[str, int]] = field(default_factory=set)
+    steps: list[_Telemetry | Status]
+    claimed: set[BatchKey] = field(default_factory=set)
+
+    def extend(self, other: Prepared) -> None:
+        """Append another prepared group after this one (the consumer prepares one message at a time after a fault)."""
+        self.steps += other.steps
+        self.claimed |= other.claimed
 
 
 class Pipeline:
@@ -80,8 +90,10 @@ class Pipeline:
         self.dead = DeadLetterSink(registry, stats)
         self.writer = DurableWriter(store, spool, stats, self.dead)
         self.on_stored: list[StoredObserver] = []
+        self.progress = Progress()  # what the consumer acknowledges to each node (hub/ingest/progress.py)
         self._touched: dict[str, int] = {}
-        self._inflight: set[tuple[str, int]] = set()  # claimed by prepared, uncommitted groups
+        self._inflight: dict[BatchKey, int] = {}  # claimed by prepared, uncommitted groups -> their digests
+        self._epochs: dict[str, tuple[str, int]] = {}  # node -> (epoch, sent_ms) last recorded in the registry
 
     @property
     def store(self) -> Store:
@@ -112,28 +124,39 @@ class Pipeline:
         a later :meth:`prepare` treats them as duplicates, so the consumer can
         prepare the next group while this one is being written.
         """
-        steps: list[_Telemetry | NodeStatus] = []
-        claimed: set[tuple[str, int]] = set()
-        batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]] = []
+        steps: list[_Telemetry | Status] = []
+        claimed: set[BatchKey] = set()
+        batches: list[Telemetry] = []
         refused: list[Refusal] = []
+        done: list[tuple[BatchKey, int]] = []
         self.stats.messages += len(messages)
+        now_ms = time.time_ns() // 1_000_000
+        nodes = self.snapshot.nodes
         try:
             for topic, payload in messages:
-                parsed = self._parse(topic, payload, refused)
-                if isinstance(parsed, tuple):
-                    batches.append((topic, parsed[0], parsed[1], payload))
-                elif isinstance(parsed, NodeStatus):
-                    if batches:
-                        steps.append(await self._check(batches, claimed))
-                        batches = []
-                    steps.append(parsed)
+                parsed = parse(topic, payload, self.prefix, nodes, now_ms)
+                if isinstance(parsed, Telemetry):
+                    batches.append(parsed)
+                    continue
+                if isinstance(parsed, Refused):
+                    refused.append(parsed.refusal)
+                    if parsed.key is not None:  # dead-lettered whole: done, so the agent may forget it
+                        done.append((parsed.key, 0))
+                    continue
+                if batches:
+                    steps.append(await self._check(batches, claimed, refused))
+                    batches = []
+                steps.append(parsed)
             if batches:
-                steps.append(await self._check(batches, claimed))
+                steps.append(await self._check(batches, claimed, refused))
             if refused:
                 await self.dead.add_many(refused)
         except BaseException:
-            self._inflight -= claimed
+            for key in claimed:
+                self._inflight.pop(key, None)
             raise
+        for (node, epoch, seq), floor in done:
+            self.progress.done(node, epoch, seq, floor)
         return Prepared(steps, claimed)
 
     async def commit(self, prepared: Prepared) -> None:
@@ -154,7 +177,7 @@ class Pipeline:
         """
         for step in prepared.steps:
             if isinstance(step, _Telemetry):
-                step.stored = await self._store_groups(step.groups)
+                step.stored = await self.writer.write_groups(step.groups)
 
     async def finish(self, prepared: Prepared) -> None:
         """After :meth:`store_prepared`: publish, notify, mark and apply statuses in arrival order; release claims.
@@ -165,101 +188,99 @@ class Pipeline:
         """
         try:
             for step in prepared.steps:
-                if isinstance(step, NodeStatus):
-                    await self._status(step)
+                if isinstance(step, Status):
+                    await self._apply_status(step)
                 elif step.stored is None:
                     return  # the write failed: nothing after it is applied either
                 else:
                     await self._stored_step(step, step.stored)
         finally:
-            self._inflight -= prepared.claimed
+            for key in prepared.claimed:
+                self._inflight.pop(key, None)
+
+    async def raised(self, topic: str, payload: bytes, exc: Exception) -> None:
+        """Dead-letter a message whose handling raised; a batch that still names its seq counts as done."""
+        try:
+            node, channel = parse_topic(topic, self.prefix)
+        except ContractError:
+            node, channel = None, None
+        await self.dead.add(topic, node, "internal_error", f"{type(exc).__name__}: {exc}", payload)
+        key = batch_key(payload) if node in self.snapshot.nodes and channel is Channel.TELEMETRY else None
+        if node is not None and key is not None:
+            self.progress.done(node, *key)
 
     def forget_inflight(self) -> None:
         """Drop every claim of prepared groups that will not be committed (their messages were not acked)."""
         self._inflight.clear()
 
-    def _parse(
-        self, topic: str, payload: bytes, refused: list[Refusal]
-    ) -> tuple[str, TelemetryBatch | FastBatch] | NodeStatus | None:
-        """Return ``(node, batch)`` of a telemetry message or a node's status; add the rest to ``refused``."""
-        try:
-            node, channel = parse_topic(topic, self.prefix)
-        except ContractError as exc:
-            refused.append((topic, None, exc.reason, exc.detail, payload))
-            return None
-        if node not in self.snapshot.nodes:
-            refused.append((topic, node, "unknown_node", f"node '{node}' is not registered", payload))
-            return None
-        try:
-            if channel is Channel.TELEMETRY:
-                return node, decode_telemetry(payload, node)
-            if channel is Channel.STATUS:
-                return decode(NodeStatus, payload, node)
-        except ContractError as exc:
-            refused.append((topic, node, exc.reason, exc.detail, payload))
-        return None
-
-    async def _check(
-        self, batches: list[tuple[str, str, TelemetryBatch | FastBatch, bytes]], claimed: set[tuple[str, int]]
-    ) -> _Telemetry:
-        keys = [(node, b.seq) for _, node, b, _ in batches]
+    async def _check(self, batches: list[Telemetry], claimed: set[BatchKey], refused: list[Refusal]) -> _Telemetry:
+        keys: list[BatchKey] = [(t.node, t.batch.epoch, t.batch.seq) for t in batches]
         # Taken before the ledger query: a claim released meanwhile is by then in the ledger's memory window.
-        pending = self._inflight.intersection(keys)
-        seen = await self.dedupe.seen_many(keys) | pending
+        pending = {k: self._inflight[k] for k in keys if k in self._inflight}
+        stored = await self.dedupe.seen_many(keys)
         now_ms = time.time_ns() // 1_000_000
-        groups: list[tuple[str, str, bytes, list[StoredReading]]] = []
-        letters: list[Refusal] = []
-        for (topic, node, batch, payload), key in zip(batches, keys, strict=True):
-            if key in seen:
-                self.stats.duplicates += 1
+        step = _Telemetry([], [], [], set(), now_ms)
+        epochs: dict[str, str] = {}  # node -> epoch to record on the node
+        for t, key in zip(batches, keys, strict=True):
+            step.nodes.add(t.node)
+            content = digest(t.payload)
+            known = stored.get(key, pending.get(key))
+            if known is not None:
+                if known not in (content, UNKNOWN_DIGEST):
+                    detail = f"seq {key[2]} of epoch {key[1]} was stored before with other content"
+                    refused.append((t.topic, t.node, "seq_reused", detail, t.payload))
+                else:
+                    self.stats.duplicates += 1
+                if key in stored:  # in the ledger: durable, so done (an in-flight claim is done by its own group)
+                    self.progress.done(*key, t.batch.floor)
                 continue
-            seen.add(key)
+            pending[key] = content
             claimed.add(key)
-            self._inflight.add(key)
-            self.stats.lag_ms = now_ms - batch.sent_ms
-            ok, rejected = check_batch(batch, self.snapshot.nodes[node], self.profiles, now_ms)
-            letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
-            groups.append((topic, node, payload, ok))
+            self._inflight[key] = content
+            self.stats.lag_ms = now_ms - t.batch.sent_ms
+            refused += t.bad
+            try:
+                ok, rejected = check_batch(t.batch, self.snapshot.nodes[t.node], self.profiles, now_ms)
+            except Exception as exc:  # a bug must not stop ingest: the message is dead-lettered, and done
+                log.exception("%s: checking batch %s raised", t.node, key)
+                refused.append((t.topic, t.node, "internal_error", f"{type(exc).__name__}: {exc}", t.payload))
+                ok, rejected = [], []
+            refused += [(t.topic, t.node, r.reason, r.detail, r.reading_json()) for r in rejected]
+            step.groups.append((t.topic, t.node, t.payload, ok))
+            step.marks.append((key, content))
+            step.done.append((key, t.batch.floor))
             self.stats.batches += 1
-        if letters:
-            await self.dead.add_many(letters)
-        return _Telemetry(groups, keys, now_ms)
+            last = self._epochs.get(t.node)
+            sent_ms = min(t.batch.sent_ms, now_ms)  # a clock years ahead must not pin the epoch shown
+            if last is None or (last[0] != t.batch.epoch and last[1] <= sent_ms):
+                self._epochs[t.node] = (t.batch.epoch, sent_ms)
+                epochs[t.node] = t.batch.epoch
+        if epochs:
+            await self._record_epochs(epochs)
+        return step
+
+    async def _record_epochs(self, epochs: dict[str, str]) -> None:
+        """Record nodes' epochs on the nodes (one transaction) where they changed: a replaced box, a wiped state.
+
+        Asked for a node's first batch since the hub started and for a batch of
+        another epoch sent after the last one recorded (not a stray redelivery).
+        """
+        for node, (old, new) in (await asyncio.to_thread(self.registry.set_node_epochs, epochs)).items():
+            if old is not None:
+                log.info("%s: new agent state (epoch %s, was %s)", node, new, old)
 
     async def _stored_step(self, step: _Telemetry, stored: list[StoredReading]) -> None:
         if stored:
-            await self.latest.publish(stored)
+            try:
+                await self.latest.publish(stored)
+            except Exception:  # the readings are stored: a failing cache must not stop ingest
+                log.exception("latest values: publishing %d readings failed", len(stored))
             await self._notify(stored)
         self.stats.readings_stored += len(stored)
         await self.dedupe.mark_many(step.marks)
-        await self._touch_nodes({node for node, _ in step.marks}, step.now_ms)
-
-    async def _store_groups(self, groups: list[tuple[str, str, bytes, list[StoredReading]]]) -> list[StoredReading]:
-        """Write all groups at once; if the store refuses, write them one by one to dead-letter only the culprit."""
-        everything = [r for *_, ok in groups for r in ok]
-        if not everything:
-            return []
-        try:
-            await self._write(everything)
-        except StoreRejected as exc:
-            if len(groups) == 1:
-                topic, node, payload, _ = groups[0]
-                return await self._refused(topic, node, payload, exc)
-        else:
-            return everything
-        stored: list[StoredReading] = []
-        for topic, node, payload, ok in groups:
-            try:
-                await self._write(ok)
-            except StoreRejected as exc:
-                await self._refused(topic, node, payload, exc)
-            else:
-                stored += ok
-        return stored
-
-    async def _refused(self, topic: str, node: str, payload: bytes, exc: StoreRejected) -> list[StoredReading]:
-        # The store refuses this data itself; retrying cannot help, so keep it as a dead letter.
-        await self.dead.add(topic, node, "store_rejected", str(exc), payload)
-        return []
+        for (node, epoch, seq), floor in step.done:
+            self.progress.done(node, epoch, seq, floor)
+        await self._touch_nodes(step.nodes, step.now_ms)
 
     async def _touch_nodes(self, nodes: set[str], now_ms: int) -> None:
         """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node (one DB write each)."""
@@ -273,9 +294,6 @@ class Pipeline:
         for node in nodes:
             self.registry.set_node_status(node, True, now_ms)
 
-    async def _write(self, readings: list[StoredReading]) -> None:
-        await self.writer.write(readings)
-
     async def drain(self) -> None:
         """Move spooled batches into the store, oldest first, forever (run as a task)."""
         await self.writer.drain()
@@ -288,12 +306,22 @@ class Pipeline:
             except Exception:
                 log.exception("on_stored observer %r failed", observer)
 
+    async def _apply_status(self, step: Status) -> None:
+        """Apply a node's status; one that raises is dead-lettered (and acknowledged), never retried forever."""
+        try:
+            await self._status(step.status)
+        except Exception as exc:
+            log.exception("%s: applying a status message raised", step.status.node)
+            await self.dead.add(step.topic, step.status.node, "internal_error", f"{type(exc).__name__}: {exc}",
+                                step.payload)  # fmt: skip
+
     async def _status(self, status: NodeStatus) -> None:
         self.stats.status_messages += 1
         self.latest.set_node_online(status.node, status.state == "online", status.ts_ms, status.session)
         log.info(
-            "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
-        )
+            "%s: node %s (agent %s, config v%d)", status.node, status.state, safe(status.agent_version, 32),
+            status.config_version,
+        )  # fmt: skip
         await asyncio.to_thread(
             self.registry.set_node_status,
             status.node,

@@ -28,8 +28,10 @@ import msgspec
 from msgspec import Meta
 
 from citysense.contract import (
+    LEGACY_EPOCH,
     MAX_PAYLOAD_BYTES,
     MAX_READINGS_PER_BATCH,
+    MAX_SEQ,
     Reading,
     TelemetryBatch,
     decode,
@@ -38,10 +40,12 @@ from citysense.quality import BY_WIRE, Quality
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # contract.ID_PATTERN
 _METRIC_RE = re.compile(r"[a-z](?:_?[a-z0-9])*\Z")  # contract.MetricName
+_EPOCH_RE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")  # contract.EPOCH_PATTERN
 _METRIC = Annotated[str, Meta(max_length=64)]
 VALID_CACHE_MAX = 100_000
 _valid_ids: set[str] = set()
 _valid_metrics: set[str] = set()
+_valid_epochs: set[str] = set()
 _EPOCH_MS = Annotated[int, Meta(ge=0, le=32503680000000)]
 _QUALITY = Literal[
     "good", "comm_failure", "timeout", "device_exception", "decode_error", "out_of_range", "sentinel", "stale"
@@ -73,7 +77,9 @@ class FastBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen
 
     v: Literal[1] = 1
     node: str  # checked by _sound
-    seq: Annotated[int, Meta(ge=0)]
+    epoch: str = LEGACY_EPOCH  # checked by _sound
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
+    floor: Annotated[int, Meta(ge=0, le=MAX_SEQ)] = 0
     sent_ms: _EPOCH_MS
     readings: Annotated[list[FastReading], Meta(min_length=1, max_length=MAX_READINGS_PER_BATCH)]
 
@@ -95,6 +101,8 @@ def _matches(text: str, pattern: re.Pattern[str], seen: set[str]) -> bool:
 def _sound(batch: FastBatch, node: str) -> bool:
     """The id patterns and the checks pydantic makes in code (``Reading._good_has_value``, node match)."""
     if batch.node != node or not _matches(node, _ID_RE, _valid_ids):
+        return False
+    if batch.epoch not in _valid_epochs and not _matches(batch.epoch, _EPOCH_RE, _valid_epochs):
         return False
     ids, metrics = _valid_ids, _valid_metrics
     for r in batch.readings:

@@ -44,6 +44,7 @@ class Node(Base):
     last_seen_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     agent_version: Mapped[str] = mapped_column(String(32), default="")
     config_version: Mapped[int] = mapped_column(Integer, default=0)
+    epoch: Mapped[str | None] = mapped_column(String(32), default=None)  # the agent state's epoch last seen
     endpoints_json: Mapped[str] = mapped_column(Text, default="{}")  # connection id -> site address
     # Provisioning: placeholder -> claimed (technician on site) -> commissioned (first birth message).
     status: Mapped[str] = mapped_column(String(16), default="commissioned", index=True)

@@ -224,6 +224,18 @@ class Registry:
                 node.status = "commissioned"
                 log.info("%s: commissioned", node_id)
 
+    def set_node_epochs(self, epochs: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
+        """Record the epoch each node's batches now carry (one transaction); return ``node -> (old, new)`` changed."""
+        changed: dict[str, tuple[str | None, str]] = {}
+        ids = list(epochs)
+        with self._write_lock, self.session() as s, s.begin():
+            for i in range(0, len(ids), 400):  # under SQLite's bound-parameter limit
+                for node in s.scalars(select(Node).where(Node.id.in_(ids[i : i + 400]))):
+                    if node.epoch != epochs[node.id]:
+                        changed[node.id] = (node.epoch, epochs[node.id])
+                        node.epoch = epochs[node.id]
+        return changed
+
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep rejected messages/readings with their reasons."""
         with self._write_lock, self.session() as s, s.begin():

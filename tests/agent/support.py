@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from citysense.contract import Reading
+from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.runtime import RunningHub, running_hub
 from hub.store.base import StoredReading
@@ -155,3 +157,23 @@ async def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, ev
                 await asyncio.sleep(every_s)
     except TimeoutError:
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}") from None
+
+
+class Recorder:
+    """Sits between an agent's pollers and its uplink and remembers what entered the buffer."""
+
+    def __init__(self, inner: Agent) -> None:
+        self.inner = inner.uplink
+        self.seen: list[Reading] = []
+
+    async def put(self, readings: Sequence[Reading]) -> None:
+        await self.inner.put(readings)
+        self.seen.extend(readings)
+
+
+def recording(agent: Agent) -> Recorder:
+    """Put a :class:`Recorder` between every poller of ``agent`` and its uplink."""
+    rec = Recorder(agent)
+    for p in agent.pollers:
+        p.sink = rec
+    return rec

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiomqtt
 
 from citysense.agentconfig import AgentConfig
-from citysense.contract import Channel, Reading, TelemetryBatch, decode, topic
+from citysense.contract import Channel, IngestAck, Reading, TelemetryBatch, decode, encode, topic
 from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
 from tests.agent.support import wait_for
@@ -50,10 +50,14 @@ async def test_live_readings_overtake_a_paced_backlog(tmp_path: Path, mosquitto:
                     if sum(len(v) for _, v in arrivals) == 81:
                         break
 
+            assert buffer.unacked_count() == len(arrivals)  # PUBACKed by the broker, but kept until the hub says
+
             async def emptied() -> bool:
                 return buffer.depth() == 0
 
-            await wait_for(emptied, 5, "the last PUBACK to empty the buffer")
+            ack = IngestAck(node="ND1", epoch=buffer.epoch, seq=len(arrivals) - 1, ts_ms=now)
+            await hub.publish(topic("ND1", Channel.ACK), encode(ack), qos=1, retain=True)
+            await wait_for(emptied, 5, "the hub's acknowledgment to empty the buffer")
             run.cancel()
     order = [v for _, values in arrivals for v in values]
     assert sorted(order) == [*range(80), 1000]  # everything arrived once
@@ -86,3 +90,44 @@ async def test_health_status_reports_buffer_and_devices(tmp_path: Path, mosquitt
     assert status.health is not None
     assert status.health.dropped > 0 and status.health.queue_depth + status.health.dropped == 20
     assert status.health.devices[0].state == "quarantined" and status.health.malformed == {"bad_json": 2}
+    assert (status.health.epoch, status.health.last_acked_seq) == (buffer.epoch, -1)  # nothing acknowledged yet
+    buffer.form(1)
+    buffer.form(1)
+    buffer.ack(0)
+    health = decode(NodeStatus, uplink._status("online", "s1", with_health=True), "ND1").health
+    assert health is not None and (health.last_acked_seq, health.unacked_batches) == (0, 1)
+
+
+async def test_an_unacknowledged_batch_is_sent_again_after_the_timeout_and_not_after_the_ack(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    raw = config(mosquitto.url).model_dump(mode="json")
+    raw["node_id"] = "ND2"
+    raw["hub"]["password"] = None
+    raw["uplink"].update(ack_timeout_s=0.5, ack_window_batches=1)
+    buffer = DurableBuffer(tmp_path / "b.sqlite", "ND2")
+    uplink = Uplink(AgentConfig.model_validate(raw), buffer)
+    now = time.time_ns() // 1_000_000
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-resend") as hub:
+        await hub.subscribe(topic("ND2", Channel.TELEMETRY), qos=1)
+        async with asyncio.TaskGroup() as tg:
+            run = tg.create_task(uplink.run())
+            await asyncio.wait_for(uplink.connected.wait(), 10)
+            await uplink.put([Reading(device="d1", metric="m", value=1, ts_ms=now)])
+            seen: list[int] = []
+            async with asyncio.timeout(10):
+                async for message in hub.messages:
+                    seen.append(decode(TelemetryBatch, message.payload, "ND2").seq)  # type: ignore[arg-type]
+                    if len(seen) == 1:
+                        await uplink.put([Reading(device="d1", metric="m", value=2, ts_ms=now + 1)])
+                    if len(seen) == 2:
+                        break
+            assert seen == [0, 0]  # the window of one holds the second batch back; the first is sent again
+            ack = IngestAck(node="ND2", epoch=buffer.epoch, seq=0, ts_ms=now)
+            await hub.publish(topic("ND2", Channel.ACK), encode(ack), qos=1, retain=True)
+            async with asyncio.timeout(10):
+                async for message in hub.messages:
+                    seen.append(decode(TelemetryBatch, message.payload, "ND2").seq)  # type: ignore[arg-type]
+                    break
+            assert seen[2] == 1  # acknowledged: the window moves on to the next batch, seq 0 is not sent again
+            run.cancel()

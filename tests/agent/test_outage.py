@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
-from citysense.contract import Reading
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
-from tests.agent.support import agent_config, counter_server, hub_on, hub_readings, wait_for
+from tests.agent.support import Recorder, agent_config, counter_server, hub_on, hub_readings, recording, wait_for
 from tests.harness import MosquittoServer
 
 OUTAGE_S = 60
-
-
-class Recorder:
-    """Sits between the pollers and the uplink and remembers what entered the buffer."""
-
-    def __init__(self, inner: Agent) -> None:
-        self.inner = inner.uplink
-        self.seen: list[Reading] = []
-
-    async def put(self, readings: Sequence[Reading]) -> None:
-        await self.inner.put(readings)
-        self.seen.extend(readings)
 
 
 async def test_broker_outage_of_60_s_loses_nothing(tmp_path: Path, mosquitto_fresh: MosquittoServer) -> None:
     async with counter_server() as modbus, hub_on(tmp_path, mosquitto_fresh.url) as hub:
         config, profiles = load_agent_config(agent_config(tmp_path, mosquitto_fresh.url, modbus.port))
         agent = Agent(config, profiles, tmp_path / "state")
-        rec = Recorder(agent)
-        for p in agent.pollers:
-            p.sink = rec
+        rec = recording(agent)
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(agent.run(), name="test:agent")
             await wait_for(lambda: _count(hub, "c1", 3), 20, "first readings at the hub")

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
+from citysense.agentconfig import AgentConfig
+from citysense.contract import Reading
+from edge_agent.buffer import DurableBuffer
+from edge_agent.uplink import Uplink
 from hub.broker.dynsec import DynSec
 from tests.harness.mosquitto import DYNSEC_ADMIN, MosquittoServer
 from tests.harness.ports import HarnessError
@@ -105,3 +110,68 @@ async def test_accounts_survive_a_second_setup(broker: MosquittoServer, dynsec: 
         await node.publish(f"{PREFIX}/GZ-SP-0002/telemetry", b"forged", qos=1)
         await node.publish(f"{PREFIX}/GZ-SP-0001/telemetry", b"genuine", qos=1)
         assert (await _next(hub)).payload == b"genuine"
+
+
+async def test_node_reads_only_its_own_acknowledgments_and_cannot_forge_them(
+    broker: MosquittoServer, dynsec: DynSec
+) -> None:
+    async with _client(broker, "hub", "hub-pw") as hub, _client(broker, "GZ-SP-0001", "pw-a") as node:
+        await node.subscribe(f"{PREFIX}/+/ack", qos=1)  # a wildcard over other nodes is refused
+        await node.subscribe(f"{PREFIX}/GZ-SP-0001/ack", qos=1)
+        await node.publish(f"{PREFIX}/GZ-SP-0001/ack", b"forged by the node", qos=1)  # only the hub may ack
+        await hub.publish(f"{PREFIX}/GZ-SP-0002/ack", b"other", qos=1, retain=True)
+        await hub.publish(f"{PREFIX}/GZ-SP-0001/ack", b"mine", qos=1, retain=True)
+        msg = await _next(node)
+        assert (str(msg.topic), msg.payload) == (f"{PREFIX}/GZ-SP-0001/ack", b"mine")
+
+
+async def test_a_role_made_before_the_ack_topic_gains_it_on_the_next_setup(broker: MosquittoServer) -> None:
+    ds = DynSec(broker.host, broker.port, *DYNSEC_ADMIN, prefix=PREFIX)
+    await ds.run(  # a node provisioned by an older hub: its role has no ack topic
+        [
+            {"command": "createRole", "rolename": "node:GZ-SP-0009"},
+            {"command": "createClient", "username": "GZ-SP-0009", "password": "pw-old"},
+            {"command": "addClientRole", "username": "GZ-SP-0009", "rolename": "node:GZ-SP-0009"},
+        ]
+    )
+    await ds.ensure_hub_account("hub", "hub-pw")
+    await ds.create_node("GZ-SP-0009", "pw-9")  # what a restarted or upgraded hub's provisioning does
+    async with _client(broker, "hub", "hub-pw") as hub, _client(broker, "GZ-SP-0009", "pw-9") as node:
+        await node.subscribe(f"{PREFIX}/GZ-SP-0009/ack", qos=1)
+        await hub.publish(f"{PREFIX}/GZ-SP-0009/ack", b"acknowledged", qos=1)
+        assert (await _next(node)).payload == b"acknowledged"
+
+
+async def test_an_agent_refused_its_ack_topic_falls_back_to_the_brokers_puback(
+    broker: MosquittoServer, tmp_path: Path
+) -> None:
+    ds = DynSec(broker.host, broker.port, *DYNSEC_ADMIN, prefix=PREFIX)
+    await ds.run(  # a node provisioned by an older hub, not re-provisioned: it may not read its ack topic
+        [
+            {"command": "createRole", "rolename": "node:GZ-SP-0009"},
+            {"command": "addRoleACL", "rolename": "node:GZ-SP-0009", "acltype": "publishClientSend",
+             "topic": f"{PREFIX}/GZ-SP-0009/#", "allow": True},
+            {"command": "createClient", "username": "GZ-SP-0009", "password": "pw-old"},
+            {"command": "addClientRole", "username": "GZ-SP-0009", "rolename": "node:GZ-SP-0009"},
+        ]
+    )  # fmt: skip
+    config = AgentConfig.model_validate(
+        {
+            "node_id": "GZ-SP-0009",
+            "hub": {"url": broker.url, "username": "GZ-SP-0009", "password": "pw-old"},
+            "connections": [{"id": "bus", "type": "modbus_tcp", "host": "127.0.0.1", "port": 1}],
+            "devices": [{"id": "d1", "profile": "p", "connection": "bus", "unit_id": 1}],
+            "uplink": {"batch_max_wait_s": 0.1},
+        }
+    )
+    buffer = DurableBuffer(tmp_path / "b.sqlite", "GZ-SP-0009")
+    uplink = Uplink(config, buffer)
+    async with asyncio.TaskGroup() as tg:
+        run = tg.create_task(uplink.run())
+        await asyncio.wait_for(uplink.connected.wait(), 10)
+        await uplink.put([Reading(device="d1", metric="m", value=1, ts_ms=1_700_000_000_000)])
+        async with asyncio.timeout(10):
+            while buffer.depth():  # noqa: ASYNC110 - the buffer has no change event
+                await asyncio.sleep(0.05)
+        run.cancel()
+    assert uplink.ack_refused and uplink.published_batches == 1  # sent, and forgotten at the PUBACK as before

@@ -139,6 +139,13 @@ class MosquittoServer(LocalServer):
             self.stop()
             raise HarnessError(f"{exc}\nstderr:\n{log_tail(self.stderr_path)}") from None
 
+    def kill(self) -> None:
+        """SIGKILL the broker (a crash, an OOM kill, a power cut): it saves nothing it holds in memory."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+        self._proc = None
+
     def restart(self) -> None:
         """Stop and start again on the same port with the same persistence."""
         self.stop()

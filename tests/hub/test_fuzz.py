@@ -36,14 +36,33 @@ reading = st.fixed_dictionaries(
     },
     optional={"quality": st.sampled_from(["good", "timeout", "bogus", ""]) | json_any, "unit": st.text(max_size=8)},
 )
+whole_range = st.integers(min_value=-(2**80), max_value=2**80) | st.sampled_from([2**53, 2**63 - 1, 2**63, 2**64])
 batch = st.fixed_dictionaries(
     {
         "v": st.sampled_from([1, 2, "1"]),
         "node": st.sampled_from(["N1", "N2", ""]),
-        "seq": st.integers(min_value=-5, max_value=2**70),
+        "seq": st.integers(min_value=-5, max_value=2**70) | whole_range,
         "sent_ms": st.just(NOW) | st.integers(),
         "readings": st.lists(reading, max_size=5),
-    }
+    },
+    optional={"epoch": st.sampled_from(["e1", "", "x" * 40, "a\nb"]) | json_any, "floor": whole_range},
+)
+status = st.fixed_dictionaries(
+    {
+        "v": st.just(1),
+        "node": st.just("N1"),
+        "state": st.sampled_from(["online", "offline", "gone"]),
+        "session": st.sampled_from(["s1", ""]) | st.text(max_size=70),
+        "ts_ms": st.sampled_from([NOW, 32503680000000, 32503680000001]) | whole_range,
+    },
+    optional={
+        "config_version": whole_range,
+        "agent_version": st.text(max_size=40),
+        "health": st.fixed_dictionaries(
+            {"queue_depth": whole_range, "queue_oldest_s": st.floats(), "dropped": whole_range},
+            optional={"last_acked_seq": whole_range, "unacked_batches": whole_range},
+        ),
+    },
 )
 
 
@@ -56,6 +75,7 @@ payloads = (
     | st.text(max_size=300).map(str.encode)
     | json_any.map(_encode)
     | batch.map(_encode)
+    | status.map(_encode)
     | st.integers(min_value=1_100_000, max_value=1_200_000).map(lambda n: b'{"v":1,"readings":["' + b"x" * n + b'"]}')
 )
 topics = st.sampled_from(
@@ -72,8 +92,12 @@ def _outcomes(p: Pipeline) -> int:
 @given(topic=topics, payload=payloads)
 async def test_hostile_payloads_are_dead_lettered_never_raised(hub_parts: HubParts, topic: str, payload: bytes) -> None:
     before = _outcomes(hub_parts.pipeline)
+    letters = len(_letters(hub_parts))
     await hub_parts.pipeline.handle(topic, payload)
     assert _outcomes(hub_parts.pipeline) > before
+    assert hub_parts.stats.dead_letters["internal_error"] == 0  # every refusal has a reason, none is a crash
+    for letter in _letters(hub_parts)[: len(_letters(hub_parts)) - letters]:
+        assert letter.reason and letter.detail
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
