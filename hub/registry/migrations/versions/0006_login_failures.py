@@ -4,7 +4,7 @@ Failed logins per user name and per client address, so back-off holds across
 restarts and across hub workers sharing one registry.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-02 04:00:00
 """
 
