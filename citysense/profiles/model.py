@@ -20,21 +20,23 @@ A profile file looks like this (every key is documented in
         range: [-40, 80]
 
 Validation cross-checks fields: a coil holds only ``bool``; ``bit`` only on a
-16-bit register; points of one table may not overlap; enum maps only on integer
-types; a scale of zero is refused.
+16-bit register; points of one table may not overlap, except bit/mask fields of
+the same register(s) with disjoint bits (:mod:`citysense.profiles.overlap`);
+enum maps only on integer types; a scale of zero is refused; ``scale_from`` and
+``unit_from`` name another plain integer point.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from citysense.codec import ByteOrder, DataType, WordOrder, register_count
+from citysense.codec import INTEGERS, PACKED, ByteOrder, DataType, WordOrder, register_count
 from citysense.contract import ID_PATTERN
 from citysense.profiles.alertrules import AlertRule
+from citysense.profiles.overlap import check_overlaps
 from citysense.yamlconf import keyed
 
 MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
@@ -114,13 +116,34 @@ class ReportSpec(Strict):
         return self
 
 
+Address = Annotated[int, Field(ge=0, le=65536, description="As printed in the manual; see address_base")]
+
+
+class ScaleFrom(Strict):
+    """The scale comes from another point: a "decimal places" register (value ``n`` -> scale 10^-n) or a map."""
+
+    metric: MetricName
+    map: dict[int, Annotated[float, Field(gt=0)]] | None = Field(default=None, description="value -> scale")
+
+
+class UnitFrom(Strict):
+    """The unit comes from another point's value (a "unit" register)."""
+
+    metric: MetricName
+    map: dict[int, str] = Field(min_length=1)
+
+
 class Point(Strict):
     """One measured or settable quantity of the device."""
 
     metric: MetricName
     name: str = ""
     table: Table
-    address: Annotated[int, Field(ge=0, le=65536, description="As printed in the manual; see address_base")]
+    address: Address
+    addresses: Annotated[
+        list[Address] | None,
+        Field(min_length=2, max_length=4, description="Registers of a value that are not contiguous, first word first"),
+    ] = None
     type: DataType
     length: Annotated[int | None, Field(ge=1, le=64, description="Registers of a string")] = None
     byte_order: ByteOrder | None = None
@@ -128,15 +151,27 @@ class Point(Strict):
     bit: Annotated[int | None, Field(ge=0, le=15, description="Bit of a 16-bit register, 0 = LSB")] = None
     mask: Annotated[int | None, Field(ge=1, le=0xFFFFFFFFFFFFFFFF)] = None
     shift: Annotated[int, Field(ge=0, le=63)] = 0
+    bcd: bool = Field(default=False, description="Digits in nibbles (after mask/shift); fields of packed times")
     scale: float = 1.0
+    scale_from: ScaleFrom | None = None
     offset: float = 0.0
     unit: str = ""
+    unit_from: UnitFrom | None = None
     range: tuple[float, float] | None = None
     sentinels: list[int] = Field(default_factory=list, description="Raw values meaning 'no value'")
     enum: dict[int, str] | None = None
     writable: bool = False
+    write_only: bool = Field(default=False, description="Never polled: command and calibration registers")
+    write_function_code: Literal[5, 6, 15, 16] | None = None
     report: ReportSpec = ReportSpec()
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_address(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "address" not in data and isinstance(data.get("addresses"), list):
+            return {**data, "address": data["addresses"][0] if data["addresses"] else 0}
+        return data
 
     @property
     def register_count(self) -> int:
@@ -144,6 +179,58 @@ class Point(Strict):
         if self.table.is_bit_table:
             return 1
         return register_count(self.type, self.length)
+
+    @property
+    def field_mask(self) -> int | None:
+        """The bits of its register(s) this point uses, when it is a bit or mask field."""
+        if self.bit is not None:
+            return 1 << self.bit
+        return self.mask
+
+    def manual_addresses(self) -> list[int]:
+        """Every register (as printed in the manual) the point reads, in value order."""
+        if self.addresses is not None:
+            return list(self.addresses)
+        return list(range(self.address, self.address + self.register_count))
+
+    @property
+    def polled(self) -> bool:
+        """True unless the point is write-only."""
+        return not self.write_only
+
+    @model_validator(mode="after")
+    def _new_features(self) -> Self:
+        if self.addresses is not None:
+            if self.addresses[0] != self.address:
+                raise ValueError(f"'address' {self.address} must be the first of 'addresses' {self.addresses}")
+            if self.table.is_bit_table or len(self.addresses) != self.register_count:
+                raise ValueError(
+                    f"'addresses' lists the {self.register_count} registers of one {self.type.value}, "
+                    f"got {len(self.addresses)}"
+                )
+            if len(set(self.addresses)) != len(self.addresses):
+                raise ValueError("'addresses' lists a register twice")
+        if self.bcd and self.type not in (*PACKED, DataType.UINT16, DataType.UINT32, DataType.UINT64):
+            raise ValueError("'bcd' applies to uint16/uint32/uint64 and the packed time types")
+        if self.type in PACKED and (self.scale != 1.0 or self.offset != 0.0 or self.mask or self.bit is not None):
+            raise ValueError(f"'{self.type.value}' is a time: no scale, offset, mask or bit")
+        dynamic = self.scale_from is not None or self.unit_from is not None
+        if dynamic and self.type not in (*INTEGERS, DataType.FLOAT32, DataType.FLOAT64):
+            raise ValueError("'scale_from'/'unit_from' apply to numbers")
+        if self.unit_from is not None and self.unit:
+            raise ValueError("give 'unit' or 'unit_from', not both")
+        if self.write_only and not self.writable:
+            raise ValueError("a 'write_only' point must also be 'writable'")
+        if self.writable and self.table not in (Table.COIL, Table.HOLDING):
+            raise ValueError(f"the {self.table.value} table is read-only: a point in it cannot be 'writable'")
+        fc = self.write_function_code
+        if fc is not None:
+            allowed = (5, 15) if self.table is Table.COIL else (6, 16)
+            if not self.writable or fc not in allowed:
+                raise ValueError(f"'write_function_code' of a writable {self.table.value} point is one of {allowed}")
+            if fc in (5, 6) and self.register_count > 1:
+                raise ValueError(f"function code {fc} writes one register; this point has {self.register_count}")
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> Self:
@@ -164,8 +251,8 @@ class Point(Strict):
             raise ValueError("'scale' must not be 0")
         if self.range is not None and self.range[0] > self.range[1]:
             raise ValueError(f"'range' minimum {self.range[0]} exceeds maximum {self.range[1]}")
-        if self.enum is not None and self.type in (DataType.FLOAT32, DataType.FLOAT64, DataType.STRING):
-            raise ValueError("'enum' maps integer states; it cannot apply to floats or strings")
+        if self.enum is not None and self.type in (DataType.FLOAT32, DataType.FLOAT64, DataType.STRING, *PACKED):
+            raise ValueError("'enum' maps integer states; it cannot apply to floats, strings or times")
         if self.type in (DataType.STRING, DataType.BOOL) and (self.scale != 1.0 or self.offset != 0.0):
             raise ValueError(f"'scale'/'offset' do not apply to {self.type.value}")
         return self
@@ -187,32 +274,27 @@ class Profile(Strict):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
-        seen_metrics: set[str] = set()
-        spans: dict[Table, list[tuple[int, int, int, int | None]]] = {}
+        seen_metrics: dict[str, Point] = {}
         base = self.defaults.address_base
         for i, p in enumerate(self.points):
             if p.metric in seen_metrics:
                 raise keyed(f"points.{i}.metric", f"metric '{p.metric}' is defined twice")
-            seen_metrics.add(p.metric)
-            if p.address < base:
+            seen_metrics[p.metric] = p
+            if min(p.manual_addresses()) < base:
                 raise keyed(f"points.{i}.address", f"address {p.address} is below address_base {base}")
-            end = p.address + p.register_count
-            if end - base > 65536:
+            if max(p.manual_addresses()) + 1 - base > 65536:
                 raise keyed(f"points.{i}.address", f"{p.register_count} registers from {p.address} run past 65535")
-            spans.setdefault(p.table, []).append((p.address, end, i, p.bit))
+        for i, p in enumerate(self.points):
+            for key, ref in (("scale_from", p.scale_from), ("unit_from", p.unit_from)):
+                if ref is not None:
+                    _check_reference(i, key, p, seen_metrics.get(ref.metric))
         rule_ids = [r.id for r in self.alerts]
         if len(rule_ids) != len(set(rule_ids)):
             raise ValueError("alert rule ids must be unique within a profile")
         for r in self.alerts:
             if r.metric is not None and r.metric not in seen_metrics:
                 raise ValueError(f"alert rule '{r.id}': profile has no metric '{r.metric}'")
-        for table, items in spans.items():
-            items.sort()
-            for (a0, a1, i0, b0), (c0, _c1, i1, b1) in itertools.pairwise(items):
-                shares_bits = b0 is not None and b1 is not None and a0 == c0 and a1 == c0 + 1
-                if c0 < a1 and not (shares_bits and b0 != b1):
-                    m0, m1 = self.points[i0].metric, self.points[i1].metric
-                    raise keyed(f"points.{i1}.address", f"points '{m0}' and '{m1}' overlap in the {table.value} table")
+        check_overlaps(self.points)
         return self
 
     def point(self, metric: str) -> Point:
@@ -233,3 +315,14 @@ class Profile(Strict):
     def word_order(self, point: Point) -> WordOrder:
         """Effective word order of ``point``."""
         return point.word_order or self.defaults.word_order
+
+
+def _check_reference(i: int, key: str, point: Point, ref: Point | None) -> None:
+    """``scale_from``/``unit_from`` must name a polled integer point that is not itself dynamic."""
+    target = getattr(point, key).metric
+    if ref is None:
+        raise keyed(f"points.{i}.{key}", f"profile has no metric '{target}'")
+    if ref is point or ref.write_only or ref.type not in INTEGERS:
+        raise keyed(f"points.{i}.{key}", f"'{target}' must be another polled integer point (a 'decimals' register)")
+    if ref.scale_from is not None or ref.scale != 1.0 or ref.offset != 0.0:
+        raise keyed(f"points.{i}.{key}", f"'{target}' must be read as a plain integer (no scale, offset, scale_from)")
