@@ -18,7 +18,7 @@ from pymodbus.simulator import DataType, SimData
 
 from citysense.errors import CodecError
 from citysense.profiles.model import Point, Profile, Table
-from citysense.profiles.transform import to_raw, to_value
+from citysense.profiles.transform import Context, to_raw, to_value
 from citysense.quality import Quality
 from simulator.models import Value
 
@@ -62,7 +62,7 @@ class RegisterImage:
         base = self.profile.defaults.address_base
         return [a - base for a in point.manual_addresses()]
 
-    def encode(self, point: Point, value: Value, context: Mapping[str, Value] | None = None) -> list[int]:
+    def encode(self, point: Point, value: Value, context: Context | None = None) -> list[int]:
         """Encode ``value`` for ``point``, clamped into its range (a model must never crash a device)."""
         try:
             return to_raw(self.profile, point, value, context)
@@ -100,7 +100,7 @@ class RegisterImage:
         words = self.words[point.table]
         return [words[a - self.base[point.table]] for a in self.addresses(point)]
 
-    def decode(self, point: Point, context: Mapping[str, Value] | None = None) -> tuple[Value | None, Quality]:
+    def decode(self, point: Point, context: Context | None = None) -> tuple[Value | None, Quality]:
         """Return what a client decoding per profile obtains from the image for ``point``."""
         return to_value(self.profile, point, self.registers(point), context)
 

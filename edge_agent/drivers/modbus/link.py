@@ -25,6 +25,20 @@ from citysense.quality import Quality
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
+_PYMODBUS = logging.getLogger("pymodbus")
+
+
+def quiet_pymodbus() -> None:
+    """Keep pymodbus from logging an ERROR and a frame dump for every failed request.
+
+    The link turns every failure into a :class:`ModbusError` and the poller logs
+    a device's failure and recovery once each; pymodbus' own lines would repeat
+    that on every poll. Unless logging runs at DEBUG (a technician chasing
+    frames), or someone configured pymodbus' logger, it is set to CRITICAL.
+    """
+    if _PYMODBUS.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
+        _PYMODBUS.setLevel(logging.CRITICAL)
+
 
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
@@ -72,6 +86,7 @@ class ModbusLink:
     """Serialised access to one Modbus connection."""
 
     def __init__(self, conn: Connection) -> None:
+        quiet_pymodbus()
         self.conn = conn
         self._lock = BusLock()
         self._client: _Client | None = None
