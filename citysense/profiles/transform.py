@@ -153,3 +153,18 @@ def to_raw(
                 raise CodecError(f"{value} does not fit the bits {point.mask or 0:#x} of '{point.metric}'")
             raw = raw << point.shift
     return codec.encode(raw, point.type, profile.byte_order(point), profile.word_order(point))
+
+
+def check_value(profile: Profile, point: Point, value: float | int | bool | str) -> None:
+    """Refuse what :func:`to_raw` would refuse, also for a ``scale_from`` point whose context is not at hand.
+
+    The hub checks a write before sending it to the node, which knows the
+    decimals register's value; the range and states do not depend on it.
+    """
+    if point.scale_from is None:
+        to_raw(profile, point, value)
+        return
+    if isinstance(value, str | bool):
+        raise CodecError(f"point '{point.metric}' takes a number, not {value!r}")
+    if point.range is not None and not point.range[0] <= value <= point.range[1]:
+        raise CodecError(f"{value} is outside the valid range {point.range[0]}..{point.range[1]} of '{point.metric}'")
