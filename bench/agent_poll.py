@@ -291,8 +291,9 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
+        per_1000 = f"{r.cpu_per_1000:.4f}" if r.points else "n/a (nothing delivered)"
         lines.append(
-            f"| {r.name} | {r.points_per_s:,.0f} | {r.cpu_per_1000:.4f} | {r.points_per_cpu_s:,.0f} | "
+            f"| {r.name} | {r.points_per_s:,.0f} | {per_1000} | {r.points_per_cpu_s:,.0f} | "
             f"{r.cpu_s / args.measure_s:.2f} | {r.peak_rss_mb:.0f} |"
         )
     for peer in results[1:]:
