@@ -194,6 +194,11 @@ class Point(Strict):
         return list(range(self.address, self.address + self.register_count))
 
     @property
+    def is_text(self) -> bool:
+        """True for points whose readings carry text: strings and the packed times ("18:30")."""
+        return self.type in (DataType.STRING, *PACKED)
+
+    @property
     def polled(self) -> bool:
         """True unless the point is write-only."""
         return not self.write_only

@@ -109,3 +109,9 @@ def test_every_point_states_its_unit_and_valid_range(path: Path, profiles: Profi
         assert "unit" in entry or "unit_from" in entry, point.metric
         if point.type not in (DataType.BOOL, DataType.STRING, *PACKED) and point.enum is None:
             assert point.range is not None, point.metric
+
+
+def test_packed_times_are_text_points_for_the_hub(profiles: ProfileSet) -> None:
+    # The hub stores text and numbers apart (ingest type check, rollups, dashboards): a "11:30" must count as text.
+    epever = profiles["epever_tracer_an"]
+    assert {p.metric for p in epever.points if p.is_text} == {"clock", "night_length"}
