@@ -10,6 +10,7 @@ word-order mistake (:mod:`edge_agent.plausibility`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ def validate_profile(path: Path) -> int:
 
 def validate_config(path: Path, device: str | None) -> int:
     """Check a node's configuration; with ``device``, also read that device once."""
+    logging.getLogger("citysense.profiles.loader").setLevel(logging.ERROR)  # skipped files are printed below
     try:
         config, profiles = load_agent_config(path)
     except ConfigError as exc:

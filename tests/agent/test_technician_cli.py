@@ -71,6 +71,7 @@ def test_a_stray_yaml_in_profiles_dir_is_skipped_with_a_note(tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     assert "profiles/agent.yaml: not a device profile" in out.stdout and "agent configuration" in out.stdout
     assert "OK: node N1, 1 devices" in out.stdout
+    assert "not a device profile" not in out.stderr  # said once, as a note
 
 
 async def test_probe_takes_a_hex_address_and_warns_of_a_word_order_mistake(tmp_path: Path) -> None:
