@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from citysense.yamlconf import keyed
 
 if TYPE_CHECKING:
-    from citysense.profiles.model import Point
+    from citysense.profiles.point import Point
 
 
 def _registers(p: Point) -> str:
