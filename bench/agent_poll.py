@@ -2,11 +2,14 @@
 
 Measures the CitySense agent and, in the same run against the same simulated
 devices and a local Mosquitto, thingsboard-gateway (installed from PyPI into
-its own venv, ``--tbgw-python``). For each: points/s delivered to the broker,
-CPU-seconds per 1,000 points (the agent process only, from /proc), peak RSS.
+its own venv, ``--tbgw-python``) in two configurations: *block reads* (its
+best: one ``"address": "a-b"`` range read per group of same-type points, four
+requests per device) and *per point* (its default: one read per timeseries).
+For each: points/s delivered to the broker, CPU-seconds per 1,000 points (the
+agent process only, from /proc), peak RSS.
 
     python bench/agent_poll.py [--devices 500] [--warmup-s 15] [--measure-s 60] \
-        [--tbgw-python /tmp/tbgw-venv/bin/python]
+        [--tbgw-python /tmp/tbgw-venv/bin/python] [--tbgw-modes block,per_point]
 
 Results go to stdout as Markdown (copied into docs/benchmarks-agent.md).
 """
@@ -81,7 +84,7 @@ class Counter:
     async def run(self) -> None:
         async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=f"bench-{self.kind}") as client:
             await client.subscribe(self.topic, qos=0)
-            if self.kind != "citysense":
+            if not self.kind.startswith("citysense"):
                 # Stand in for the ThingsBoard server's side of the gateway API: answer the client's
                 # getSessionLimits RPC (no rate limits), as a ThingsBoard without limits configured would.
                 await client.subscribe("v1/devices/me/rpc/request/+", qos=1)
@@ -148,16 +151,35 @@ def citysense_config(work: Path, broker: MosquittoServer, ports: list[int]) -> P
 TB_TYPES = {"uint16": "16uint", "int16": "16int", "float32": "32float", "uint32": "32uint"}
 
 
-def tbgw_config(work: Path, broker: MosquittoServer, ports: list[int]) -> Path:
-    conf = work / "config"
-    conf.mkdir(parents=True)
-    series = []
-    for kind, addr, dtype, scale in POINTS:
-        entry = {"tag": f"{kind}{addr:02d}", "type": TB_TYPES[dtype], "functionCode": 3, "address": addr,
-                 "objectsCount": 2 if dtype.endswith("32") else 1}  # fmt: skip
+def tbgw_series(mode: str) -> list[dict[str, object]]:
+    """The 30 timeseries: one entry per point, or one range entry per group of same-type points."""
+    series: list[dict[str, object]] = []
+    if mode == "per_point":
+        for kind, addr, dtype, scale in POINTS:
+            entry = {"tag": f"{kind}{addr:02d}", "type": TB_TYPES[dtype], "functionCode": 3, "address": addr,
+                     "objectsCount": 2 if dtype.endswith("32") else 1}  # fmt: skip
+            if scale != 1.0:
+                entry["divider"] = 10
+            series.append(entry)
+        return series
+    groups: dict[str, list[tuple[str, int, str, float]]] = {}
+    for point in POINTS:
+        groups.setdefault(point[0], []).append(point)
+    for kind, members in groups.items():  # thingsboard-gateway 3.8 "wide range" reads: "address": "first-last"
+        first, last, dtype, scale = members[0][1], members[-1][1], members[0][2], members[0][3]
+        width = 2 if dtype.endswith("32") else 1
+        entry = {"tag": kind + "_${address}", "type": TB_TYPES[dtype], "functionCode": 3, "objectsCount": width,
+                 "address": f"{first}-{last + width - 1}", "maxRegistersPerRequest": 125}  # fmt: skip
         if scale != 1.0:
             entry["divider"] = 10
         series.append(entry)
+    return series
+
+
+def tbgw_config(work: Path, broker: MosquittoServer, ports: list[int], mode: str) -> Path:
+    conf = work / "config"
+    conf.mkdir(parents=True)
+    series = tbgw_series(mode)
     slaves = [
         {"host": "127.0.0.1", "port": port, "type": "tcp", "method": "socket", "unitId": 1, "deviceName": f"d{i}",
          "deviceType": "bench", "timeout": 2, "byteOrder": "BIG", "wordOrder": "BIG", "retries": 1,
@@ -216,25 +238,32 @@ async def run(args: argparse.Namespace) -> list[Result]:
                     results.append(await measure("citysense-agent", agent, cs, args.warmup_s, args.measure_s))
                 finally:
                     agent.terminate()
-                    agent.wait(timeout=30)
+                    try:
+                        agent.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        print("citysense-agent did not stop within 30 s of SIGTERM; killed", file=sys.stderr)
+                        agent.kill()
+                        agent.wait()
                 task.cancel()
-            if args.tbgw_python:
+            for mode in args.tbgw_modes.split(",") if args.tbgw_python else []:
                 async with asyncio.TaskGroup() as tg:
-                    tb = Counter(broker, "v1/gateway/telemetry", "tbgw")
+                    tb = Counter(broker, "v1/gateway/telemetry", f"tbgw-{mode}")
                     task = tg.create_task(tb.run())
                     await tb.ready.wait()
-                    conf = tbgw_config(work / "tbgw", broker, ports)
+                    home = work / f"tbgw-{mode}"
+                    conf = tbgw_config(home, broker, ports, mode)
                     gw = subprocess.Popen(
                         [args.tbgw_python, "-m", "thingsboard_gateway.tb_gateway"],
-                        cwd=work / "tbgw",
+                        cwd=home,
                         env={**os.environ, "TB_GW_CONFIG_DIR": str(conf)},
-                        stdout=(work / "tbgw" / "out.log").open("wb"),
+                        stdout=(home / "out.log").open("wb"),
                         stderr=subprocess.STDOUT,
                     )
+                    name = f"thingsboard-gateway ({mode.replace('_', '-')})"
                     try:
-                        results.append(await measure("thingsboard-gateway", gw, tb, args.warmup_s, args.measure_s))
+                        results.append(await measure(name, gw, tb, args.warmup_s, args.measure_s))
                     except RuntimeError:
-                        print((work / "tbgw" / "out.log").read_text()[-3000:], file=sys.stderr)
+                        print((home / "out.log").read_text()[-3000:], file=sys.stderr)
                         raise
                     finally:
                         gw.terminate()
@@ -242,7 +271,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                             gw.wait(timeout=30)
                         except subprocess.TimeoutExpired:
                             gw.kill()
-                        print((work / "tbgw" / "out.log").read_text()[-1500:], file=sys.stderr)
+                        print((home / "out.log").read_text()[-1500:], file=sys.stderr)
                     task.cancel()
         finally:
             for sim in sims:
@@ -262,13 +291,15 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
+        per_1000 = f"{r.cpu_per_1000:.4f}" if r.points else "n/a (nothing delivered)"
         lines.append(
-            f"| {r.name} | {r.points_per_s:,.0f} | {r.cpu_per_1000:.4f} | {r.points_per_cpu_s:,.0f} | "
+            f"| {r.name} | {r.points_per_s:,.0f} | {per_1000} | {r.points_per_cpu_s:,.0f} | "
             f"{r.cpu_s / args.measure_s:.2f} | {r.peak_rss_mb:.0f} |"
         )
-    if len(results) == 2 and results[1].points_per_cpu_s:
-        lines += ["", f"Ratio (points per CPU-second, citysense / thingsboard-gateway): "
-                      f"{results[0].points_per_cpu_s / results[1].points_per_cpu_s:.1f}x"]  # fmt: skip
+    for peer in results[1:]:
+        if peer.points_per_cpu_s:
+            lines += ["", f"Ratio (points per CPU-second, citysense / {peer.name}): "
+                          f"{results[0].points_per_cpu_s / peer.points_per_cpu_s:.1f}x"]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -278,6 +309,7 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=15)
     parser.add_argument("--measure-s", type=float, default=60)
     parser.add_argument("--tbgw-python", default="/tmp/tbgw-venv/bin/python")
+    parser.add_argument("--tbgw-modes", default="block,per_point", help="thingsboard-gateway configurations to run")
     args = parser.parse_args()
     print(report(asyncio.run(run(args)), args))
 

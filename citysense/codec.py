@@ -24,6 +24,7 @@ import enum
 import math
 import struct
 
+from citysense import packed
 from citysense.errors import CodecError
 
 
@@ -40,6 +41,8 @@ class DataType(enum.StrEnum):
     FLOAT32 = "float32"
     FLOAT64 = "float64"
     STRING = "string"
+    TIME_HM = "time_hm"  # one register hh|mm -> "HH:MM" (citysense.packed)
+    DATETIME = "datetime"  # three registers year|month, day|hour, minute|second -> ISO 8601
 
 
 class ByteOrder(enum.StrEnum):
@@ -72,7 +75,11 @@ _WIDTHS: dict[DataType, int] = {
     DataType.UINT64: 4,
     DataType.FLOAT32: 2,
     DataType.FLOAT64: 4,
+    DataType.TIME_HM: 1,
+    DataType.DATETIME: 3,
 }
+PACKED = (DataType.TIME_HM, DataType.DATETIME)
+INTEGERS = (DataType.INT16, DataType.UINT16, DataType.INT32, DataType.UINT32, DataType.INT64, DataType.UINT64)
 
 
 def register_count(dtype: DataType, length: int | None = None) -> int:
@@ -104,17 +111,31 @@ def _to_registers(raw: bytes, byte_order: ByteOrder, word_order: WordOrder) -> l
     return words if word_order == WordOrder.BIG else list(reversed(words))
 
 
+def _swapped(registers: list[int] | tuple[int, ...], byte_order: ByteOrder) -> list[int]:
+    """Registers with their two bytes swapped when ``byte_order`` is little."""
+    for r in registers:
+        if not 0 <= r <= 0xFFFF:
+            raise CodecError(f"register value {r} outside 0..65535")
+    if byte_order is ByteOrder.BIG:
+        return list(registers)
+    return [((r & 0xFF) << 8) | (r >> 8) for r in registers]
+
+
 def decode(
     registers: list[int] | tuple[int, ...],
     dtype: DataType,
     byte_order: ByteOrder = ByteOrder.BIG,
     word_order: WordOrder = WordOrder.BIG,
+    *,
+    bcd: bool = False,
 ) -> int | float | str:
     """Decode registers into a raw value (before scaling) of ``dtype``.
 
     Integers come back as ``int``, floats as ``float`` (NaN and inf included:
     the caller decides their quality), strings as ``str``. A ``bool`` point is
     decoded as an unsigned 16-bit integer; bit extraction is the transform's job.
+    ``bcd`` applies to the packed time types (their fields are BCD); integer BCD
+    is decoded by the transform after any mask.
     """
     if dtype is DataType.STRING:
         raw = _ordered_bytes(registers, byte_order, WordOrder.BIG)
@@ -128,6 +149,10 @@ def decode(
         raise CodecError(f"{dtype.value} needs {width} registers, got {len(registers)}")
     if dtype is DataType.BOOL:
         return int(registers[0])
+    if dtype is DataType.TIME_HM:
+        return packed.decode_time_hm(_swapped(registers, byte_order)[0], bcd)
+    if dtype is DataType.DATETIME:
+        return packed.decode_datetime(_swapped(registers, byte_order), bcd, word_order is WordOrder.LITTLE)
     raw = _ordered_bytes(registers, byte_order, word_order)
     value: int | float = struct.unpack(">" + _FORMATS[dtype], raw)[0]
     return value
@@ -139,8 +164,14 @@ def encode(
     byte_order: ByteOrder = ByteOrder.BIG,
     word_order: WordOrder = WordOrder.BIG,
     length: int | None = None,
+    *,
+    bcd: bool = False,
 ) -> list[int]:
     """Encode a raw value into registers; the reference inverse of :func:`decode`."""
+    if dtype is DataType.TIME_HM:
+        return _swapped(packed.encode_time_hm(str(value), bcd), byte_order)
+    if dtype is DataType.DATETIME:
+        return _swapped(packed.encode_datetime(str(value), bcd, word_order is WordOrder.LITTLE), byte_order)
     if dtype is DataType.STRING:
         count = register_count(dtype, length)
         data = str(value).encode("ascii")

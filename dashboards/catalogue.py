@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from citysense.codec import DataType
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.alertrules import AlertRule
@@ -102,7 +101,7 @@ class Catalogue:
 
     def numeric(self, profile: Profile, prefix: str = "") -> list[Point]:
         """Return the profile's numeric points whose metric starts with ``prefix``, in profile order."""
-        return [p for p in profile.points if p.type is not DataType.STRING and p.metric.startswith(prefix)]
+        return [p for p in profile.points if not p.is_text and p.metric.startswith(prefix)]
 
     def rule(self, profile: Profile, rule_id: str) -> AlertRule:
         """Return a profile's default alert rule, or fail naming it."""

@@ -16,10 +16,11 @@ from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.profiles.model import Table
 from edge_agent.app import Agent
+from edge_agent.checks import validate_config, validate_profile
 from edge_agent.config import load_agent_config
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.errors import ModbusError
-from edge_agent.probe import interpretations, render
+from edge_agent.probe import interpretations, layout_warnings, render
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,38 +31,42 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--state-dir", type=Path, default=Path("var/agent"), help="where the sequence number is kept")
     run.add_argument("--log-level", default="INFO")
-    check = sub.add_parser("validate", help="check a configuration file and its profiles; connects to nothing")
-    check.add_argument("--config", type=Path, required=True)
+    check = sub.add_parser(
+        "validate", help="check a configuration file and its profiles, or one profile file; connects to nothing"
+    )
+    what = check.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", type=Path, help="a node's agent.yaml")
+    what.add_argument("--profile", type=Path, help="one device profile file, checked on its own")
+    check.add_argument("--device", help="with --config: also read this device once and check its word order")
     probe = sub.add_parser("probe", help="read registers and print every type x byte/word order interpretation")
     probe.add_argument("--host", help="Modbus TCP host (or serial server)")
     probe.add_argument("--port", type=int, default=502)
     probe.add_argument("--serial-port", help="read over a local RS-485 port instead (RTU)")
     probe.add_argument("--baudrate", type=int, default=9600)
     probe.add_argument("--rtu-over-tcp", action="store_true", help="RTU frames through a serial server / DTU")
-    probe.add_argument("--unit", type=int, default=1)
+    probe.add_argument("--unit", type=_number, default=1, help="unit id (decimal or 0x..)")
     probe.add_argument("--table", choices=["holding", "input"], default="holding")
-    probe.add_argument("--address", type=int, required=True, help="protocol (0-based) address of the first register")
-    probe.add_argument("--count", type=int, default=4)
+    probe.add_argument("--address", type=_number, required=True,
+                       help="protocol (0-based) address of the first register: 13082 or 0x331A")  # fmt: skip
+    probe.add_argument("--count", type=_number, default=4)
     probe.add_argument("--profile", help="profile id: show each point's scale beside the raw value")
     probe.add_argument("--profiles-dir", type=Path, help="where --profile is looked up (default: the shipped ones)")
     probe.add_argument("--timeout-s", type=float, default=2.0)
     args = parser.parse_args(argv)
     if args.command == "probe":
         return run_probe(args)
+    if args.command == "validate":
+        if args.profile is not None:
+            if args.device:
+                parser.error("--device needs --config (the device's connection and unit come from it)")
+            return validate_profile(args.profile)
+        return validate_config(args.config, args.device)
 
     try:
         config, profiles = load_agent_config(args.config)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    if args.command == "validate":
-        points = sum(len(profiles[d.profile].points) for d in config.devices)
-        points += sum(len(profiles.meters[m.profile].points) for m in config.meters)
-        print(
-            f"{args.config}: OK: node {config.node_id}, {len(config.devices)} devices, {points} points, "
-            f"{len(config.meters)} DL/T 645 meters, {len(config.mqtt)} MQTT sources"
-        )
-        return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     agent = Agent(config, profiles, args.state_dir, args.config)
     # SIGTERM (systemd stop) and Ctrl-C cancel the agent, so connections and the buffer close in order.
@@ -75,6 +80,14 @@ async def _until_terminated(agent: Agent) -> None:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     await agent.run()
+
+
+def _number(text: str) -> int:
+    """An integer written in decimal or with a 0x/0o/0b prefix, as manuals print addresses."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (decimal, or hex as 0x331A)") from None
 
 
 def run_probe(args: argparse.Namespace) -> int:
@@ -110,6 +123,9 @@ def run_probe(args: argparse.Namespace) -> int:
         print(f"read failed: {exc}", file=sys.stderr)
         return 1
     print(render(interpretations(registers, args.address, profile, table), registers, args.address))
+    if profile is not None:
+        for warning in layout_warnings(registers, args.address, profile, table):
+            print(warning)
     return 0
 
 

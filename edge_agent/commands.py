@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from citysense.contract import Command, CommandReply
 from edge_agent.drivers.modbus.poller import DevicePoller
 from edge_agent.drivers.modbus.writer import write_point
-from edge_agent.errors import AgentError
+from edge_agent.errors import AgentError, ReadBackFailed, ReadBackMismatch
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ class CommandServer:
             got = await write_point(
                 poller.link, poller.profile, cmd.metric, poller.unit_id, cmd.value, read_back=self.read_back
             )
+        except (ReadBackFailed, ReadBackMismatch) as exc:  # sent and acknowledged: not a refusal
+            log.warning("%s: wrote %s=%r; %s", cmd.device, cmd.metric, cmd.value, exc)
+            return reply(False, str(exc))
         except AgentError as exc:
             log.warning("%s: write %s=%r refused: %s", cmd.device, cmd.metric, cmd.value, exc)
             return reply(False, str(exc))

@@ -7,6 +7,7 @@
     ├── MeterError              a DL/T 645 request failed; ``quality`` says how
     ├── WriteRefused            a write was not sent: point not writable, value out of range
     ├── ReadBackMismatch        a write was accepted but reads back differently
+    ├── ReadBackFailed          a write was sent and acknowledged, but reading it back failed
     └── UplinkError             the hub's broker cannot be reached or refused us
 
 Configuration errors are :class:`citysense.errors.ConfigError`.
@@ -51,3 +52,7 @@ class WriteRefused(AgentError):
 
 class ReadBackMismatch(AgentError):
     """The device accepted the write but reads back a different value."""
+
+
+class ReadBackFailed(AgentError):
+    """The device acknowledged the write, but the read-back request failed: the value is written, unconfirmed."""

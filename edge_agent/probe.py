@@ -16,6 +16,7 @@ from citysense import codec
 from citysense.codec import ByteOrder, DataType
 from citysense.errors import CodecError
 from citysense.profiles.model import Profile, Table
+from edge_agent.plausibility import word_order_warning
 
 LAYOUTS = {
     "ABCD": (ByteOrder.BIG, ByteOrder.BIG),
@@ -55,7 +56,7 @@ def interpretations(
     """Every (start address, type) reading of ``registers``, in every layout."""
     points = {}
     if profile is not None:
-        points = {p.address: p for p in profile.points if p.table is table}
+        points = {profile.pdu_address(p): p for p in profile.points if p.table is table}
     rows = []
     for offset in range(len(registers)):
         address = first_address + offset
@@ -87,3 +88,15 @@ def render(rows: list[Row], registers: list[int], first_address: int) -> str:
         cells = " ".join(f"{_fmt(row.values[n], row.scale) if n in row.values else '':>24}" for n in LAYOUTS)
         lines.append(f"{row.address:>6} {row.dtype.value:<8} {cells}  {row.metric}")
     return "\n".join(lines)
+
+
+def layout_warnings(registers: list[int], first_address: int, profile: Profile, table: Table) -> list[str]:
+    """Word-order warnings for the profile's points wholly inside the registers read."""
+    out = []
+    for p in profile.points:
+        offset = profile.pdu_address(p) - first_address
+        if p.table is table and p.addresses is None and offset >= 0 and offset + p.register_count <= len(registers):
+            warning = word_order_warning(profile, p, registers[offset : offset + p.register_count])
+            if warning is not None:
+                out.append(warning)
+    return out

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from citysense.agentconfig import HubLink
-from citysense.codec import DataType
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
@@ -81,9 +80,7 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
                 resolution=i.retention,
                 gzip=i.gzip,
             )
-        numeric = {
-            pid: [p.metric for p in prof.points if p.type is not DataType.STRING] for pid, prof in profiles.items()
-        }
+        numeric = {pid: [p.metric for p in prof.points if not p.is_text] for pid, prof in profiles.items()}
         return InfluxV1Store(
             i.url,
             i.database,

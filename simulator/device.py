@@ -55,7 +55,11 @@ class SimulatedDevice:
     def render(self, t: float) -> None:
         """Recompute the values at ``t`` and write them into the register image."""
         self.image.render(self.values(t), self.forced)
-        self.served = {p.metric: self.image.decode(p) for p in self.profile.points}
+        served: dict[str, Served] = {}
+        dynamic = [p for p in self.profile.points if p.scale_from is not None]
+        for p in [p for p in self.profile.points if p.scale_from is None] + dynamic:  # decimals registers first
+            served[p.metric] = self.image.decode(p, {m: v for m, (v, _q) in served.items()})
+        self.served = {p.metric: served[p.metric] for p in self.profile.points}
 
     def snapshot(self) -> dict[str, Value | None]:
         """Return what a client decoding per profile reads now, per metric (``None`` for a sentinel)."""
@@ -66,7 +70,7 @@ class SimulatedDevice:
         point = self.profile.point(metric)
         if not point.writable:
             raise CodecError(f"'{metric}' of {self.profile.id} is read-only")
-        to_raw(self.profile, point, value)  # refuses what the device would refuse
+        to_raw(self.profile, point, value, self.snapshot())  # refuses what the device would refuse
         t = self.clock()
         self.state = self.state.after_write(t, metric, value, self.values(t), self.model.counters)
         log.info("%s: %s written: %s", self.device_id, metric, value)
@@ -97,19 +101,21 @@ class SimulatedDevice:
         if not self.image.points[table]:
             return ExcCodes.ILLEGAL_ADDRESS
         if new is not None:
-            refused = self._write(table, address, new)
+            refused = self._write(table, address, new, multiple=fc in (15, 16))
             if refused is not None:
                 return refused
             self._echo(table, address, new)
         self.image.serve(table, start, address, count, registers)
         return None
 
-    def _write(self, table: Table, address: int, new: Sequence[int | bool]) -> ExcCodes | None:
+    def _write(self, table: Table, address: int, new: Sequence[int | bool], *, multiple: bool) -> ExcCodes | None:
         """Check and apply a write of ``new`` from ``address``; return the exception to answer, if any."""
         end = address + len(new)
         touched = [p for p in self.image.points[table] if self._start(p) < end and address < self._end(p)]
         if not touched or not all(p.writable for p in touched):
             return ExcCodes.ILLEGAL_ADDRESS  # read-only or unmapped, as a real device answers
+        if not multiple and any(p.write_function_code in (15, 16) for p in touched):
+            return ExcCodes.ILLEGAL_FUNCTION  # e.g. the EPEVER Tracer: holding registers only by FC 16
         if any(self._start(p) < address or self._end(p) > end for p in touched):
             return ExcCodes.ILLEGAL_ADDRESS  # half of a multi-register value
         decoded: list[tuple[Point, Value]] = []
@@ -121,13 +127,13 @@ class SimulatedDevice:
             words = [int(w) for w in new[offset : offset + p.register_count]]
             if p.bit is not None:  # one bit of a register: the other bits are not this point's
                 words = [words[0] & (1 << p.bit)]
-            value, quality = to_value(self.profile, p, words)
+            value, quality = to_value(self.profile, p, words, self.snapshot())
             if quality is not Quality.GOOD or value is None:
                 return ExcCodes.ILLEGAL_VALUE
             decoded.append((p, value))
         try:
             for p, value in decoded:
-                to_raw(self.profile, p, value)  # all or nothing: check every value before applying one
+                to_raw(self.profile, p, value, self.snapshot())  # all or nothing: check every value before applying one
         except CodecError:
             return ExcCodes.ILLEGAL_VALUE
         for p, value in decoded:

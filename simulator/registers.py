@@ -1,7 +1,10 @@
 """The register image of one device: engineering values encoded per profile, as a client reads them.
 
 Values are encoded with :func:`citysense.profiles.transform.to_raw` (the same
-code a client's write goes through), bit points OR'ed into their register.
+code a client's write goes through; a ``scale_from`` point with the value of
+its decimals register), bit and mask fields OR'ed into their register(s), and
+a value spread over registers that are not contiguous (``addresses``) written
+word by word.
 Addresses with no point are zero when they lie within ``GAP_REGISTERS`` of a
 point, so a client may read across small holes as on most field devices;
 farther away they are unmapped and the device answers exception 2.
@@ -15,7 +18,7 @@ from pymodbus.simulator import DataType, SimData
 
 from citysense.errors import CodecError
 from citysense.profiles.model import Point, Profile, Table
-from citysense.profiles.transform import to_raw, to_value
+from citysense.profiles.transform import Context, to_raw, to_value
 from citysense.quality import Quality
 from simulator.models import Value
 
@@ -42,8 +45,7 @@ class RegisterImage:
         self.points: dict[Table, list[Point]] = {t: [p for p in profile.points if p.table is t] for t in TABLES}
         gap = max(GAP_REGISTERS, profile.defaults.max_gap_registers)
         self.spans: dict[Table, list[tuple[int, int]]] = {
-            t: _spans([(self.address(p), self.address(p) + p.register_count) for p in ps], gap)
-            for t, ps in self.points.items()
+            t: _spans([(a, a + 1) for p in ps for a in self.addresses(p)], gap) for t, ps in self.points.items()
         }
         self.base: dict[Table, int] = {t: s[0][0] if s else 0 for t, s in self.spans.items()}
         self.words: dict[Table, list[int]] = {
@@ -55,17 +57,22 @@ class RegisterImage:
         """Return the protocol (0-based) address of ``point``."""
         return self.profile.pdu_address(point)
 
-    def encode(self, point: Point, value: Value) -> list[int]:
+    def addresses(self, point: Point) -> list[int]:
+        """The protocol addresses of every register of ``point``, in value order."""
+        base = self.profile.defaults.address_base
+        return [a - base for a in point.manual_addresses()]
+
+    def encode(self, point: Point, value: Value, context: Context | None = None) -> list[int]:
         """Encode ``value`` for ``point``, clamped into its range (a model must never crash a device)."""
         try:
-            return to_raw(self.profile, point, value)
+            return to_raw(self.profile, point, value, context)
         except CodecError:
-            if isinstance(value, str):
+            if isinstance(value, str) and point.type.value == "string":
                 return to_raw(self.profile, point, value[: 2 * (point.length or 1)])
-            if point.range is None or point.enum is not None or isinstance(value, bool):
+            if point.range is None or point.enum is not None or isinstance(value, bool | str):
                 raise
             lo, hi = point.range
-            return to_raw(self.profile, point, min(max(float(value), lo), hi))
+            return to_raw(self.profile, point, min(max(float(value), lo), hi), context)
 
     def render(self, values: Mapping[str, Value], forced: Mapping[str, Sequence[int]]) -> None:
         """Write every point's value (or its forced raw registers) into the image."""
@@ -76,12 +83,13 @@ class RegisterImage:
             words = self.words[table]
             bit_words: dict[int, int] = {}
             for p in points:
-                raw = list(forced[p.metric]) if p.metric in forced else self.encode(p, values[p.metric])
-                offset = self.address(p) - self.base[table]
-                if p.bit is not None and p.metric not in forced:
-                    bit_words[offset] = bit_words.get(offset, 0) | raw[0]
-                else:
-                    words[offset : offset + len(raw)] = raw
+                raw = list(forced[p.metric]) if p.metric in forced else self.encode(p, values[p.metric], values)
+                offsets = [a - self.base[table] for a in self.addresses(p)]
+                for offset, word in zip(offsets, raw, strict=True):
+                    if p.field_mask is not None and p.metric not in forced:
+                        bit_words[offset] = bit_words.get(offset, 0) | word
+                    else:
+                        words[offset] = word
             for offset, word in bit_words.items():
                 words[offset] = word
 
@@ -89,12 +97,12 @@ class RegisterImage:
         """Return the registers (or the one bit, as 0/1) that hold ``point`` now."""
         if point.table.is_bit_table:
             return [int(self.bits[point.table].get(self.address(point), False))]
-        offset = self.address(point) - self.base[point.table]
-        return self.words[point.table][offset : offset + point.register_count]
+        words = self.words[point.table]
+        return [words[a - self.base[point.table]] for a in self.addresses(point)]
 
-    def decode(self, point: Point) -> tuple[Value | None, Quality]:
+    def decode(self, point: Point, context: Context | None = None) -> tuple[Value | None, Quality]:
         """Return what a client decoding per profile obtains from the image for ``point``."""
-        return to_value(self.profile, point, self.registers(point))
+        return to_value(self.profile, point, self.registers(point), context)
 
     def serve(self, table: Table, block_start: int, address: int, count: int, registers: list[int]) -> None:
         """Copy the image into pymodbus' live register list for a request at ``address``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -10,9 +11,31 @@ from citysense.profiles.dlt645 import MeterProfile
 from citysense.profiles.model import Profile
 from citysense.yamlconf import load_model, read_yaml
 
+log = logging.getLogger(__name__)
+_LOOKS_LIKE = {"kind": "a node kind", "node_id": "an agent configuration", "topic": "an MQTT mapping",
+               "regions": "a fleet file"}  # fmt: skip
+
+
+def not_a_profile(path: Path) -> str | None:
+    """Why the YAML file at ``path`` is not a device profile at all, or None when it claims to be one.
+
+    A profile has ``points`` (or at least ``model``); a file with neither, such as a
+    node kind or an agent configuration left in the directory, is not one.
+    """
+    data = read_yaml(path)
+    if isinstance(data, dict) and ("points" in data or "model" in data):
+        return None
+    hint = next(
+        (f"; it looks like {what}" for key, what in _LOOKS_LIKE.items() if isinstance(data, dict) and key in data), ""
+    )
+    return f"not a device profile (no 'points' or 'model' key{hint})"
+
 
 def load_profile(path: Path) -> Profile:
     """Load and validate one profile file; the file stem must equal its ``id``."""
+    why = not_a_profile(path)
+    if why is not None:
+        raise ConfigError(path, [("", why)])
     profile = load_model(Profile, path)
     if profile.id != path.stem:
         raise ConfigError(path, [("id", f"'{profile.id}' must equal the file name '{path.stem}'")])
@@ -28,11 +51,18 @@ def load_meter_profile(path: Path) -> MeterProfile:
 
 
 class ProfileSet(Mapping[str, Profile]):
-    """Modbus profiles by id; DL/T 645 meter profiles by id in ``meters``."""
+    """Modbus profiles by id; DL/T 645 meter profiles by id in ``meters``; ``skipped`` lists the files of the
+    directory that are not profiles, with why."""
 
-    def __init__(self, profiles: dict[str, Profile], meters: dict[str, MeterProfile] | None = None) -> None:
+    def __init__(
+        self,
+        profiles: dict[str, Profile],
+        meters: dict[str, MeterProfile] | None = None,
+        skipped: list[tuple[Path, str]] | None = None,
+    ) -> None:
         self._profiles = profiles
         self.meters = meters or {}
+        self.skipped = skipped or []
 
     def __getitem__(self, key: str) -> Profile:
         return self._profiles[key]
@@ -45,14 +75,24 @@ class ProfileSet(Mapping[str, Profile]):
 
 
 def load_profiles(directory: Path) -> ProfileSet:
-    """Load every ``*.yaml`` in ``directory``; all errors are reported together."""
+    """Load every ``*.yaml`` in ``directory``; all errors are reported together.
+
+    A YAML file that is not a profile at all (:func:`not_a_profile`) is skipped
+    with a warning rather than reported as a broken profile.
+    """
     if not directory.is_dir():
         raise ConfigError(directory, [("", "profile directory does not exist")])
     profiles: dict[str, Profile] = {}
     meters: dict[str, MeterProfile] = {}
     problems: list[tuple[str, str]] = []
+    skipped: list[tuple[Path, str]] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
+            why = not_a_profile(path)
+            if why is not None:
+                log.warning("%s: %s; skipped", path, why)
+                skipped.append((path, why))
+                continue
             data = read_yaml(path)
             if isinstance(data, dict) and data.get("protocol") == "dlt645":
                 meters[path.stem] = load_meter_profile(path)
@@ -62,7 +102,7 @@ def load_profiles(directory: Path) -> ProfileSet:
             problems.extend((f"{path.name}: {k}" if k else path.name, m) for k, m in exc.problems)
     if problems:
         raise ConfigError(directory, problems)
-    return ProfileSet(profiles, meters)
+    return ProfileSet(profiles, meters, skipped)
 
 
 def default_profile_dir() -> Path:

@@ -20,49 +20,38 @@ A profile file looks like this (every key is documented in
         range: [-40, 80]
 
 Validation cross-checks fields: a coil holds only ``bool``; ``bit`` only on a
-16-bit register; points of one table may not overlap; enum maps only on integer
-types; a scale of zero is refused.
+16-bit register; points of one table may not overlap, except bit/mask fields of
+the same register(s) with disjoint bits (:mod:`citysense.profiles.overlap`);
+enum maps only on integer types; a scale of zero is refused; ``scale_from`` and
+``unit_from`` name another plain integer point.
 """
 
 from __future__ import annotations
 
-import enum
-import itertools
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from citysense.codec import ByteOrder, DataType, WordOrder, register_count
+from citysense.codec import INTEGERS, ByteOrder, WordOrder
 from citysense.contract import ID_PATTERN
 from citysense.profiles.alertrules import AlertRule
+from citysense.profiles.overlap import check_overlaps
+from citysense.profiles.point import (
+    Address,
+    Aggregate,
+    MetricName,
+    Point,
+    ReportMode,
+    ReportSpec,
+    ScaleFrom,
+    Strict,
+    Table,
+    UnitFrom,
+)
 from citysense.yamlconf import keyed
 
-MetricName = Annotated[str, Field(pattern=r"^[a-z](?:_?[a-z0-9])*$", max_length=64)]
-
-
-class Table(enum.StrEnum):
-    """Modbus data table; the read function code follows from it."""
-
-    COIL = "coil"  # FC 1 read, FC 5/15 write
-    DISCRETE_INPUT = "discrete_input"  # FC 2
-    INPUT = "input"  # FC 4
-    HOLDING = "holding"  # FC 3 read, FC 6/16 write
-
-    @property
-    def is_bit_table(self) -> bool:
-        """True for tables addressed in bits rather than 16-bit registers."""
-        return self in (Table.COIL, Table.DISCRETE_INPUT)
-
-    @property
-    def read_function_code(self) -> int:
-        """The Modbus function code that reads this table."""
-        return {Table.COIL: 1, Table.DISCRETE_INPUT: 2, Table.HOLDING: 3, Table.INPUT: 4}[self]
-
-
-class Strict(BaseModel):
-    """Base for declarative files: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Address", "Aggregate", "MetricName", "Point", "Profile", "ReportMode", "ReportSpec", "ScaleFrom",
+           "Strict", "Table", "UnitFrom", "WireDefaults"]  # fmt: skip
 
 
 class WireDefaults(Strict):
@@ -73,102 +62,6 @@ class WireDefaults(Strict):
     address_base: Annotated[int, Field(ge=0, le=1)] = 0
     max_registers_per_request: Annotated[int, Field(ge=1, le=125)] = 100
     max_gap_registers: Annotated[int, Field(ge=0, le=100)] = 10
-
-
-class ReportMode(enum.StrEnum):
-    """When the agent forwards a point's readings (docs/edge-agent.md, "Report strategies")."""
-
-    EVERY_POLL = "every_poll"  # every reading
-    ON_CHANGE = "on_change"  # when the value moves more than ``deadband`` (or the quality changes)
-    CHANGE_OR_HEARTBEAT = "change_or_heartbeat"  # on change, and at least every ``heartbeat_s``
-    AGGREGATE = "aggregate"  # one reading per ``interval_s``: min, max, mean, sum or count of the good values
-
-
-class Aggregate(enum.StrEnum):
-    """Aggregation of the good values of one report interval."""
-
-    MIN = "min"
-    MAX = "max"
-    MEAN = "mean"
-    SUM = "sum"
-    COUNT = "count"
-
-
-class ReportSpec(Strict):
-    """A point's report strategy; readings of bad quality are always forwarded when the quality changes."""
-
-    mode: ReportMode = ReportMode.EVERY_POLL
-    deadband: Annotated[float, Field(ge=0)] = 0.0
-    heartbeat_s: Annotated[float | None, Field(gt=0, le=86400)] = None
-    interval_s: Annotated[float | None, Field(gt=0, le=86400)] = None
-    aggregate: Aggregate | None = None
-
-    @model_validator(mode="after")
-    def _needs(self) -> Self:
-        if self.mode is ReportMode.CHANGE_OR_HEARTBEAT and self.heartbeat_s is None:
-            raise ValueError("mode 'change_or_heartbeat' needs 'heartbeat_s'")
-        if self.mode is ReportMode.AGGREGATE and (self.interval_s is None or self.aggregate is None):
-            raise ValueError("mode 'aggregate' needs 'interval_s' and 'aggregate' (min, max, mean, sum or count)")
-        if self.mode is not ReportMode.AGGREGATE and self.aggregate is not None:
-            raise ValueError("'aggregate' applies only to mode 'aggregate'")
-        return self
-
-
-class Point(Strict):
-    """One measured or settable quantity of the device."""
-
-    metric: MetricName
-    name: str = ""
-    table: Table
-    address: Annotated[int, Field(ge=0, le=65536, description="As printed in the manual; see address_base")]
-    type: DataType
-    length: Annotated[int | None, Field(ge=1, le=64, description="Registers of a string")] = None
-    byte_order: ByteOrder | None = None
-    word_order: WordOrder | None = None
-    bit: Annotated[int | None, Field(ge=0, le=15, description="Bit of a 16-bit register, 0 = LSB")] = None
-    mask: Annotated[int | None, Field(ge=1, le=0xFFFFFFFFFFFFFFFF)] = None
-    shift: Annotated[int, Field(ge=0, le=63)] = 0
-    scale: float = 1.0
-    offset: float = 0.0
-    unit: str = ""
-    range: tuple[float, float] | None = None
-    sentinels: list[int] = Field(default_factory=list, description="Raw values meaning 'no value'")
-    enum: dict[int, str] | None = None
-    writable: bool = False
-    report: ReportSpec = ReportSpec()
-    description: str = ""
-
-    @property
-    def register_count(self) -> int:
-        """How many registers (or bits, for coil tables) this point occupies."""
-        if self.table.is_bit_table:
-            return 1
-        return register_count(self.type, self.length)
-
-    @model_validator(mode="after")
-    def _cross_check(self) -> Self:
-        if self.table.is_bit_table and self.type is not DataType.BOOL:
-            raise ValueError(f"a {self.table.value} holds one bit: type must be 'bool', not '{self.type.value}'")
-        if self.type is DataType.STRING and self.length is None:
-            raise ValueError("a string point needs 'length' (registers)")
-        if self.type is not DataType.STRING and self.length is not None:
-            raise ValueError("'length' applies only to strings")
-        one_register = (DataType.BOOL, DataType.UINT16, DataType.INT16)
-        if self.bit is not None and (self.table.is_bit_table or self.type not in one_register):
-            raise ValueError(
-                "'bit' picks a bit of one 16-bit register: use type bool/uint16 on an input or holding register"
-            )
-        if self.type is DataType.BOOL and not self.table.is_bit_table and self.bit is None:
-            raise ValueError("a bool in a register needs 'bit'")
-        if self.scale == 0:
-            raise ValueError("'scale' must not be 0")
-        if self.range is not None and self.range[0] > self.range[1]:
-            raise ValueError(f"'range' minimum {self.range[0]} exceeds maximum {self.range[1]}")
-        if self.enum is not None and self.type in (DataType.FLOAT32, DataType.FLOAT64, DataType.STRING):
-            raise ValueError("'enum' maps integer states; it cannot apply to floats or strings")
-        if self.type in (DataType.STRING, DataType.BOOL) and (self.scale != 1.0 or self.offset != 0.0):
-            raise ValueError(f"'scale'/'offset' do not apply to {self.type.value}")
-        return self
 
 
 class Profile(Strict):
@@ -187,32 +80,27 @@ class Profile(Strict):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Self:
-        seen_metrics: set[str] = set()
-        spans: dict[Table, list[tuple[int, int, int, int | None]]] = {}
+        seen_metrics: dict[str, Point] = {}
         base = self.defaults.address_base
         for i, p in enumerate(self.points):
             if p.metric in seen_metrics:
                 raise keyed(f"points.{i}.metric", f"metric '{p.metric}' is defined twice")
-            seen_metrics.add(p.metric)
-            if p.address < base:
+            seen_metrics[p.metric] = p
+            if min(p.manual_addresses()) < base:
                 raise keyed(f"points.{i}.address", f"address {p.address} is below address_base {base}")
-            end = p.address + p.register_count
-            if end - base > 65536:
+            if max(p.manual_addresses()) + 1 - base > 65536:
                 raise keyed(f"points.{i}.address", f"{p.register_count} registers from {p.address} run past 65535")
-            spans.setdefault(p.table, []).append((p.address, end, i, p.bit))
+        for i, p in enumerate(self.points):
+            for key, ref in (("scale_from", p.scale_from), ("unit_from", p.unit_from)):
+                if ref is not None:
+                    _check_reference(i, key, p, seen_metrics.get(ref.metric))
         rule_ids = [r.id for r in self.alerts]
         if len(rule_ids) != len(set(rule_ids)):
             raise ValueError("alert rule ids must be unique within a profile")
         for r in self.alerts:
             if r.metric is not None and r.metric not in seen_metrics:
                 raise ValueError(f"alert rule '{r.id}': profile has no metric '{r.metric}'")
-        for table, items in spans.items():
-            items.sort()
-            for (a0, a1, i0, b0), (c0, _c1, i1, b1) in itertools.pairwise(items):
-                shares_bits = b0 is not None and b1 is not None and a0 == c0 and a1 == c0 + 1
-                if c0 < a1 and not (shares_bits and b0 != b1):
-                    m0, m1 = self.points[i0].metric, self.points[i1].metric
-                    raise keyed(f"points.{i1}.address", f"points '{m0}' and '{m1}' overlap in the {table.value} table")
+        check_overlaps(self.points)
         return self
 
     def point(self, metric: str) -> Point:
@@ -233,3 +121,14 @@ class Profile(Strict):
     def word_order(self, point: Point) -> WordOrder:
         """Effective word order of ``point``."""
         return point.word_order or self.defaults.word_order
+
+
+def _check_reference(i: int, key: str, point: Point, ref: Point | None) -> None:
+    """``scale_from``/``unit_from`` must name a polled integer point that is not itself dynamic."""
+    target = getattr(point, key).metric
+    if ref is None:
+        raise keyed(f"points.{i}.{key}", f"profile has no metric '{target}'")
+    if ref is point or ref.write_only or ref.type not in INTEGERS:
+        raise keyed(f"points.{i}.{key}", f"'{target}' must be another polled integer point (a 'decimals' register)")
+    if ref.scale_from is not None or ref.scale != 1.0 or ref.offset != 0.0:
+        raise keyed(f"points.{i}.{key}", f"'{target}' must be read as a plain integer (no scale, offset, scale_from)")

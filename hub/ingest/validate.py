@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from citysense.codec import DataType
 from citysense.contract import Reading, TelemetryBatch
 from citysense.profiles import Point, Profile, ProfileSet
 from citysense.quality import BY_WIRE, Quality
@@ -120,7 +119,7 @@ def _target(node: NodeView, profiles: ProfileSet, device: str, metric: str) -> _
     dev = node.devices.get(device)
     profile = None if dev is None else profiles.get(dev.profile)
     point = None if profile is None else _point(profile, metric)
-    if dev is None or point is None or point.type is DataType.STRING:
+    if dev is None or point is None or point.is_text:
         return None
     low, high = point.range if point.range is not None else (-_BIG, _BIG)
     return _Target(dev.uid, dev.profile, max(float(low), -_BIG), min(float(high), _BIG), dev.tags)
@@ -135,8 +134,8 @@ def _check(r: Reading | FastReading, node: NodeView, profiles: ProfileSet, now_m
     point = None if profile is None else _point(profile, r.metric)
     if point is None:
         return Rejected(r, "unknown_metric", f"profile '{dev.profile}' has no metric '{r.metric}'")
-    if isinstance(r.value, str) != (point.type is DataType.STRING) and r.value is not None:
-        want = "text" if point.type is DataType.STRING else "a number"
+    if isinstance(r.value, str) != point.is_text and r.value is not None:
+        want = "text" if point.is_text else "a number"
         return Rejected(r, "wrong_type", f"{dev.uid}.{r.metric} takes {want}, got {r.value!r:.80}")
     if r.ts_ms > now_ms + MAX_FUTURE_MS:
         return Rejected(r, "future_timestamp", f"ts_ms {r.ts_ms} is ahead of hub time {now_ms}")

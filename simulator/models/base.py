@@ -79,6 +79,10 @@ def neutral_value(point: Point) -> Value:
         return False
     if point.type.value == "string":
         return "SIM"
+    if point.type.value == "time_hm":
+        return "00:00"
+    if point.type.value == "datetime":
+        return "2026-01-01T00:00:00"
     lo, hi = point.range if point.range is not None else (0.0, 100.0)
     mid = (lo + hi) / 2
     return mid if point.type.value.startswith("float") else round(mid / point.scale) * point.scale

@@ -79,3 +79,19 @@ def test_a_bit_point_encodes_only_its_bit() -> None:
     assert to_raw(prof, p, True) == [0b100000]
     assert to_raw(prof, p, False) == [0]
     assert to_value(prof, p, [0b100001]) == (True, Quality.GOOD)
+
+
+def test_a_scale_from_write_is_checked_without_the_decimals_and_encoded_with_them() -> None:
+    from citysense.profiles import load_profiles
+    from citysense.profiles.loader import default_profile_dir
+    from citysense.profiles.transform import check_value
+
+    level = load_profiles(default_profile_dir())["level_decimals_rs485"]
+    offset = level.point("zero_offset")
+    check_value(level, offset, 0.05)  # the hub's check: no decimals at hand, nothing wrong with the value
+    with pytest.raises(CodecError, match="valid range"):
+        check_value(level, offset, 40000)
+    with pytest.raises(CodecError, match="scale of 'zero_offset' is unknown"):
+        to_raw(level, offset, 0.05)  # never encoded with a guessed scale
+    assert to_raw(level, offset, 0.05, {"decimal_places": 2}) == [5]
+    assert to_raw(level, offset, 0.05, {"decimal_places": 3}) == [50]

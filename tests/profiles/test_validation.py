@@ -69,6 +69,65 @@ def test_overlapping_points_are_refused(tmp_path: Path) -> None:
     assert any("'level' and 'flow' overlap" in msg for _, msg in err.problems)
 
 
+STATUS = "  - {{metric: {m}, table: holding, address: {a}, type: {t}, {extra}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        pytest.param(
+            {"m": "phase", "a": 8, "t": "uint16", "extra": "mask: 0x000C, shift: 2"},
+            "both use bits 0x0004",
+            id="masks-intersect",
+        ),
+        pytest.param(
+            {"m": "raw", "a": 8, "t": "uint16", "extra": "unit: ''"}, "'raw' uses whole registers", id="plain"
+        ),
+        pytest.param(
+            {"m": "wide", "a": 7, "t": "uint32", "extra": "mask: 0x00010000"}, "exactly the same ones", id="other-span"
+        ),
+        pytest.param(
+            {"m": "both", "a": 7, "t": "uint32", "extra": "addresses: [7, 8]"}, "uses whole registers", id="multi"
+        ),
+    ],
+)
+def test_a_true_overlap_says_why(tmp_path: Path, second: dict[str, object], why: str) -> None:
+    first = STATUS.format(m="fault", a=8, t="uint16", extra="mask: 0x0006, shift: 1")
+    err = _error(tmp_path, GOOD.format(id="gauge") + first + STATUS.format(**second))
+    [(key, msg)] = err.problems
+    assert key == "points.2.address" and f"'fault' and '{second['m']}' overlap at holding register 0x0008" in msg
+    assert why in msg, msg
+
+
+def test_bit_fields_with_disjoint_bits_share_a_status_word(tmp_path: Path) -> None:
+    fields = [("running", "bit: 0, type: bool"), ("phase", "mask: 0x000C, shift: 2, type: uint16"),
+              ("input", "mask: 0xC000, shift: 14, type: uint16")]  # fmt: skip
+    text = GOOD.format(id="gauge") + "".join(
+        f"  - {{metric: {m}, table: holding, address: 8, {extra}}}\n" for m, extra in fields
+    )
+    assert [p.field_mask for p in load_profile(_write(tmp_path, text)).points[1:]] == [0x0001, 0x000C, 0xC000]
+
+
+@pytest.mark.parametrize(
+    ("point", "words"),
+    [
+        ("{metric: x, table: holding, address: 8, type: int16, scale_from: {metric: nope}}", "no metric 'nope'"),
+        ("{metric: x, table: holding, address: 8, type: int16, scale_from: {metric: level}}", "polled integer"),
+        ("{metric: x, table: holding, address: 8, type: float32, bcd: true}", "'bcd' applies to"),
+        ("{metric: x, table: holding, address: 8, type: time_hm, scale: 2}", "is a time"),
+        ("{metric: x, table: holding, address: 8, type: uint16, write_only: true}", "must also be 'writable'"),
+        ("{metric: x, table: input, address: 8, type: uint16, writable: true}", "read-only"),
+        ("{metric: x, table: holding, address: 8, type: uint32, writable: true, write_function_code: 6}",
+         "writes one register"),
+        ("{metric: x, table: coil, address: 8, type: bool, writable: true, write_function_code: 16}", "one of (5, 15)"),
+        ("{metric: x, table: holding, addresses: [8, 9, 10], type: uint32}", "got 3"),
+    ],
+)  # fmt: skip
+def test_new_keys_are_cross_checked(tmp_path: Path, point: str, words: str) -> None:
+    err = _error(tmp_path, GOOD.format(id="gauge") + f"  - {point}\n")
+    assert any(words in msg for _, msg in err.problems), err.problems
+
+
 def test_file_name_must_match_id(tmp_path: Path) -> None:
     err = _error(tmp_path, GOOD.format(id="other"))
     assert err.problems == [("id", "'other' must equal the file name 'gauge'")]

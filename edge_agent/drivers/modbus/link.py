@@ -25,6 +25,20 @@ from citysense.quality import Quality
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
+_PYMODBUS = logging.getLogger("pymodbus")
+
+
+def quiet_pymodbus() -> None:
+    """Keep pymodbus from logging an ERROR and a frame dump for every failed request.
+
+    The link turns every failure into a :class:`ModbusError` and the poller logs
+    a device's failure and recovery once each; pymodbus' own lines would repeat
+    that on every poll. Unless logging runs at DEBUG (a technician chasing
+    frames), or someone configured pymodbus' logger, it is set to CRITICAL.
+    """
+    if _PYMODBUS.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
+        _PYMODBUS.setLevel(logging.CRITICAL)
+
 
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
@@ -72,6 +86,7 @@ class ModbusLink:
     """Serialised access to one Modbus connection."""
 
     def __init__(self, conn: Connection) -> None:
+        quiet_pymodbus()
         self.conn = conn
         self._lock = BusLock()
         self._client: _Client | None = None
@@ -138,19 +153,26 @@ class ModbusLink:
             return [1 if b else 0 for b in rr.bits[:count]]
         return list(rr.registers)
 
-    async def write(self, table: Table, unit: int, start: int, values: list[int]) -> None:
-        """Write coils (FC 5 one, FC 15 many) or holding registers (FC 6 one, FC 16 many), ahead of polls."""
+    async def write(
+        self, table: Table, unit: int, start: int, values: list[int], *, function_code: int | None = None
+    ) -> None:
+        """Write coils (FC 5 one, FC 15 many) or holding registers (FC 6 one, FC 16 many), ahead of polls.
+
+        ``function_code`` forces FC 15/16 even for one value (devices such as the EPEVER
+        Tracer series accept only FC 16 for holding registers).
+        """
         if table not in (Table.COIL, Table.HOLDING):
             raise ModbusError(Quality.DEVICE_EXCEPTION, f"the {table.value} table is read-only")
+        multiple = len(values) > 1 or function_code in (15, 16)
 
         async def call(client: _Client) -> Any:
             if table is Table.COIL:
-                if len(values) == 1:
-                    return await client.write_coil(start, bool(values[0]), device_id=unit)
-                return await client.write_coils(start, [bool(v) for v in values], device_id=unit)
-            if len(values) == 1:
-                return await client.write_register(start, values[0], device_id=unit)
-            return await client.write_registers(start, values, device_id=unit)
+                if not multiple:
+                    return await client.write_coil(start, bool(values[0]), device_id=unit)  # FC 5
+                return await client.write_coils(start, [bool(v) for v in values], device_id=unit)  # FC 15
+            if not multiple:
+                return await client.write_register(start, values[0], device_id=unit)  # FC 6
+            return await client.write_registers(start, values, device_id=unit)  # FC 16
 
         await self._transact(unit, call, urgent=True)
 

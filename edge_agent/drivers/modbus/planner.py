@@ -10,6 +10,10 @@ When a device refuses a merged request (exception 2, "illegal data address",
 because the request spans a hole in its map) the poller halves it with
 :func:`split` until every part is answered or holds one point, and keeps the
 result as its new plan: the bad range is found once and remembered.
+
+A value built from registers that are not contiguous (``addresses``) is
+planned as one single-register *part* per address; the decoder gathers the
+parts from whichever requests hold them. Write-only points are never planned.
 """
 
 from __future__ import annotations
@@ -22,14 +26,30 @@ from citysense.profiles.model import Point, Profile, Table
 MAX_BITS_PER_REQUEST = 2000
 
 
+def part_length(point: Point) -> int:
+    """Registers of one planned part of ``point``: one per address of a non-contiguous value."""
+    return 1 if point.addresses is not None else point.register_count
+
+
 @dataclass(frozen=True, slots=True)
 class ReadRequest:
-    """One Modbus read: ``count`` registers (or bits) of ``table`` from ``start``."""
+    """One Modbus read: ``count`` registers (or bits) of ``table`` from ``start``.
+
+    ``parts`` are the ``(pdu_address, point)`` pieces it carries, by address.
+    """
 
     table: Table
     start: int
     count: int
-    points: tuple[Point, ...]
+    parts: tuple[tuple[int, Point], ...]
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        """The points with a part in this request, each once, by address."""
+        seen: dict[str, Point] = {}
+        for _, p in self.parts:
+            seen.setdefault(p.metric, p)
+        return tuple(seen.values())
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -37,9 +57,9 @@ class ReadRequest:
         return (self.table.value, self.start, self.count)
 
     def slice_of(self, point: Point, address: int, values: list[int]) -> list[int]:
-        """Return the part of ``values`` (this request's answer) that holds ``point``."""
+        """Return the part of ``values`` (this request's answer) that holds ``point``'s part at ``address``."""
         offset = address - self.start
-        return values[offset : offset + point.register_count]
+        return values[offset : offset + part_length(point)]
 
 
 def plan(
@@ -47,7 +67,7 @@ def plan(
     max_count: int = 100,
     max_gap: int = 10,
 ) -> list[ReadRequest]:
-    """Plan requests for ``(pdu_address, point)`` pairs; see the module docstring."""
+    """Plan requests for ``(pdu_address, point)`` parts; see the module docstring."""
     by_table: dict[Table, list[tuple[int, Point]]] = {}
     for address, point in points:
         by_table.setdefault(point.table, []).append((address, point))
@@ -55,41 +75,58 @@ def plan(
     for table in sorted(by_table, key=lambda t: t.read_function_code):
         cap = MAX_BITS_PER_REQUEST if table.is_bit_table else max_count
         items = sorted(by_table[table], key=lambda item: (item[0], item[1].metric))
-        start, end = items[0][0], items[0][0] + items[0][1].register_count
-        members: list[Point] = [items[0][1]]
+        start, end = items[0][0], items[0][0] + part_length(items[0][1])
+        members: list[tuple[int, Point]] = [items[0]]
         for address, point in items[1:]:
-            new_end = max(end, address + point.register_count)
+            new_end = max(end, address + part_length(point))
             if address - end <= max_gap and new_end - start <= cap:
                 end = new_end
-                members.append(point)
+                members.append((address, point))
                 continue
             requests.append(ReadRequest(table, start, end - start, tuple(members)))
-            start, end, members = address, address + point.register_count, [point]
+            start, end, members = address, address + part_length(point), [(address, point)]
         requests.append(ReadRequest(table, start, end - start, tuple(members)))
     return requests
 
 
+def profile_parts(profile: Profile) -> list[tuple[int, Point]]:
+    """The ``(pdu_address, point)`` parts of every polled point of ``profile``."""
+    base = profile.defaults.address_base
+    parts: list[tuple[int, Point]] = []
+    for p in profile.points:
+        if not p.polled:
+            continue
+        if p.addresses is not None:
+            parts.extend((a - base, p) for a in p.addresses)
+        else:
+            parts.append((p.address - base, p))
+    return parts
+
+
 def plan_profile(profile: Profile) -> list[ReadRequest]:
-    """Plan the requests that read every point of ``profile``."""
-    return plan(
-        ((profile.pdu_address(p), p) for p in profile.points),
-        max_count=profile.defaults.max_registers_per_request,
-        max_gap=profile.defaults.max_gap_registers,
-    )
+    """Plan the requests that read every polled point of ``profile`` (none when all are write-only)."""
+    parts = profile_parts(profile)
+    if not parts:
+        return []
+    return plan(parts, max_count=profile.defaults.max_registers_per_request, max_gap=profile.defaults.max_gap_registers)
 
 
 def span(table: Table, items: Sequence[tuple[int, Point]]) -> ReadRequest:
-    """The one request covering ``(pdu_address, point)`` pairs exactly."""
+    """The one request covering ``(pdu_address, point)`` parts exactly."""
     start = min(a for a, _ in items)
-    end = max(a + p.register_count for a, p in items)
-    return ReadRequest(table, start, end - start, tuple(p for _, p in sorted(items, key=lambda i: i[0])))
+    end = max(a + part_length(p) for a, p in items)
+    return ReadRequest(table, start, end - start, tuple(sorted(items, key=lambda i: i[0])))
 
 
-def split(req: ReadRequest, address_of: Callable[[Point], int]) -> tuple[ReadRequest, ReadRequest]:
-    """Halve a refused request at a point boundary (never inside a multi-register value)."""
-    if len(req.points) < 2:
+def split(req: ReadRequest, address_of: Callable[[Point], int] | None = None) -> tuple[ReadRequest, ReadRequest]:
+    """Halve a refused request at a part boundary (never inside a multi-register value).
+
+    ``address_of`` is accepted for compatibility; the request's parts carry their addresses.
+    """
+    del address_of
+    if len(req.parts) < 2:
         raise ValueError("a request for one point cannot be split")
-    items = sorted(((address_of(p), p) for p in req.points), key=lambda i: i[0])
+    items = sorted(req.parts, key=lambda i: i[0])
     half = len(items) // 2
     return span(req.table, items[:half]), span(req.table, items[half:])
 
@@ -105,7 +142,7 @@ def rejoin(parts: Sequence[ReadRequest], max_count: int) -> list[ReadRequest]:
             and prev.start + prev.count == part.start
             and prev.count + part.count <= max_count
         ):
-            out[-1] = ReadRequest(part.table, prev.start, prev.count + part.count, prev.points + part.points)
+            out[-1] = ReadRequest(part.table, prev.start, prev.count + part.count, prev.parts + part.parts)
         else:
             out.append(part)
     return out

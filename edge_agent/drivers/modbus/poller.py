@@ -16,10 +16,10 @@ import logging
 import time
 
 from citysense.contract import DeviceHealth, Reading
-from citysense.profiles.model import Point, Profile
-from citysense.profiles.transform import to_value
+from citysense.profiles.model import Profile
 from citysense.quality import Quality
 from edge_agent.drivers import ReadingSink
+from edge_agent.drivers.modbus.decoder import PlanDecoder
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
 from edge_agent.errors import ModbusError
@@ -53,7 +53,7 @@ class DevicePoller:
         self.sink = sink
         self.interval_s = interval_s
         self.requests = plan_profile(profile)
-        self.reporter = Reporter({p.metric: p.report for p in profile.points})
+        self.reporter = Reporter({p.metric: p.report for p in profile.points if p.polled})
         self._failing = False
         self.failed_polls = 0  # consecutive polls in which the unit did not answer at all
         self.quarantine_s = 0.0
@@ -64,6 +64,7 @@ class DevicePoller:
         self.polls = 0
         self.refused: set[tuple[str, int, int]] = set()  # single-point requests the device refuses
         self._answered = False
+        self._decoders: dict[tuple[tuple[str, int, int], ...], PlanDecoder] = {}
 
     @property
     def quarantined(self) -> bool:
@@ -100,23 +101,25 @@ class DevicePoller:
             await asyncio.sleep(next_tick - now)
 
     async def poll_once(self) -> list[Reading]:
-        """Execute every planned request once and return one reading per point."""
+        """Execute every planned request once and return one reading per polled point."""
+        if not self.requests:  # only write-only points: nothing to poll
+            return []
         self.polls += 1
-        out: list[Reading] = []
         self._answered = False
         silent: ModbusError | None = None
         rtts: list[float] = []
         plan: list[ReadRequest] = []
+        done: list[ReadRequest] = []  # what was asked this poll (split parts included), for the decoder
+        results: list[list[int] | ModbusError] = []
+        stamps: list[int] = []  # the time each request completed
         for req in self.requests:
-            if silent is not None:  # the unit did not answer this poll: do not spend a timeout per request
+            if silent is not None or (req.key in self.refused and self.polls % REPROBE_EVERY):
+                # The unit did not answer this poll (do not spend a timeout per request), or a known hole
+                # (reported without asking; re-asked every REPROBE_EVERY polls).
                 plan.append(req)
-                out.extend(self._reading(p, None, silent.quality, time.time_ns() // 1_000_000) for p in req.points)
-                continue
-            if req.key in self.refused and self.polls % REPROBE_EVERY:
-                plan.append(req)  # a known hole: report it without asking (re-asked every REPROBE_EVERY polls)
-                out.extend(
-                    self._reading(p, None, Quality.DEVICE_EXCEPTION, time.time_ns() // 1_000_000) for p in req.points
-                )
+                done.append(req)
+                results.append(silent or ModbusError(Quality.DEVICE_EXCEPTION, "refused before"))
+                stamps.append(time.time_ns() // 1_000_000)
                 continue
             parts = await self._read(req, rtts)
             if len(parts) > 1:  # keep the split, re-joining neighbours that were both answered
@@ -127,17 +130,18 @@ class DevicePoller:
             else:
                 plan.append(req)
             for part, result in parts:
-                ts_ms = time.time_ns() // 1_000_000  # the time this request completed
+                ts_ms = time.time_ns() // 1_000_000
                 if isinstance(result, ModbusError):
                     if result.quality in _SILENT and not self._answered:
                         silent = result
-                    elif _splittable(result) and len(part.points) == 1:
+                    elif _splittable(result) and len(part.parts) == 1:
                         self.refused.add(part.key)
-                    out.extend(self._reading(p, None, result.quality, ts_ms) for p in part.points)
                 else:
                     self.refused.discard(part.key)
                     self.last_good_ms = ts_ms
-                    out.extend(self._decode(part, result, ts_ms))
+                done.append(part)
+                results.append(result)
+                stamps.append(ts_ms)
         if plan != self.requests:
             log.info(
                 "%s: read plan now %d requests (was %d) after refused reads",
@@ -149,7 +153,17 @@ class DevicePoller:
         if rtts:
             self.rtt_ms = sum(rtts) / len(rtts)
         self._update_state(self._answered, silent)
-        return out
+        return self._decoder(done).decode(results, stamps)
+
+    def _decoder(self, requests: list[ReadRequest]) -> PlanDecoder:
+        """The decoder compiled for this sequence of requests (compiled once, kept while the plan holds)."""
+        key = tuple(r.key for r in requests)
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            if len(self._decoders) > 16:  # plans change only when a device refuses ranges: keep few
+                self._decoders.clear()
+            decoder = self._decoders[key] = PlanDecoder(self.device_id, self.profile, requests)
+        return decoder
 
     async def _read(self, req: ReadRequest, rtts: list[float]) -> list[tuple[ReadRequest, list[int] | ModbusError]]:
         """Read ``req``; when the device refuses it, split it and read the halves (see the planner)."""
@@ -162,7 +176,7 @@ class DevicePoller:
             if exc.quality not in _SILENT:
                 self._answered = True
             # Split on a refused address range, or on a timeout of a unit that otherwise answers this poll.
-            if len(req.points) > 1 and (_splittable(exc) or (exc.quality is Quality.TIMEOUT and self._answered)):
+            if len(req.parts) > 1 and (_splittable(exc) or (exc.quality is Quality.TIMEOUT and self._answered)):
                 first, second = split(req, self.profile.pdu_address)
                 return [*await self._read(first, rtts), *await self._read(second, rtts)]
             return [(req, exc)]
@@ -188,16 +202,6 @@ class DevicePoller:
                     "%s: unit %d quarantined after %d silent polls (%s); retrying every %.0f s",
                     self.device_id, self.unit_id, self.failed_polls, silent, self.quarantine_s,
                 )  # fmt: skip
-
-    def _decode(self, req: ReadRequest, values: list[int], ts_ms: int) -> list[Reading]:
-        out = []
-        for p in req.points:
-            value, quality = to_value(self.profile, p, req.slice_of(p, self.profile.pdu_address(p), values))
-            out.append(self._reading(p, value, quality, ts_ms))
-        return out
-
-    def _reading(self, p: Point, value: float | int | bool | str | None, q: Quality, ts_ms: int) -> Reading:
-        return Reading(device=self.device_id, metric=p.metric, value=value, unit=p.unit, ts_ms=ts_ms, quality=q.wire)
 
     def _note_failure(self, exc: ModbusError) -> None:
         # Log a device's failure once and its recovery once, not every poll.

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from citysense.contract import ID_PATTERN, Command
 from citysense.errors import CodecError
-from citysense.profiles.transform import to_raw
+from citysense.profiles.transform import check_value
 from hub.api.deps import Services, ensure_sees
 from hub.api.policy import WRITERS, ChangeNode, CommandNode
 from hub.api.schemas import NodeId
@@ -85,7 +85,7 @@ def check_write(services: Services, node: Node, device: str | None, metric: str 
             raise HTTPException(400, f"'{value}' is not a state of '{metric}' ({', '.join(point.enum.values())})")
         value = by_name[value]
     try:
-        to_raw(profile, point, value)
+        check_value(profile, point, value)  # the node applies scale_from with its device's decimals
     except CodecError as exc:
         raise HTTPException(400, str(exc)) from exc
     return value

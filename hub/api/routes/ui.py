@@ -105,7 +105,7 @@ async def get_map_node(services: Services, who: ReadNode, request: Request, node
                 "lines": chart_lines(rules, p.metric),
             }
             for p in profile.points
-            if p.type is not DataType.STRING
+            if not p.is_text
         ]
         devices.append({"uid": d.uid, "id": d.local_id, "profile": d.profile, "model": profile.model, "points": points})
     return {**card, "devices": devices, "alarms": [alarm_public(a) for a in alarms]}
