@@ -48,6 +48,8 @@ class HubLink(Strict):
     """How the agent reaches the hub's MQTT broker."""
 
     url: str = "mqtt://127.0.0.1:1883"
+    # More members of a clustered broker (NATS, docs/scale-out.md): tried in turn after url fails.
+    failover_urls: list[str] = Field(default_factory=list, max_length=8)
     username: str | None = None
     password: SecretStr | None = None
     topic_prefix: str = DEFAULT_PREFIX
@@ -74,6 +76,20 @@ class HubLink(Strict):
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("expected mqtt://host[:port] or mqtts://host[:port]")
         return v
+
+    @model_validator(mode="after")
+    def _failover_like_url(self) -> Self:
+        for i, other in enumerate(self.failover_urls):
+            parts = urlsplit(other)
+            if parts.scheme != urlsplit(self.url).scheme or not parts.hostname:
+                raise keyed(f"failover_urls.{i}", f"expected {urlsplit(self.url).scheme}://host[:port] like url")
+        return self
+
+    def endpoint(self, attempt: int) -> tuple[str, int]:
+        """``(host, port)`` to try on the ``attempt``-th consecutive try: url, then each failover url in turn."""
+        urls = [self.url, *self.failover_urls]
+        parts = urlsplit(urls[attempt % len(urls)])
+        return parts.hostname or "", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
     @property
     def host(self) -> str:

@@ -72,6 +72,7 @@ class Control:
         self.config = config
         self.state_path = state_dir / f"{config.node_id}.config.json"
         self.on_config = on_config
+        self._failures = 0  # consecutive failed sessions: each tries the next broker endpoint
 
     def _topic(self, channel: Channel) -> str:
         return topic(self.config.node_id, channel, self.config.hub.topic_prefix)
@@ -83,11 +84,12 @@ class Control:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 log.warning("%s: control channel lost (%s)", self.config.node_id, exc)
+                self._failures += 1
                 await asyncio.sleep(RETRY_S)
 
     async def _session(self) -> None:
         hub = self.config.hub
-        async with hub_client(hub, f"agent-{self.config.node_id}-ctl") as client:
+        async with hub_client(hub, f"agent-{self.config.node_id}-ctl", attempt=self._failures) as client:
             await client.subscribe(self._topic(Channel.CONFIG), qos=1)
             async for msg in client.messages:
                 if str(msg.topic) != self._topic(Channel.CONFIG):  # amqtt (the demo broker) hands out strays

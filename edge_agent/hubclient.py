@@ -7,11 +7,16 @@ import aiomqtt
 from citysense.agentconfig import HubLink
 
 
-def hub_client(hub: HubLink, identifier: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
-    """Return an unconnected client for ``hub`` (credentials, keepalive, TLS, timeouts from the config)."""
+def hub_client(hub: HubLink, identifier: str, will: aiomqtt.Will | None = None, attempt: int = 0) -> aiomqtt.Client:
+    """Return an unconnected client for ``hub`` (credentials, keepalive, TLS, timeouts from the config).
+
+    ``attempt`` counts consecutive failed tries: each goes to the next of the
+    hub's broker endpoints (``url``, then ``failover_urls``).
+    """
+    host, port = hub.endpoint(attempt)
     return aiomqtt.Client(
-        hub.host,
-        hub.port,
+        host,
+        port,
         identifier=identifier,
         username=hub.username,
         password=hub.password.get_secret_value() if hub.password else None,

@@ -174,7 +174,7 @@ class Uplink:
         session = secrets.token_hex(8)
         status_topic = topic(node, Channel.STATUS, hub.topic_prefix)
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
-        async with hub_client(hub, f"agent-{node}", will) as client:
+        async with hub_client(hub, f"agent-{node}", will, attempt=self.policy.failures) as client:
             # The retained acknowledgment arrives on subscribing: what the hub already holds is not re-sent.
             granted = await client.subscribe(topic(node, Channel.ACK, hub.topic_prefix), qos=1,
                                              timeout=hub.connect_timeout_s)  # fmt: skip

@@ -42,7 +42,7 @@ async def run_cluster_worker(settings: ClusterSettings, pipeline: Pipeline, stop
             ),
         )
         worker = PartitionWorker(
-            js,
+            conn,
             pipeline,
             leases,
             PartitionMap(settings.partitions, pipeline.prefix),

@@ -6,7 +6,10 @@ Each partition has one durable pull consumer (``part-<p>``, explicit acks);
 the worker holding the partition's lease fetches from it, hands the batches to
 the same :class:`~hub.ingest.pipeline.Pipeline` a county hub uses (validate,
 dedupe, store or spool, alerts), and acknowledges them to JetStream only then,
-and only while it still holds the lease. A worker that loses a partition stops
+and only while it still holds the lease; then it tells each agent how far its
+batches are durable (the end-to-end acknowledgment: a NATS MQTT PUBACK does
+not mean the message reached the stream, so agents keep every batch until
+this says so). A worker that loses a partition stops
 fetching from it at once; what it fetched and did not acknowledge is delivered
 again to the next owner after ``ack_wait_s``, whose dedupe (the ledger in the
 shared registry database) drops what was already stored. One partition is
@@ -22,12 +25,15 @@ import logging
 from dataclasses import dataclass, field
 
 import nats.errors
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
+from citysense.contract import Channel
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
+from hub.ingest.acks import ack_payload
 from hub.ingest.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -63,7 +69,7 @@ async def ensure_stream(
 class PartitionWorker:
     """Consumes the partitions its :class:`LeaseManager` holds."""
 
-    js: JetStreamContext
+    nc: NatsClient
     pipeline: Pipeline
     leases: LeaseManager
     partitions: PartitionMap
@@ -77,6 +83,9 @@ class PartitionWorker:
     _leaving: set[int] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tg: asyncio.TaskGroup | None = None
+
+    def __post_init__(self) -> None:
+        self.js: JetStreamContext = self.nc.jetstream()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Hold leases and consume until ``stop`` is set; then finish the group in hand and release."""
@@ -119,6 +128,16 @@ class PartitionWorker:
                 await task
             self.pipeline.forget_inflight()  # nothing of that group was acknowledged: JetStream delivers it again
 
+    async def _acknowledge(self, moved: list[tuple[str, str, int]]) -> None:
+        """Tell each node how far its batches are durable (core NATS: MQTT subscribers of ``<node>/ack`` get it).
+
+        Not retained: an agent that is away re-sends after its timeout, and the
+        re-send, a duplicate, is acknowledged at once.
+        """
+        root = self.pipeline.prefix.replace("/", ".")
+        for node, epoch, seq in moved:
+            await self.nc.publish(f"{root}.{node}.{Channel.ACK.value}", ack_payload(node, epoch, seq))
+
     async def _consume(self, p: int, token: int) -> None:
         config = ConsumerConfig(
             durable_name=f"part-{p}",
@@ -148,11 +167,13 @@ class PartitionWorker:
                     if p in self._leaving or self.leases.token(p) != token:
                         return
                     await self.pipeline.handle_many(items)
+                    moved = self.pipeline.progress.take_moved()
                 if self.leases.token(p) != token:  # still ours: only then may JetStream forget them
                     return
                 for m in msgs:
                     await m.ack()
                 self.acked += len(msgs)
+                await self._acknowledge(moved)
         except Fenced as exc:
             log.warning(
                 "worker %s: partition %d fenced (%s); the next owner gets its messages", self.leases.worker, p, exc

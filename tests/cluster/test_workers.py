@@ -76,7 +76,7 @@ async def _fleet(
         )
         pipeline.on_stored.append(observe)
         js = conn.jetstream()
-        pw = PartitionWorker(js, pipeline, LeaseManager(js, name, LEASES), PARTITIONS, ack_wait_s=3.0)
+        pw = PartitionWorker(conn, pipeline, LeaseManager(js, name, LEASES), PARTITIONS, ack_wait_s=3.0)
         stop = asyncio.Event()
         w = _Worker(name, conn, pw, stop, asyncio.create_task(pw.run(stop), name=f"test:{name}"), store)
         workers[name] = w
