@@ -7,13 +7,19 @@ import aiomqtt
 from citysense.agentconfig import HubLink
 
 
-def hub_client(hub: HubLink, identifier: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
-    """Return an unconnected client for ``hub`` (credentials, keepalive, TLS, timeouts from the config)."""
+def hub_client(
+    hub: HubLink, identifier: str, will: aiomqtt.Will | None = None, *, username: str | None = None
+) -> aiomqtt.Client:
+    """Return an unconnected client for ``hub`` (credentials, keepalive, TLS, timeouts from the config).
+
+    ``identifier`` must be the client id the broker binds the account to (citysense/brokerids.py);
+    ``username`` replaces ``hub.username`` (the control channel's account).
+    """
     return aiomqtt.Client(
         hub.host,
         hub.port,
         identifier=identifier,
-        username=hub.username,
+        username=username or hub.username,
         password=hub.password.get_secret_value() if hub.password else None,
         keepalive=hub.keepalive_s,
         will=will,

@@ -36,6 +36,7 @@ from aiomqtt.exceptions import MqttConnectError
 
 from citysense import __version__
 from citysense.agentconfig import AgentConfig
+from citysense.brokerids import uplink_client_id
 from citysense.contract import (
     AgentHealth,
     Channel,
@@ -162,7 +163,7 @@ class Uplink:
         session = secrets.token_hex(8)
         status_topic = topic(node, Channel.STATUS, hub.topic_prefix)
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
-        async with hub_client(hub, f"agent-{node}", will) as client:
+        async with hub_client(hub, hub.client_id or uplink_client_id(node), will) as client:
             await client.publish(
                 status_topic, self._status("online", session), qos=1, retain=True, timeout=hub.connect_timeout_s
             )
