@@ -28,7 +28,7 @@ from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.embedded import EmbeddedBroker
-from hub.broker.setup import hub_accounts
+from hub.broker.setup import bind_older_nodes, hub_accounts
 from hub.config import HubSettings
 from hub.errors import ProductionRefused
 from hub.ingest.consumer import Consumer
@@ -145,6 +145,8 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
         stack.callback(spool.close)
         dynsec = await hub_accounts(settings, host, port)
+        if dynsec is not None:
+            await bind_older_nodes(dynsec, registry)
         cmd_user, cmd_client = settings.command_account
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         services = HubServices(

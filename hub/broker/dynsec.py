@@ -101,13 +101,26 @@ class DynSec:
                 raise BrokerError(f"dynamic-security {r.get('command')}: {err}")
         return responses
 
-    async def roles_of(self, username: str) -> set[str] | None:
-        """The role names of an existing account, or None when there is no such account."""
+    async def account(self, username: str) -> dict[str, Any] | None:
+        """The plugin's record of an account (``clientid``, ``roles``...), or None when there is none."""
         responses = await self.run([{"command": "getClient", "username": username}], tolerate=NOT_FOUND)
         client = (responses[0].get("data") or {}).get("client") if responses else None
-        if not client:
-            return None
-        return {r["rolename"] for r in client.get("roles", [])}
+        return client if isinstance(client, dict) and client else None
+
+    async def roles_of(self, username: str) -> set[str] | None:
+        """The role names of an existing account, or None when there is no such account."""
+        client = await self.account(username)
+        return None if client is None else {r["rolename"] for r in client.get("roles", [])}
+
+    async def bind_uplink(self, node_id: str) -> bool:
+        """Bind an older node account (made before client ids were bound) to ``agent-<id>``; True if it changed."""
+        client = await self.account(node_id)
+        if client is None or {r["rolename"] for r in client.get("roles", [])} != {node_role(node_id)}:
+            return False
+        if client.get("clientid") == uplink_client_id(node_id):
+            return False
+        await self.run([{"command": "setClientId", "username": node_id, "clientid": uplink_client_id(node_id)}])
+        return True
 
     async def _ensure_account(
         self, username: str, password: str, client_id: str, role: str, acls: list[dict[str, Any]]

@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy import select
+
 from hub.broker.dynsec import DynSec
 from hub.config import HubSettings
+from hub.errors import BrokerError
+from hub.registry.accounts import NodeCredential
+from hub.registry.service import Registry
+
+log = logging.getLogger(__name__)
+
+
+def _active_node_accounts(registry: Registry) -> list[str]:
+    with registry.session() as s:
+        return list(s.scalars(select(NodeCredential.node_id).where(NodeCredential.revoked_ms.is_(None))))
+
+
+async def bind_older_nodes(dynsec: DynSec, registry: Registry) -> None:
+    """Bind node accounts created before client ids were bound, so none can take over another session.
+
+    Their agents' control channel (``agent-<id>-ctl`` on the uplink account)
+    is refused from then on: rotating the node's credentials hands the agent
+    its control account (docs/security.md, "Upgrading").
+    """
+    for node_id in _active_node_accounts(registry):
+        try:
+            if await dynsec.bind_uplink(node_id):
+                log.warning("%s: broker account bound to its client id; rotate its credentials", node_id)
+        except BrokerError as exc:
+            log.warning("%s: cannot bind its broker account yet: %s", node_id, exc)
 
 
 async def hub_accounts(settings: HubSettings, host: str, port: int) -> DynSec | None:

@@ -112,3 +112,19 @@ async def test_a_failed_creation_leaves_nothing_behind(broker: MosquittoServer, 
         await dynsec.create_node("GZ-SP-0003", "pw-c")
     assert await dynsec.roles_of("GZ-SP-0003") is None
     assert await dynsec.roles_of(control_username("GZ-SP-0003")) == {"bridge"}
+
+
+async def test_an_account_made_before_binding_is_bound_at_start(broker: MosquittoServer, dynsec: DynSec) -> None:
+    """Older hubs created node accounts without a client id; the hub binds them (hub/broker/setup.py)."""
+    old = "GZ-SP-0009"
+    await dynsec.run([{"command": "createRole", "rolename": f"node:{old}"}])
+    await dynsec.run([{"command": "createClient", "username": old, "password": "pw-old"}])
+    await dynsec.run([{"command": "addClientRole", "username": old, "rolename": f"node:{old}"}])
+    async with _client(broker, old, "pw-old", HUB[2]):  # the hole: any client id, the hub's included
+        pass
+    assert await dynsec.bind_uplink(old)
+    assert not await dynsec.bind_uplink(old)  # once
+    assert not await dynsec.bind_uplink(DYNSEC_ADMIN[0])  # never an account that is not a node's
+    await _refused(broker, old, "pw-old", HUB[2])
+    async with _client(broker, old, "pw-old", uplink_client_id(old)):
+        pass

@@ -29,7 +29,7 @@ def production_settings(root: Path, broker: MosquittoServer, **overrides: Any) -
         "data_dir": root / "hub",
         "mqtt_url": broker.url,
         "mqtt_password": HUB_PASSWORD,
-        "broker_admin": BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1]),  # type: ignore[arg-type]
+        "broker_admin": BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1]),
         "fleet_file": REGIONS,
         "api_port": 0,
     }

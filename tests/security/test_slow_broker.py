@@ -41,7 +41,7 @@ async def _is(site: ProdHub, node_id: str, status: str) -> bool:
 
 
 async def test_a_stalled_broker_during_a_claim_blocks_no_login(tmp_path: Path, dynsec_broker: MosquittoServer) -> None:
-    admin = BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1], timeout_s=BROKER_TIMEOUT_S)  # type: ignore[arg-type]
+    admin = BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1], timeout_s=BROKER_TIMEOUT_S)
     async with prod_hub(production_settings(tmp_path, dynsec_broker, broker_admin=admin)) as site:
         code = (await site.placeholder("GZ-WG-0950")).json()["claim_code"]
         tech = await site.user("li.wei", "technician", "tech-pw")
