@@ -170,14 +170,27 @@ class DynSec:
         log.info("%s: broker accounts %s", node_id, "created" if created else "reset")
 
     async def set_password(self, node_id: str, password: str) -> None:
-        """Rotate: the old password stops working and the live sessions are dropped."""
-        await self.create_node(node_id, password)
-        # Disabling then enabling disconnects the current sessions, so they cannot live on old credentials.
+        """Rotate: the old password stops working and the live sessions are dropped.
+
+        When both accounts exist (the usual case) every change goes in one
+        request, so the plugin applies all of it or, if it never got it, none.
+        """
         names = [node_id, control_username(node_id)]
-        await self.run(
-            [{"command": "disableClient", "username": u} for u in names]
-            + [{"command": "enableClient", "username": u} for u in names]
-        )
+        roles = [await self.roles_of(u) for u in names]
+        if any(r is not None and r != {node_role(node_id)} for r in roles):
+            raise AccountConflict(f"broker accounts of '{node_id}' exist and are not the hub's to manage")
+        if any(r is None for r in roles):  # a node claimed before it had a control account: create what is missing
+            await self.create_node(node_id, password)
+        ids = [uplink_client_id(node_id), control_client_id(node_id)]
+        commands: list[dict[str, Any]] = []
+        for username, client_id in zip(names, ids, strict=True):
+            commands += [
+                {"command": "setClientPassword", "username": username, "password": password},
+                {"command": "setClientId", "username": username, "clientid": client_id},
+                # Disabling then enabling disconnects the current session, so it cannot live on old credentials.
+                {"command": "disableClient", "username": username},
+            ]
+        await self.run(commands + [{"command": "enableClient", "username": u} for u in names])
         log.info("%s: broker password rotated", node_id)
 
     async def disable(self, node_id: str) -> None:

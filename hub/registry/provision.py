@@ -105,6 +105,15 @@ class Provisioning:
             audit(s, actor, "node.create", "node", node_id, None, node_dict(node))
         return self.registry.get_node(node_id), code
 
+    def discard_placeholder(self, actor: str, node_id: str) -> None:
+        """Compensating step of a registration whose claim failed: remove the placeholder it created."""
+        with self.registry.session() as s, s.begin():
+            node = s.get(Node, node_id)
+            if node is None or node.status != "placeholder":
+                return
+            audit(s, actor, "node.delete", "node", node_id, node_dict(node), None)
+            s.delete(node)
+
     def claim(self, who: Principal, code: str, **location: Any) -> tuple[Node, NodeCredentials]:
         """Claim without a broker to tell (registry only): the two steps of hub/registry/claims.py at once."""
         pending = begin_claim(self.registry, self.kinds, who, code, **location)

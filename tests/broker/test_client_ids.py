@@ -50,6 +50,13 @@ async def _refused(broker: MosquittoServer, user: str, password: str, client_id:
             pass
 
 
+async def _publish_until_dropped(client: aiomqtt.Client, where: str) -> None:
+    """Publish (each awaiting its PUBACK) until the broker's disconnect surfaces as MqttError."""
+    async with asyncio.timeout(10):
+        while True:
+            await client.publish(where, b"x", qos=1)
+
+
 async def _next(client: aiomqtt.Client) -> aiomqtt.Message:
     async with asyncio.timeout(10):
         async for msg in client.messages:
@@ -127,4 +134,15 @@ async def test_an_account_made_before_binding_is_bound_at_start(broker: Mosquitt
     assert not await dynsec.bind_uplink(DYNSEC_ADMIN[0])  # never an account that is not a node's
     await _refused(broker, old, "pw-old", HUB[2])
     async with _client(broker, old, "pw-old", uplink_client_id(old)):
+        pass
+
+
+async def test_rotation_changes_both_accounts_and_drops_both_sessions(broker: MosquittoServer, dynsec: DynSec) -> None:
+    ctl = control_username(A)
+    async with _client(broker, ctl, "pw-a", control_client_id(A)) as control:
+        await dynsec.set_password(A, "pw-a2")
+        with pytest.raises(aiomqtt.MqttError):  # the live control session is dropped
+            await _publish_until_dropped(control, f"{PREFIX}/{A}/status")
+    await _refused(broker, ctl, "pw-a", control_client_id(A))
+    async with _client(broker, ctl, "pw-a2", control_client_id(A)), _client(broker, A, "pw-a2", uplink_client_id(A)):
         pass

@@ -115,3 +115,17 @@ async def test_claimed_credentials_work_under_their_own_client_ids_only(
         ):
             pass
         assert site.hub.consumer.subscribed.is_set()
+
+
+async def test_a_failed_registration_leaves_no_placeholder(tmp_path: Path, dynsec_broker: MosquittoServer) -> None:
+    """Registering with a provisioning key onto a foreign account: 409, and the node id is free again."""
+    await _admin(dynsec_broker).run([{"command": "createClient", "username": "bridge02", "password": "bridge-pw"}])
+    async with prod_hub(production_settings(tmp_path, dynsec_broker)) as site:
+        key = await site.api.post("/api/v1/node-kinds/water_gauge/provisioning-key", headers=site.admin)
+        tech = await site.user("li.wei", "technician", "tech-pw")
+        body = {k: v for k, v in claim_body("").items() if k != "claim_code"}
+        body |= {"provisioning_key": key.json()["provisioning_key"], "node_id": "bridge02", "region": "440981103"}
+        for _ in range(2):  # the second attempt meets the broker again, not a leftover placeholder
+            r = await site.api.post("/api/v1/provisioning/register", json=body, headers=tech)
+            assert r.status_code == 409 and "not the hub's" in r.text, r.text
+        assert (await site.api.get("/api/v1/nodes/bridge02", headers=site.admin)).status_code == 404

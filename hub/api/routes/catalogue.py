@@ -124,4 +124,8 @@ async def register_node(services: Services, principal: Installer, body: Register
     except RegistryError as exc:
         raise claim_failed(exc) from exc
     location = {"latitude": body.latitude, "longitude": body.longitude, "site": body.site, "endpoints": endpoints}
-    return await claim_answer(services, principal, code, **location)
+    try:
+        return await claim_answer(services, principal, code, **location)
+    except HTTPException:  # nothing changed: the placeholder made for this registration goes again
+        await asyncio.to_thread(prov.discard_placeholder, principal.user_id, body.node_id)
+        raise
