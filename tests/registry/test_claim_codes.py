@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from citysense.nodekinds import default_node_kind_dir, load_node_kinds
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
-from hub.registry import secrets
+from hub.registry import claims, secrets
 from hub.registry.access import Access
 from hub.registry.fleet import Fleet
 from hub.registry.models import Node
@@ -78,3 +79,22 @@ def test_reserved_names_are_refused_with_a_reason(prov: Provisioning) -> None:
         with pytest.raises(ReservedName):
             prov.create_placeholder("test", name, "water_gauge", TOWN)
     prov.create_placeholder("test", "GZ-WG-0003", "water_gauge", TOWN)
+
+
+def test_a_claim_in_progress_holds_the_node_until_it_goes_stale(prov: Provisioning) -> None:
+    """Two technicians with one code: the second is refused while the first waits on the broker; a claim left
+    behind by a hub that died frees the node after STALE_CLAIM_MS."""
+    _, code = prov.create_placeholder("test", "GZ-WG-0004", "water_gauge", TOWN)
+    who = Access(prov.registry).authenticate(Access(prov.registry).login("tech", "pw"))
+    first = claims.begin_claim(prov.registry, prov.kinds, who, code, **SITE)
+    with pytest.raises(ClaimError):
+        claims.begin_claim(prov.registry, prov.kinds, who, code, **SITE)
+    abandoned = replace(first, started_ms=first.started_ms - claims.STALE_CLAIM_MS - 1)
+    with prov.registry.session() as s, s.begin():  # the hub died over two minutes ago, mid-claim
+        node = s.get(Node, "GZ-WG-0004")
+        assert node is not None and node.status == "claiming"
+        node.claimed_ms = abandoned.started_ms
+    second = claims.begin_claim(prov.registry, prov.kinds, who, code, **SITE)
+    with pytest.raises(ClaimError):  # the abandoned attempt can no longer record itself
+        claims.finish_claim(prov.registry, who, abandoned)
+    assert claims.finish_claim(prov.registry, who, second).status == "claimed"
