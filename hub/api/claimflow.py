@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.api.services import HubServices
+from hub.broker.dynsec import DynSec
 from hub.errors import BrokerError
 from hub.registry.access import Principal
 from hub.registry.claims import (
@@ -27,19 +29,20 @@ from hub.registry.claims import (
     record_rotation,
 )
 from hub.registry.models import Node
+from hub.registry.provision import Provisioning
 
 log = logging.getLogger(__name__)
 
 
-async def _in_broker(services: HubServices, what: str, node_id: str, password: str) -> None:
+async def _in_broker(services: HubServices, what: str, call: Callable[[DynSec], Awaitable[None]]) -> None:
+    """Run one broker change (when the hub manages accounts) within ``broker_deadline_s``."""
     if services.dynsec is None:
         return
-    call = services.dynsec.create_node if what == "create" else services.dynsec.set_password
     try:
         async with asyncio.timeout(services.broker_deadline_s):
-            await call(node_id, password)
+            await call(services.dynsec)
     except TimeoutError as exc:
-        raise BrokerError(f"the broker did not take the account in {services.broker_deadline_s} s") from exc
+        raise BrokerError(f"the broker did not {what} in {services.broker_deadline_s} s") from exc
 
 
 async def claim(services: HubServices, who: Principal, code: str, **location: Any) -> tuple[Node, NodeCredentials]:
@@ -48,7 +51,8 @@ async def claim(services: HubServices, who: Principal, code: str, **location: An
     pending = await asyncio.to_thread(lambda: begin_claim(reg, services.kinds, who, code, **location))
     async with services.node_locks[pending.node_id]:
         try:
-            await _in_broker(services, "create", pending.node_id, pending.credentials.password)
+            password = pending.credentials.password
+            await _in_broker(services, "take the account", lambda d: d.create_node(pending.node_id, password))
         except BaseException:
             await asyncio.shield(asyncio.to_thread(abort_claim, reg, pending))
             raise
@@ -67,6 +71,19 @@ async def rotate(services: HubServices, actor: str, node_id: str) -> NodeCredent
     """New broker password for a node; recorded once the broker has it (the old one is refused from then on)."""
     async with services.node_locks[node_id]:
         creds = await asyncio.to_thread(plan_rotation, services.registry, node_id)
-        await _in_broker(services, "rotate", node_id, creds.password)
+        await _in_broker(services, "take the new password", lambda d: d.set_password(node_id, creds.password))
         await asyncio.to_thread(record_rotation, services.registry, actor, node_id, creds)
     return creds
+
+
+async def revoke(services: HubServices, actor: str, node_id: str) -> None:
+    """Revoke: the broker disables the accounts first (cutting the node off), then the registry records it.
+
+    A broker that fails changes nothing; a registry that fails afterwards
+    leaves the node cut off and the revocation to be repeated.
+    """
+    prov = Provisioning(services.registry, services.kinds)
+    async with services.node_locks[node_id]:
+        username = await asyncio.to_thread(prov.active_username, node_id)
+        await _in_broker(services, "disable the accounts", lambda d: d.disable(username))
+        await asyncio.to_thread(prov.revoke, actor, node_id)

@@ -189,8 +189,16 @@ class Provisioning:
             )
             return node.desired_config_version
 
+    def active_username(self, node_id: str) -> str:
+        """The broker username of the node's active credentials; :class:`NotFound` when it has none."""
+        with self.registry.session() as s:
+            row = s.get(NodeCredential, node_id)
+            if row is None or row.revoked_ms is not None:
+                raise NotFound(f"node '{node_id}' has no active credentials")
+            return row.username
+
     def revoke(self, actor: str, node_id: str) -> str:
-        """Mark the node's credentials revoked; return the broker username to disable."""
+        """Mark the node's credentials revoked (after the broker disabled them); return the broker username."""
         with self.registry.session() as s, s.begin():
             row = s.get(NodeCredential, node_id)
             if row is None or row.revoked_ms is not None:

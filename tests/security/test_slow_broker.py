@@ -9,7 +9,9 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiomqtt
 import httpx
+import pytest
 
 from hub.config import BrokerAdminSettings
 from tests.alerts.stack import eventually
@@ -69,3 +71,35 @@ async def test_a_stalled_broker_during_a_claim_blocks_no_login(tmp_path: Path, d
         r = answers[-1]
         assert r.status_code == 200, r.text
         assert await _status(site, "GZ-WG-0950") == "claimed"
+
+
+async def test_a_revocation_the_broker_did_not_take_changes_nothing(
+    tmp_path: Path, dynsec_broker: MosquittoServer
+) -> None:
+    """The broker disables first, the registry records after: a stalled broker leaves the node as it was."""
+    admin = BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1], timeout_s=1.0)
+    async with prod_hub(production_settings(tmp_path, dynsec_broker, broker_admin=admin)) as site:
+        code = (await site.placeholder("GZ-WG-0951")).json()["claim_code"]
+        tech = await site.user("li.wei", "technician", "tech-pw")
+        claimed = await site.api.post("/api/v1/provisioning/claim", json=claim_body(code), headers=tech)
+        link = claimed.json()["agent_config"]["hub"]
+        with stalled(dynsec_broker):
+            r = await site.api.delete("/api/v1/nodes/GZ-WG-0951/credentials", headers=site.admin)
+            assert r.status_code == 503 and "nothing changed" in r.text, r.text
+        r = await site.api.delete("/api/v1/nodes/GZ-WG-0951/credentials", headers=site.admin)
+        assert r.status_code == 204, r.text  # still active in the registry, so it could be revoked again
+        for user, client_id in (
+            (link["username"], link["client_id"]),
+            (link["control_username"], link["control_client_id"]),
+        ):
+            with pytest.raises(aiomqtt.MqttError):
+                async with aiomqtt.Client(
+                    dynsec_broker.host,
+                    dynsec_broker.port,
+                    username=user,
+                    password=link["password"],
+                    identifier=client_id,
+                ):
+                    pass
+        r = await site.api.delete("/api/v1/nodes/GZ-WG-0951/credentials", headers=site.admin)
+        assert r.status_code == 404  # nothing active any more

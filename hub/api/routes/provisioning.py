@@ -186,11 +186,8 @@ async def revoke_credentials(services: Services, principal: Operator, node_id: s
     """Revoke a node's MQTT credentials and disconnect it."""
     await _scoped_node(services, principal, node_id)
     try:
-        username = await asyncio.to_thread(_prov(services).revoke, principal.user_id, node_id)
+        await claimflow.revoke(services, principal.user_id, node_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    if services.dynsec is not None:
-        try:
-            await services.dynsec.disable(username)
-        except BrokerError as exc:
-            raise HTTPException(503, f"revoked in the registry, broker not updated yet: {exc}") from exc
+    except BrokerError as exc:
+        raise HTTPException(503, f"broker did not disable the node, nothing changed; revoke again: {exc}") from exc
