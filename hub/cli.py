@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
     source = args.config or "built-in defaults"
-    refused = production.problems(settings, source)  # the same list `run` refuses to start with
+    # The same list `run` refuses to start with (validate reads a SQLite registry, connects to no server).
+    refused = production.problems(settings, source, offline=args.command == "validate")
     if refused:
         lines = "\n".join(str(p) for p in refused)
         print(f"refusing {settings.environment} settings:\n{lines}", file=sys.stderr)

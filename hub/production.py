@@ -56,10 +56,15 @@ def _registry_url(settings: HubSettings) -> str:
     return settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}"
 
 
-def holds_dev_token(settings: HubSettings) -> bool:
-    """True when the registry has a live development token (read only; a missing registry holds none)."""
+def holds_dev_token(settings: HubSettings, *, offline: bool = False) -> bool:
+    """True when the registry has a live development token (read only; a missing registry holds none).
+
+    ``offline`` (``validate``, which connects to nothing) looks only into a SQLite registry file.
+    """
     url = _registry_url(settings)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return False
+    if offline and not url.startswith("sqlite"):
         return False
     engine = create_engine(url)
     try:
@@ -91,7 +96,7 @@ def _alerts_problems(settings: HubSettings) -> list[ConfigError]:
     return []
 
 
-def problems(settings: HubSettings, source: Path | str = "hub settings") -> list[ConfigError]:
+def problems(settings: HubSettings, source: Path | str = "hub settings", *, offline: bool = False) -> list[ConfigError]:
     """Every reason this hub may not run in production (empty in development), one error per file."""
     if settings.environment == "development":
         return []
@@ -104,7 +109,7 @@ def problems(settings: HubSettings, source: Path | str = "hub settings") -> list
         found.append(("mqtt_password", "the hub must log in to the broker; an anonymous broker lets anyone publish"))
     if (settings.data_dir / DEV_MARKER).exists():
         found.append(("data_dir", f"{settings.data_dir} was used by a development hub; use a fresh directory"))
-    elif holds_dev_token(settings):
+    elif holds_dev_token(settings, offline=offline):
         where = "registry_url" if settings.registry_url else "data_dir"
         found.append((where, "the registry holds the development admin token (demo data); use a fresh registry"))
     errors = [ConfigError(source, found)] if found else []

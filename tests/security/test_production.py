@@ -88,6 +88,8 @@ async def test_a_development_data_dir_is_refused_in_production(tmp_path: Path, d
     with pytest.raises(ProductionRefused, match=r"data_dir.*development hub"):
         async with running_hub(production_settings(tmp_path, dynsec_broker)):
             pytest.fail("started on a development data directory")
+    done = _validate(tmp_path / "hub.yaml", {**_base(tmp_path), "data_dir": str(tmp_path / "hub")})
+    assert done.returncode == 2 and "hub.yaml: data_dir:" in done.stderr
     (tmp_path / "hub" / ".development").unlink()  # the marker gone: the registry still tells
     with pytest.raises(ProductionRefused, match="development admin token"):
         async with running_hub(production_settings(tmp_path, dynsec_broker)):
