@@ -91,7 +91,8 @@ def agent_config(services: Services, node: Node, creds: NodeCredentials) -> dict
     names = {
         "username": creds.username,
         "client_id": uplink_client_id(node.id),
-        "control_username": control_username(creds.username),
+        # The control account exists where the hub manages accounts; elsewhere the agent uses the uplink's.
+        "control_username": control_username(creds.username) if services.dynsec is not None else None,
         "control_client_id": control_client_id(node.id),
     }
     link = HubLink.model_validate({**services.hub_link.model_dump(), **names, "password": None})
