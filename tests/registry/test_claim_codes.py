@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,12 @@ FLEET = {
     ],
     "departments": [{"id": "water", "name": "Water"}],
 }
-SITE = {"latitude": 21.9, "longitude": 110.8, "site": "WG", "endpoints": {"rs485": {"host": "10.0.0.8", "port": 502}}}
+SITE: dict[str, Any] = {
+    "latitude": 21.9,
+    "longitude": 110.8,
+    "site": "WG",
+    "endpoints": {"rs485": {"host": "10.0.0.8", "port": 502}},
+}
 
 
 @pytest.fixture
