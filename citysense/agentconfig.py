@@ -52,6 +52,10 @@ class HubLink(Strict):
     failover_urls: list[str] = Field(default_factory=list, max_length=8)
     username: str | None = None
     password: SecretStr | None = None
+    # The broker binds each account to one client id (citysense/brokerids.py); unset means the defaults there.
+    client_id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    control_username: Annotated[str | None, Field(min_length=1, max_length=128)] = None
+    control_client_id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
     topic_prefix: str = DEFAULT_PREFIX
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     connect_timeout_s: Seconds = 10.0

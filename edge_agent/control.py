@@ -3,8 +3,9 @@
 Commands (write, ping) are served on the uplink's session by
 :mod:`edge_agent.commands`; this module adds:
 
-* :class:`Control` — a second MQTT session (client id ``agent-<node>-ctl``,
-  same credentials) subscribed to the node's own retained ``config`` topic
+* :class:`Control` — a second MQTT session (account ``<node>:ctl`` with the
+  uplink's password, client id ``agent-<node>:ctl``: citysense/brokerids.py)
+  subscribed to the node's own retained ``config`` topic
   (the broker's ACL allows nothing else). A newer, valid ConfigPush is
   stored, handed to the agent (``on_config``) and acknowledged by a
   NodeStatus carrying the applied ``config_version``; an invalid one is
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from citysense import __version__
 from citysense.agentconfig import AgentConfig
+from citysense.brokerids import control_client_id
 from citysense.contract import Channel, Command, CommandReply, ConfigPush, NodeStatus, decode, encode, topic
 from citysense.errors import ContractError
 from edge_agent.drivers.modbus.poller import DevicePoller
@@ -89,7 +91,8 @@ class Control:
 
     async def _session(self) -> None:
         hub = self.config.hub
-        async with hub_client(hub, f"agent-{self.config.node_id}-ctl", attempt=self._failures) as client:
+        client_id = hub.control_client_id or control_client_id(self.config.node_id)
+        async with hub_client(hub, client_id, username=hub.control_username, attempt=self._failures) as client:
             await client.subscribe(self._topic(Channel.CONFIG), qos=1)
             async for msg in client.messages:
                 if str(msg.topic) != self._topic(Channel.CONFIG):  # amqtt (the demo broker) hands out strays

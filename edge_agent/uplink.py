@@ -41,6 +41,7 @@ from aiomqtt.exceptions import MqttConnectError
 
 from citysense import __version__
 from citysense.agentconfig import AgentConfig
+from citysense.brokerids import uplink_client_id
 from citysense.contract import (
     AgentHealth,
     Channel,
@@ -174,7 +175,8 @@ class Uplink:
         session = secrets.token_hex(8)
         status_topic = topic(node, Channel.STATUS, hub.topic_prefix)
         will = aiomqtt.Will(status_topic, self._status("offline", session), qos=1, retain=True)
-        async with hub_client(hub, f"agent-{node}", will, attempt=self.policy.failures) as client:
+        client_id = hub.client_id or uplink_client_id(node)
+        async with hub_client(hub, client_id, will, attempt=self.policy.failures) as client:
             # The retained acknowledgment arrives on subscribing: what the hub already holds is not re-sent.
             granted = await client.subscribe(topic(node, Channel.ACK, hub.topic_prefix), qos=1,
                                              timeout=hub.connect_timeout_s)  # fmt: skip

@@ -10,13 +10,15 @@ from pathlib import Path
 from citysense.errors import ConfigError
 from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
+from hub import production
 from hub.config import HubSettings
+from hub.errors import ProductionRefused
 from hub.gcpolicy import tune_gc
 from hub.runtime import running_hub
 
 
-async def _serve(settings: HubSettings) -> None:
-    async with running_hub(settings) as hub:
+async def _serve(settings: HubSettings, source: Path | str) -> None:
+    async with running_hub(settings, source) as hub:
         tune_gc(settings.gc_young_threshold)  # after start-up, so that what it loaded is frozen
         print(f"CitySense hub API: {hub.api_url}/docs   (MQTT {hub.mqtt_host}:{hub.mqtt_port})", flush=True)
         await asyncio.Event().wait()
@@ -37,10 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
+    source = args.config or "built-in defaults"
+    # The same list `run` refuses to start with (validate reads a SQLite registry, connects to no server).
+    refused = production.problems(settings, source, offline=args.command == "validate")
+    if refused:
+        lines = "\n".join(str(p) for p in refused)
+        print(f"refusing {settings.environment} settings:\n{lines}", file=sys.stderr)
+        return 2
     if args.command == "validate":
         print(f"{args.config}: OK")
         return 0
-    return run_until_interrupted(_serve(settings), args.log_level)
+    try:
+        return run_until_interrupted(_serve(settings, source), args.log_level)
+    except ProductionRefused as exc:  # found only at start, e.g. a broker that accepts anonymous logins
+        print(str(exc), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from citysense.brokerids import CLIENT_PREFIX
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
+from citysense.yamlconf import keyed
 from hub.cluster.settings import ClusterSettings
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.store.retention import RetentionSettings
@@ -65,6 +67,10 @@ class BrokerAdminSettings(Strict):
 
     username: str
     password: SecretStr
+    # The client id the administrator connects with; set it when you bound the account to one (docs/security.md).
+    client_id: str | None = None
+    # Each dynamic-security request gives up after this; a claim or rotation after three times this.
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
 class HubSettings(Strict):
@@ -72,7 +78,8 @@ class HubSettings(Strict):
 
     ``environment: development`` (the default, for the demo) opens the read
     endpoints without a token (``dev_open_read``) and accepts the well-known
-    bootstrap administrator token; any other environment refuses both.
+    bootstrap administrator token; ``production`` refuses both, and every
+    other development default (hub/production.py).
     """
 
     environment: Literal["development", "production"] = "development"
@@ -84,7 +91,9 @@ class HubSettings(Strict):
     mqtt_url: str | None = None
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
-    mqtt_client_id: str = "citysense-hub"
+    mqtt_client_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")] = "citysense-hub"
+    # The command session's account; unset: "<hub account>:cmd" when broker_admin manages accounts, else the hub's.
+    mqtt_command_username: str | None = None
     # Several workers: the same group, a distinct mqtt_client_id each (docs/hub-ingest.md).
     mqtt_share_group: str | None = None
     # With a share group: how often each worker reads the others' latest values from the store (hub/latest_sync.py).
@@ -111,18 +120,36 @@ class HubSettings(Strict):
     alerts_file: Path | None = Field(default=None, description="alerts.yaml; the alert engine runs when set")
 
     @model_validator(mode="after")
-    def _no_default_secrets(self) -> Self:
-        if self.environment != "development":
-            if self.bootstrap_admin_token.get_secret_value() == DEV_ADMIN_TOKEN:
-                raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
-            if self.dev_open_read:
-                raise ValueError("dev_open_read: must be false outside development")
+    def _broker_admin_needs_hub_account(self) -> Self:
+        # Production refusals (development secrets, embedded broker...) are in hub/production.py: all reported at once.
+        if self.mqtt_client_id.casefold().startswith(CLIENT_PREFIX):
+            raise keyed("mqtt_client_id", f"'{CLIENT_PREFIX}...' client ids belong to nodes (citysense/brokerids.py)")
         if self.cluster is not None and self.mqtt_url is None:
-            raise ValueError("cluster: needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
+            raise keyed("cluster", "needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
         if self.influx is not None and self.victoria is not None:
-            raise ValueError("victoria: set either influx or victoria, not both")
+            raise keyed("victoria", "set either influx or victoria, not both")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"
             )
         return self
+
+    @property
+    def hub_username(self) -> str | None:
+        """The hub's ingest account (its client id is ``mqtt_client_id``)."""
+        return self.mqtt_username or (self.mqtt_client_id if self.broker_admin else None)
+
+    @property
+    def command_account(self) -> tuple[str | None, str]:
+        """``(username, client id)`` of the hub's command session (hub/broker/commands.py)."""
+        user = self.mqtt_command_username
+        if user is None and self.broker_admin is not None and self.hub_username:
+            user = f"{self.hub_username}:cmd"
+        return user or self.hub_username, f"{self.mqtt_client_id}:cmd"
+
+    def service_names(self) -> list[str | None]:
+        """Every broker account name and client id this hub uses: no node may be named after one."""
+        admin = self.broker_admin
+        cmd_user, cmd_client = self.command_account
+        admin_names = [admin.username, admin.client_id] if admin else []
+        return [self.hub_username, self.mqtt_client_id, cmd_user, cmd_client, *admin_names]

@@ -6,10 +6,13 @@
     ├── RegistryError           a registry operation is invalid
     │   ├── NotFound            the named region/node/device does not exist
     │   ├── AuthError           token missing, unknown, revoked or expired (hub.registry.access)
-    │   ├── ClaimError          claim code/key unknown or used, or out of scope (hub.registry.provision)
-    │   └── IncompleteClaim     a claim lacks a connection's address (hub.registry.provision)
-    └── BrokerError             the broker cannot start, or refused/ignored a request
-        └── CommandTimeout      a node did not answer a command in time (hub.broker.commands)
+    │   ├── ClaimError          claim code/key unknown or used, or out of scope (hub.registry.claims)
+    │   ├── IncompleteClaim     a claim lacks a connection's address (hub.registry.claims)
+    │   └── ReservedName        a node id is malformed or names a broker service account (hub.registry.names)
+    ├── BrokerError             the broker cannot start, or refused/ignored a request
+    │   ├── CommandTimeout      a node did not answer a command in time (hub.broker.commands)
+    │   └── AccountConflict     a broker account exists that the hub does not own (hub.broker.dynsec)
+    └── ProductionRefused       production settings keep a development default (hub.production)
 
 The store has its own tree (:mod:`hub.store.errors`); declarative file
 errors are :class:`citysense.errors.ConfigError`.
@@ -31,4 +34,12 @@ class NotFound(RegistryError):
 
 
 class BrokerError(HubError):
-    """The embedded broker cannot start."""
+    """The broker cannot start, or refused or ignored a request."""
+
+
+class ProductionRefused(HubError):
+    """The hub will not start in production with these settings; ``problems`` name file and key."""
+
+    def __init__(self, problems: list[Exception]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start in production:\n" + "\n".join(str(p) for p in problems))

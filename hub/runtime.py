@@ -8,25 +8,29 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import uvicorn
 
 from citysense.agentconfig import HubLink
+from citysense.errors import ConfigError
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.yamlconf import load_model
+from hub import production
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
 from hub.api.app import create_app
 from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
-from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
+from hub.broker.setup import bind_older_nodes, hub_accounts
 from hub.cluster.service import run_cluster_worker
 from hub.config import HubSettings
+from hub.errors import ProductionRefused
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
@@ -35,6 +39,7 @@ from hub.latest import LatestCache
 from hub.latest_sync import run_latest_sync, sync_once
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
+from hub.registry.names import reserved_names
 from hub.registry.service import Registry
 from hub.store.base import Store
 from hub.store.errors import StoreUnavailable
@@ -95,12 +100,22 @@ def _make_store(settings: HubSettings, profiles: ProfileSet) -> Store:
 
 
 @contextlib.asynccontextmanager
-async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
-    """Start every part of the hub; stop them all when the block exits."""
+async def running_hub(settings: HubSettings, source: Path | str = "hub settings") -> AsyncIterator[RunningHub]:
+    """Start every part of the hub; stop them all when the block exits.
+
+    In production it refuses (:class:`ProductionRefused`, naming ``source``
+    and the key) to start on any development default (hub/production.py).
+    """
+    refused = await asyncio.to_thread(production.problems, settings, source)
+    if refused:
+        raise ProductionRefused(list(refused))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.environment == "development":  # a production hub refuses this directory from now on
+        (settings.data_dir / production.DEV_MARKER).touch()
     profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
     kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
     registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
+    registry.reserved_names = reserved_names(settings.service_names())
     await asyncio.to_thread(registry.migrate)
     if settings.fleet_file is not None:
         fleet = load_model(Fleet, settings.fleet_file)
@@ -116,6 +131,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         else:
             parts = urlsplit(settings.mqtt_url)
             host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+            if settings.environment != "development" and await production.broker_is_anonymous(host, port):
+                why = "the broker accepts anonymous logins; set allow_anonymous false (docs/security.md)"
+                raise ProductionRefused([ConfigError(source, [("mqtt_url", why)])])
         store = _make_store(settings, profiles)
         stack.push_async_callback(store.close)
         latest = LatestCache()
@@ -128,12 +146,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
         stack.callback(spool.close)
-        dynsec = None
-        if settings.broker_admin is not None and settings.mqtt_password is not None:
-            ba = settings.broker_admin
-            dynsec = DynSec(host, port, ba.username, ba.password.get_secret_value(), prefix=settings.topic_prefix)
-            hub_user = settings.mqtt_username or settings.mqtt_client_id
-            await dynsec.ensure_hub_account(hub_user, settings.mqtt_password.get_secret_value())
+        dynsec = await hub_accounts(settings, host, port)
+        if dynsec is not None:
+            await bind_older_nodes(dynsec, registry)
+        cmd_user, cmd_client = settings.command_account
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         services = HubServices(
             registry,
             store,
@@ -145,6 +162,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             dynsec=dynsec,
             hub_link=HubLink(url=f"mqtt://{host}:{port}", topic_prefix=settings.topic_prefix),
             open_read=settings.dev_open_read and settings.environment == "development",
+            broker_deadline_s=3 * settings.broker_admin.timeout_s if settings.broker_admin else 30.0,
         )
         alerts: AlertEngine | None = None
         if settings.alerts_file is not None:
@@ -176,22 +194,23 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
-        services.commands = CommandCenter(
+        commands = CommandCenter(
             host,
             port,
-            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            username=cmd_user,
+            password=password,
             prefix=settings.topic_prefix,
-            client_id=settings.mqtt_client_id,
+            client_id=cmd_client,
             dead=pipeline.dead,
         )
+        services.commands = commands
         consumer = Consumer(
             pipeline,
             host,
             port,
             client_id=settings.mqtt_client_id,
-            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            username=settings.hub_username,
+            password=password,
             share_group=settings.mqtt_share_group,
         )
         app = create_app(services)
@@ -226,6 +245,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             else:
                 ingest = consumer.run()
             ingest_task = tg.create_task(ingest, name="hub:ingest")
+            commands_task = tg.create_task(commands.run(), name="hub:commands")
             drain_task = tg.create_task(pipeline.drain(), name="hub:spool-drain")
             prune_task = tg.create_task(pipeline.dedupe.run_pruning(settings.dedupe_keep_s), name="hub:dedupe-prune")
             dead_prune = pipeline.dead.run_pruning(settings.dead_letter_keep_days, settings.dead_letter_max_rows)
@@ -244,6 +264,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                     cluster_stop.set()
                     await asyncio.wait({ingest_task}, timeout=settings.cluster.lease_ttl_s + 10)
                 ingest_task.cancel()
+                commands_task.cancel()
                 drain_task.cancel()
                 prune_task.cancel()
                 dead_prune_task.cancel()

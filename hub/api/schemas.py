@@ -43,7 +43,7 @@ class NodePublic(BaseModel):
     agent_version: str
     config_version: int
     devices: list[DevicePublic]
-    status: str = "commissioned"  # placeholder | claimed | commissioned
+    status: str = "commissioned"  # placeholder | claiming (a claim waits on the broker) | claimed | commissioned
     desired_config_version: int = 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +32,8 @@ class HubServices:
     # Device management (issue 6): node kinds for provisioning, the broker admin, how agents reach the hub.
     kinds: dict[str, NodeKind] = field(default_factory=dict)
     dynsec: DynSec | None = None
+    broker_deadline_s: float = 30.0  # a claim or rotation gives up on the broker after this (hub/api/claimflow.py)
+    node_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     hub_link: HubLink = field(default_factory=HubLink)
     open_read: bool = False
     commands: CommandCenter | None = None  # publishes commands and config to nodes

@@ -1,16 +1,24 @@
-"""Node accounts and per-node ACLs in Mosquitto's dynamic-security plugin, over its ``$CONTROL`` topic.
+"""Broker accounts in Mosquitto's dynamic-security plugin, over its ``$CONTROL`` topic.
 
 One request is a JSON ``{"commands": [...]}`` published to
 ``$CONTROL/dynamic-security/v1``; the plugin answers on ``.../response`` with
 one result per command (Mosquitto 2.0 dynamic-security API). Passwords
 never appear on a command line.
 
-Each node gets a client (username = node id) and a role ``node:<id>`` that
-may publish only its own telemetry, status and command replies and
-subscribe only to its own config, commands and ingest acknowledgments; the plugin's default ACL
-denies everything else (``publishClientSend`` and ``subscribe`` default to
-deny). The hub has a role of its own (``hub``): read everything under the
-prefix, publish config, commands and acknowledgments.
+Every account the hub creates is bound to exactly one client id (the
+client's ``clientid`` field, ``createClient``/``setClientId``): the broker
+refuses the credentials under any other id, so a node cannot take over the
+hub's persistent session or another node's. A node has two accounts (uplink
+and control, citysense/brokerids.py) with one password and the role
+``node:<id>``; the hub has its ingest account and its command account with the
+role ``hub`` (hub/broker/acls.py).
+
+The hub changes only accounts it owns: an existing account is reset only if
+its roles are exactly the ones the hub gave it, so no node id (and no
+misconfiguration) can reset the password of the dynamic-security
+administrator or of any other account (:class:`AccountConflict`). A request
+that fails part-way undoes what it created (compensating step); every request
+has a timeout, and a broker that does not answer raises :class:`BrokerError`.
 """
 
 from __future__ import annotations
@@ -23,109 +31,172 @@ from typing import Any
 
 import aiomqtt
 
+from citysense.brokerids import control_client_id, control_username, uplink_client_id
+from hub.broker.acls import HUB_ROLE, hub_acls, node_acls, node_role
 from hub.errors import BrokerError
 
 log = logging.getLogger(__name__)
 CONTROL = "$CONTROL/dynamic-security/v1"
-ALREADY = ("already exists", "Role already exists", "Client already exists")
+ALREADY = ("already exists",)
+NOT_FOUND = ("not found",)
 
 
-def node_acls(prefix: str, node_id: str) -> list[dict[str, Any]]:
-    """The ACL entries of a node's role."""
-    base = f"{prefix}/{node_id}"
-    pub = [f"{base}/telemetry", f"{base}/status", f"{base}/cmd/reply"]
-    sub = [f"{base}/config", f"{base}/cmd", f"{base}/ack"]
-    acls = [{"acltype": "publishClientSend", "topic": t, "allow": True} for t in pub]
-    acls += [{"acltype": "subscribeLiteral", "topic": t, "allow": True} for t in sub]
-    acls += [{"acltype": "publishClientReceive", "topic": t, "allow": True} for t in sub]
-    return acls
-
-
-def hub_acls(prefix: str) -> list[dict[str, Any]]:
-    """The ACL entries of the hub's own role."""
-    return [
-        {"acltype": "subscribePattern", "topic": f"{prefix}/#", "allow": True},
-        {"acltype": "publishClientReceive", "topic": f"{prefix}/#", "allow": True},
-        {"acltype": "publishClientSend", "topic": f"{prefix}/+/config", "allow": True},
-        {"acltype": "publishClientSend", "topic": f"{prefix}/+/cmd", "allow": True},
-        {"acltype": "publishClientSend", "topic": f"{prefix}/+/ack", "allow": True},
-    ]
+class AccountConflict(BrokerError):
+    """A broker account of that name exists and is not the one the hub would manage under it."""
 
 
 class DynSec:
     """A dynamic-security administrator session (one short MQTT connection per request)."""
 
     def __init__(
-        self, host: str, port: int, username: str, password: str, *, prefix: str = "citysense/v1", timeout_s: float = 10
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        *,
+        prefix: str = "citysense/v1",
+        timeout_s: float = 10,
+        client_id: str | None = None,
     ) -> None:
         self.host, self.port, self.username, self.password = host, port, username, password
         self.prefix = prefix
         self.timeout_s = timeout_s
+        self.client_id = client_id  # set when the operator bound the administrator to one (docs/security.md)
         self._lock = asyncio.Lock()
 
-    async def run(self, commands: list[dict[str, Any]], *, tolerate_exists: bool = False) -> list[dict[str, Any]]:
-        """Send commands; return their responses; raise :class:`BrokerError` on the first error."""
+    async def run(self, commands: list[dict[str, Any]], *, tolerate: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Send commands; return their responses; raise :class:`BrokerError` on the first error not tolerated."""
         for c in commands:
             c.setdefault("correlationData", uuid.uuid4().hex)
-        async with self._lock, asyncio.timeout(self.timeout_s):
-            try:
-                async with aiomqtt.Client(
-                    self.host, self.port, username=self.username, password=self.password, identifier=None
-                ) as client:
-                    await client.subscribe(f"{CONTROL}/response", qos=1)
-                    await client.publish(CONTROL, json.dumps({"commands": commands}), qos=1)
-                    async for msg in client.messages:
-                        body = json.loads(bytes(msg.payload))
-                        responses: list[dict[str, Any]] = body.get("responses", [])
-                        ids = {r.get("correlationData") for r in responses}
-                        if ids >= {c["correlationData"] for c in commands}:
-                            break
-            except aiomqtt.MqttError as exc:
-                raise BrokerError(f"dynamic-security request failed: {exc}") from exc
+        wanted = {c["correlationData"] for c in commands}
+        responses: list[dict[str, Any]] = []
+        try:
+            async with (
+                self._lock,
+                asyncio.timeout(self.timeout_s),
+                aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    username=self.username,
+                    password=self.password,
+                    identifier=self.client_id,
+                    timeout=self.timeout_s,
+                ) as client,
+            ):
+                await client.subscribe(f"{CONTROL}/response", qos=1)
+                await client.publish(CONTROL, json.dumps({"commands": commands}), qos=1)
+                async for msg in client.messages:
+                    body = json.loads(bytes(msg.payload))
+                    responses = [r for r in body.get("responses", []) if r.get("correlationData") in wanted]
+                    if len(responses) == len(wanted):
+                        break
+        except aiomqtt.MqttError as exc:
+            raise BrokerError(f"dynamic-security request failed: {exc}") from exc
+        except TimeoutError as exc:
+            raise BrokerError(f"the broker did not answer a dynamic-security request in {self.timeout_s} s") from exc
         for r in responses:
-            err = r.get("error")
-            if err and not (tolerate_exists and any(a in err for a in ALREADY)):
+            err = str(r.get("error") or "")
+            if err and not any(t in err.lower() for t in tolerate):
                 raise BrokerError(f"dynamic-security {r.get('command')}: {err}")
         return responses
 
-    async def _ensure_client(self, username: str, password: str, role: str, acls: list[dict[str, Any]]) -> bool:
-        """Create a client with its role and ACLs, or reset an existing one's password; return True if created."""
-        responses = await self.run(
-            [
-                {"command": "createRole", "rolename": role},
-                {"command": "createClient", "username": username, "password": password},
-            ],
-            tolerate_exists=True,
-        )
-        created = not any(r.get("command") == "createClient" and r.get("error") for r in responses)
-        # An existing role also gains the ACLs added since it was made (the ack topic); the others "already exist".
-        commands = [{"command": "addRoleACL", "rolename": role, **a} for a in acls]
-        if created:  # Mosquitto 2.0 answers "Internal error" to adding a role a client already has
-            commands.append({"command": "addClientRole", "username": username, "rolename": role})
-        else:
-            commands.insert(0, {"command": "setClientPassword", "username": username, "password": password})
-        await self.run([*commands, {"command": "enableClient", "username": username}], tolerate_exists=True)
-        return created
+    async def account(self, username: str) -> dict[str, Any] | None:
+        """The plugin's record of an account (``clientid``, ``roles``...), or None when there is none."""
+        responses = await self.run([{"command": "getClient", "username": username}], tolerate=NOT_FOUND)
+        client = (responses[0].get("data") or {}).get("client") if responses else None
+        return client if isinstance(client, dict) and client else None
 
-    async def ensure_hub_account(self, username: str, password: str) -> None:
-        """Create (or reset) the hub's own account and role."""
-        await self._ensure_client(username, password, "hub", hub_acls(self.prefix))
+    async def roles_of(self, username: str) -> set[str] | None:
+        """The role names of an existing account, or None when there is no such account."""
+        client = await self.account(username)
+        return None if client is None else {r["rolename"] for r in client.get("roles", [])}
+
+    async def bind_uplink(self, node_id: str) -> bool:
+        """Bind an older node account (made before client ids were bound) to ``agent-<id>``; True if it changed."""
+        client = await self.account(node_id)
+        if client is None or {r["rolename"] for r in client.get("roles", [])} != {node_role(node_id)}:
+            return False
+        if client.get("clientid") == uplink_client_id(node_id):
+            return False
+        await self.run([{"command": "setClientId", "username": node_id, "clientid": uplink_client_id(node_id)}])
+        return True
+
+    async def _ensure_account(
+        self, username: str, password: str, client_id: str, role: str, acls: list[dict[str, Any]]
+    ) -> bool:
+        """Create the account bound to ``client_id``, or reset one the hub owns; return True if created."""
+        roles = await self.roles_of(username)
+        if roles is not None and roles != {role}:
+            raise AccountConflict(f"broker account '{username}' exists and is not the hub's to manage (roles {roles})")
+        if roles is None:
+            await self.run([{"command": "createRole", "rolename": role, "acls": acls}], tolerate=ALREADY)
+            create = {"command": "createClient", "username": username, "password": password, "clientid": client_id}
+            await self.run([{**create, "roles": [{"rolename": role}]}])
+            return True
+        await self.run(
+            [
+                {"command": "setClientPassword", "username": username, "password": password},
+                {"command": "setClientId", "username": username, "clientid": client_id},
+                {"command": "enableClient", "username": username},
+            ]
+        )
+        # A role made by an older hub gains the ACLs added since (the ingest acknowledgments); the rest "already exist".
+        await self.run([{"command": "addRoleACL", "rolename": role, **a} for a in acls], tolerate=ALREADY)
+        return False
+
+    async def _delete(self, usernames: list[str]) -> None:
+        """Compensating step: remove accounts this request created; log (never raise) when it cannot."""
+        try:
+            await self.run([{"command": "deleteClient", "username": u} for u in usernames], tolerate=NOT_FOUND)
+        except BrokerError as exc:
+            log.error("broker accounts %s left behind (nobody holds their password): %s", usernames, exc)  # noqa: TRY400
+
+    async def ensure_hub_account(self, username: str, password: str, client_id: str) -> None:
+        """Create (or reset) one of the hub's own accounts, bound to ``client_id``, with the role ``hub``."""
+        await self._ensure_account(username, password, client_id, HUB_ROLE, hub_acls(self.prefix))
 
     async def create_node(self, node_id: str, password: str) -> None:
-        """Create the node's client and role, or (if it exists) reset its password and enable it."""
-        created = await self._ensure_client(node_id, password, f"node:{node_id}", node_acls(self.prefix, node_id))
-        log.info("%s: broker account %s", node_id, "created" if created else "reset")
+        """Create the node's two accounts, or reset their password; undo what was created if a step fails."""
+        role, acls = node_role(node_id), node_acls(self.prefix, node_id)
+        accounts = [(node_id, uplink_client_id(node_id)), (control_username(node_id), control_client_id(node_id))]
+        created: list[str] = []
+        try:
+            for username, client_id in accounts:
+                if await self._ensure_account(username, password, client_id, role, acls):
+                    created.append(username)
+        except BaseException:
+            if created:
+                await asyncio.shield(self._delete(created))
+            raise
+        log.info("%s: broker accounts %s", node_id, "created" if created else "reset")
 
     async def set_password(self, node_id: str, password: str) -> None:
-        """Rotate (or create, for a node that had none): the old password stops working, a live session is dropped."""
-        await self.create_node(node_id, password)
-        # Disabling then enabling disconnects the current session, so it cannot live on old credentials.
-        await self.run(
-            [{"command": "disableClient", "username": node_id}, {"command": "enableClient", "username": node_id}]
-        )
+        """Rotate: the old password stops working and the live sessions are dropped.
+
+        When both accounts exist (the usual case) every change goes in one
+        request, so the plugin applies all of it or, if it never got it, none.
+        """
+        names = [node_id, control_username(node_id)]
+        roles = [await self.roles_of(u) for u in names]
+        if any(r is not None and r != {node_role(node_id)} for r in roles):
+            raise AccountConflict(f"broker accounts of '{node_id}' exist and are not the hub's to manage")
+        if any(r is None for r in roles):  # a node claimed before it had a control account: create what is missing
+            await self.create_node(node_id, password)
+        ids = [uplink_client_id(node_id), control_client_id(node_id)]
+        commands: list[dict[str, Any]] = []
+        for username, client_id in zip(names, ids, strict=True):
+            commands += [
+                {"command": "setClientPassword", "username": username, "password": password},
+                {"command": "setClientId", "username": username, "clientid": client_id},
+                # Disabling then enabling disconnects the current session, so it cannot live on old credentials.
+                {"command": "disableClient", "username": username},
+            ]
+        await self.run(commands + [{"command": "enableClient", "username": u} for u in names])
         log.info("%s: broker password rotated", node_id)
 
     async def disable(self, node_id: str) -> None:
-        """Revoke: the client is disabled and its live session disconnected."""
-        await self.run([{"command": "disableClient", "username": node_id}])
-        log.info("%s: broker account disabled", node_id)
+        """Revoke: both accounts are disabled and their live sessions disconnected."""
+        names = [node_id, control_username(node_id)]
+        await self.run([{"command": "disableClient", "username": u} for u in names], tolerate=NOT_FOUND)
+        log.info("%s: broker accounts disabled", node_id)

@@ -5,19 +5,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from sqlalchemy import select
+
 from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
 from hub.config import HubSettings
-from hub.registry.access import Access
-from hub.registry.accounts import NodeKindRow, ProfileRow, User
+from hub.errors import RegistryError
+from hub.registry import secrets
+from hub.registry.access import Access, audit, now_ms
+from hub.registry.accounts import ApiToken, NodeKindRow, ProfileRow, User
 from hub.registry.service import Registry
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
+BOOTSTRAP = "bootstrap"
 
 
 def ensure_admin(settings: HubSettings, registry: Registry) -> str:
-    """Create the city-wide administrator if missing and register the bootstrap token; return the token."""
+    """Create the city-wide administrator if missing and register the bootstrap token; return the token.
+
+    The settings' token is the only live bootstrap token: a token registered
+    from an earlier setting (another id, or the same id with another secret)
+    is revoked, so changing the secret in the settings revokes the old one.
+    """
     access = Access(registry)
     with registry.session() as s:
         exists = s.get(User, ADMIN) is not None
@@ -25,7 +35,28 @@ def ensure_admin(settings: HubSettings, registry: Registry) -> str:
         access.upsert_user("system", ADMIN, "administrator", display_name="Bootstrap administrator")
         log.info("%s: bootstrap administrator created", ADMIN)
     token = settings.bootstrap_admin_token.get_secret_value()
-    access.issue_token("system", ADMIN, "bootstrap", token=token)
+    parts = secrets.split_token(token)
+    if parts is None:
+        raise RegistryError("bootstrap_admin_token must look like cs_<id>_<secret>")
+    tid, secret = parts
+    digest = secrets.sha256(secret)
+    with registry.session() as s, s.begin():
+        rows = s.scalars(select(ApiToken).where(ApiToken.user_id == ADMIN, ApiToken.name == BOOTSTRAP))
+        for row in rows:
+            if row.revoked_ms is None and row.id != tid:
+                row.revoked_ms = now_ms()
+                audit(s, "system", "token.revoke", "token", row.id, {"revoked": False}, {"revoked": True})
+                log.warning("bootstrap token %s revoked: the settings carry another one", row.id)
+        current = s.get(ApiToken, tid)
+        if current is not None and current.user_id != ADMIN:
+            raise RegistryError(f"bootstrap_admin_token: id '{tid}' is another user's token; choose another id")
+        if current is not None and not secrets.hmac_equal(current.secret_hash, digest):
+            # Same id, new secret: the old secret stops working at once, the new one works.
+            current.secret_hash, current.revoked_ms, current.created_ms = digest, None, now_ms()
+            audit(s, "system", "token.rotate", "token", tid, None, {"user": ADMIN, "name": BOOTSTRAP})
+            log.warning("bootstrap token %s: secret replaced from the settings", tid)
+    if current is None:
+        access.issue_token("system", ADMIN, BOOTSTRAP, token=token)
     return token
 
 

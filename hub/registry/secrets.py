@@ -2,7 +2,12 @@
 
 API tokens and MQTT passwords carry 256 random bits, so one SHA-256 is enough
 to store them; user passwords and short claim codes are low-entropy and get
-PBKDF2 (RFC 8018) with a per-secret salt.
+PBKDF2 (RFC 8018 §5.2) with a per-secret salt.
+
+A claim code is looked up by what the technician types alone, so its stored
+form starts with a short public tag (12 bits of the code's SHA-256) that
+narrows the candidates to a few rows; each is then checked with PBKDF2.
+Rows written before codes were salted hold the plain SHA-256 and still verify.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import hmac
 import secrets
 
 PBKDF2_ROUNDS = 200_000
+# Claim codes are single-use and die with the claim; fewer rounds keep a 1,000-row CSV import in a minute.
+CLAIM_PBKDF2_ROUNDS = 50_000
 CLAIM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed by hand on site
 
 
@@ -22,11 +29,11 @@ def sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, rounds: int = PBKDF2_ROUNDS) -> str:
     """Return ``pbkdf2$rounds$salt$hash`` for a low-entropy secret."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ROUNDS)
-    return f"pbkdf2${PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    return f"pbkdf2${rounds}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -70,6 +77,27 @@ def normalise_claim_code(code: str) -> str:
     """Upper-case and re-dash a typed claim code."""
     raw = "".join(c for c in code.upper() if c.isalnum())
     return f"{raw[:4]}-{raw[4:]}"
+
+
+CLAIM_TAG_HEX = 3
+
+
+def claim_code_tag(code: str) -> str:
+    """The public lookup tag of a normalised claim code (the prefix of its stored form)."""
+    return sha256(code)[:CLAIM_TAG_HEX]
+
+
+def hash_claim_code(code: str) -> str:
+    """Return ``<tag>$pbkdf2$rounds$salt$hash`` for a normalised claim code."""
+    return f"{claim_code_tag(code)}${hash_password(code, CLAIM_PBKDF2_ROUNDS)}"
+
+
+def verify_claim_code(code: str, stored: str) -> bool:
+    """True when a normalised claim code matches its stored form (salted, or a legacy plain SHA-256)."""
+    tag, sep, salted = stored.partition("$")
+    if not sep:
+        return hmac_equal(stored, sha256(code))
+    return hmac_equal(tag, claim_code_tag(code)) and verify_password(code, salted)
 
 
 def new_password() -> str:

@@ -19,6 +19,7 @@ from citysense.profiles import ProfileSet
 from hub.errors import NotFound, RegistryError
 from hub.registry.fleet import Fleet
 from hub.registry.models import Base, DeadLetter, Department, Device, Node, Region
+from hub.registry.names import check_node_id
 from hub.registry.regions import ancestry
 from hub.registry.snapshot import DeviceView, NodeView, RegistrySnapshot
 
@@ -58,6 +59,8 @@ class Registry:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
+        # The broker service accounts this hub uses (hub/registry/names.py): no node may be named after one.
+        self.reserved_names: frozenset[str] = frozenset()
 
     def create_all(self) -> None:
         """Create missing tables straight from the models (tests' scratch databases; the hub migrates)."""
@@ -77,7 +80,7 @@ class Registry:
     def apply_fleet(self, fleet: Fleet, kinds: Mapping[str, NodeKind], profiles: ProfileSet) -> None:
         """Insert or update the fleet's regions, departments, nodes and their devices (audited as ``fleet-file``)."""
         from hub.registry.access import audit
-        from hub.registry.provision import node_dict
+        from hub.registry.claims import node_dict
 
         with self._write_lock, self.session() as s, s.begin():
             for r in fleet.regions:
@@ -86,6 +89,7 @@ class Registry:
                 s.merge(Department(id=d.id, name=d.name))
             s.flush()
             for n in fleet.nodes:
+                check_node_id(n.id, self.reserved_names)
                 kind = kinds.get(n.kind)
                 if kind is None:
                     raise RegistryError(f"node {n.id}: unknown node kind '{n.kind}'")

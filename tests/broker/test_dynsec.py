@@ -10,6 +10,7 @@ import aiomqtt
 import pytest
 
 from citysense.agentconfig import AgentConfig
+from citysense.brokerids import uplink_client_id
 from citysense.contract import Reading
 from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
@@ -35,14 +36,16 @@ def broker() -> Iterator[MosquittoServer]:
 @pytest.fixture
 async def dynsec(broker: MosquittoServer) -> DynSec:
     ds = DynSec(broker.host, broker.port, *DYNSEC_ADMIN, prefix=PREFIX)
-    await ds.ensure_hub_account("hub", "hub-pw")
+    await ds.ensure_hub_account("hub", "hub-pw", "hub")
     await ds.create_node("GZ-SP-0001", "pw-a")
     await ds.create_node("GZ-SP-0002", "pw-b")
     return ds
 
 
-def _client(broker: MosquittoServer, user: str, password: str) -> aiomqtt.Client:
-    return aiomqtt.Client(broker.host, broker.port, username=user, password=password, identifier=f"t-{user}")
+def _client(broker: MosquittoServer, user: str, password: str, client_id: str | None = None) -> aiomqtt.Client:
+    """A session of ``user`` under the client id its account is bound to (``hub`` / ``agent-<node>``)."""
+    ident = client_id or (user if user == "hub" else uplink_client_id(user))
+    return aiomqtt.Client(broker.host, broker.port, username=user, password=password, identifier=ident)
 
 
 async def _next(client: aiomqtt.Client) -> aiomqtt.Message:
@@ -103,7 +106,7 @@ async def test_rotated_credentials_work_and_old_ones_do_not(broker: MosquittoSer
 
 async def test_accounts_survive_a_second_setup(broker: MosquittoServer, dynsec: DynSec) -> None:
     """A hub restart re-runs the set-up; a node claimed again gets a fresh password; ACLs stay."""
-    await dynsec.ensure_hub_account("hub", "hub-pw-2")
+    await dynsec.ensure_hub_account("hub", "hub-pw-2", "hub")
     await dynsec.create_node("GZ-SP-0001", "pw-a2")
     async with _client(broker, "hub", "hub-pw-2") as hub, _client(broker, "GZ-SP-0001", "pw-a2") as node:
         await hub.subscribe(f"{PREFIX}/#", qos=1)

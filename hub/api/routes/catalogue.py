@@ -9,14 +9,13 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from hub.api.access_schemas import ClaimResult, Endpoint, Id, MqttCredentialsPublic, RegionCode
-from hub.api.convert import node_public
+from hub.api.access_schemas import ClaimResult, Endpoint, Id, RegionCode
 from hub.api.deps import Services
 from hub.api.policy import AdminCity, InstallInPlace, ReadCatalogue
-from hub.api.routes.provisioning import _installer, agent_config
-from hub.errors import BrokerError, NotFound, RegistryError
+from hub.api.routes.provisioning import claim_answer, claim_failed
+from hub.errors import NotFound, RegistryError
 from hub.registry.accounts import NodeKindRow, ProfileRow
-from hub.registry.provision import ClaimError, IncompleteClaim, Provisioning
+from hub.registry.provision import Provisioning
 
 router = APIRouter(prefix="/api/v1", tags=["provisioning"])
 
@@ -114,38 +113,22 @@ async def revoke_key(services: Services, principal: AdminCity, kind: Annotated[s
 async def register_node(services: Services, principal: InstallInPlace, body: RegisterRequest) -> ClaimResult:
     """Create and claim a node on site with its kind's provisioning key: credentials and configuration in one step."""
     prov = Provisioning(services.registry, services.kinds)
-    install = _installer(services, asyncio.get_running_loop())
     endpoints = {k: v.model_dump(exclude_none=True) for k, v in body.endpoints.items()}
     try:
-        node, creds = await asyncio.to_thread(
-            lambda: prov.register(
-                principal,
-                body.provisioning_key,
-                body.node_id,
-                body.region,
-                body.department,
-                latitude=body.latitude,
-                longitude=body.longitude,
-                site=body.site,
-                endpoints=endpoints,
-                install=install,
-            )
+        code = await asyncio.to_thread(
+            prov.register,
+            principal,
+            body.provisioning_key,
+            body.node_id,
+            body.region,
+            body.department,
+            endpoints,
         )
-    except ClaimError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except NotFound as exc:
-        raise HTTPException(400, str(exc)) from exc
-    except IncompleteClaim as exc:
-        raise HTTPException(400, str(exc)) from exc
     except RegistryError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except (BrokerError, TimeoutError) as exc:
-        raise HTTPException(503, f"broker did not take the node's account: {exc}") from exc
-    await services.notify_registry_changed()
-    return ClaimResult(
-        node=node_public(node),
-        credentials=MqttCredentialsPublic(
-            username=creds.username, password=creds.password, generation=creds.generation
-        ),
-        agent_config=agent_config(services, node, creds),
-    )
+        raise claim_failed(exc) from exc
+    location = {"latitude": body.latitude, "longitude": body.longitude, "site": body.site, "endpoints": endpoints}
+    try:
+        return await claim_answer(services, principal, code, **location)
+    except HTTPException:  # nothing changed: the placeholder made for this registration goes again
+        await asyncio.to_thread(prov.discard_placeholder, principal.user_id, body.node_id)
+        raise

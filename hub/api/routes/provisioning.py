@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
 from citysense.agentconfig import HubLink
+from citysense.brokerids import control_client_id, control_username, uplink_client_id
+from hub.api import claimflow
 from hub.api.access_schemas import (
     ClaimRequest,
     ClaimResult,
@@ -21,29 +22,57 @@ from hub.api.convert import node_public
 from hub.api.deps import Services, ensure_sees
 from hub.api.policy import ChangeNode, CreateInPlace, InstallInPlace
 from hub.api.schemas import NodeId, NodePublic
+from hub.broker.dynsec import AccountConflict
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.access import Principal
 from hub.registry.models import Node
+from hub.registry.names import ReservedName
 from hub.registry.provision import ClaimError, IncompleteClaim, NodeCredentials, Provisioning
 from hub.registry.render import render_agent_config
 
 router = APIRouter(prefix="/api/v1", tags=["provisioning"])
-BROKER_TIMEOUT_S = 15.0
 
 
 def _prov(services: Services) -> Provisioning:
     return Provisioning(services.registry, services.kinds)
 
 
-def _installer(services: Services, loop: asyncio.AbstractEventLoop) -> Callable[[NodeCredentials], None]:
-    """Return a callback (run in the worker thread) that puts credentials into the broker, if one is managed."""
+# What a claim or registration answers to each failure (first match wins); nothing changed in any of them.
+CLAIM_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ClaimError, 404),
+    (ReservedName, 422),
+    (NotFound, 400),
+    (IncompleteClaim, 400),
+    (AccountConflict, 409),
+    (BrokerError, 503),
+    (RegistryError, 409),
+)
 
-    def install(creds: NodeCredentials) -> None:
-        if services.dynsec is not None:
-            fut = asyncio.run_coroutine_threadsafe(services.dynsec.create_node(creds.username, creds.password), loop)
-            fut.result(BROKER_TIMEOUT_S)
 
-    return install
+def claim_failed(exc: RegistryError | BrokerError) -> HTTPException:
+    """The HTTP answer to a failed claim or registration."""
+    status = next(code for kind, code in CLAIM_STATUS if isinstance(exc, kind))
+    return HTTPException(status, f"nothing changed: {exc}" if status >= 409 else str(exc))
+
+
+async def claim_answer(services: Services, principal: Principal, code: str, **location: Any) -> ClaimResult:
+    """Claim through hub/api/claimflow.py and map what can go wrong to 4xx/503 (shared with ``registerNode``)."""
+    try:
+        node, creds = await claimflow.claim(services, principal, code, **location)
+    except (RegistryError, BrokerError) as exc:
+        raise claim_failed(exc) from exc
+    await services.notify_registry_changed()
+    return _result(services, node, creds)
+
+
+def _result(services: Services, node: Node, creds: NodeCredentials) -> ClaimResult:
+    return ClaimResult(
+        node=node_public(node),
+        credentials=MqttCredentialsPublic(
+            username=creds.username, password=creds.password, generation=creds.generation
+        ),
+        agent_config=agent_config(services, node, creds),
+    )
 
 
 async def _scoped_node(services: Services, principal: Principal, node_id: str) -> Node:
@@ -60,7 +89,14 @@ def agent_config(services: Services, node: Node, creds: NodeCredentials) -> dict
     kind = services.kinds.get(node.kind)
     if kind is None:
         raise HTTPException(409, f"node kind '{node.kind}' is not loaded")
-    link = HubLink.model_validate({**services.hub_link.model_dump(), "username": creds.username, "password": None})
+    names = {
+        "username": creds.username,
+        "client_id": uplink_client_id(node.id),
+        # The control account exists where the hub manages accounts; elsewhere the agent uses the uplink's.
+        "control_username": control_username(creds.username) if services.dynsec is not None else None,
+        "control_client_id": control_client_id(node.id),
+    }
+    link = HubLink.model_validate({**services.hub_link.model_dump(), **names, "password": None})
     node.config_version = node.desired_config_version  # detached copy: the agent starts on the desired version
     try:
         rendered = render_agent_config(node, kind, link).model_dump(mode="json", exclude_none=True)
@@ -92,6 +128,8 @@ async def create_node(services: Services, principal: CreateInPlace, body: NodeCr
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except ReservedName as exc:
+        raise HTTPException(422, str(exc)) from exc
     except RegistryError as exc:
         raise HTTPException(409, str(exc)) from exc
     await services.notify_registry_changed()
@@ -116,35 +154,16 @@ async def update_node(services: Services, principal: ChangeNode, node_id: NodeId
 @router.post("/provisioning/claim", operation_id="claimNode")
 async def claim_node(services: Services, principal: InstallInPlace, body: ClaimRequest) -> ClaimResult:
     """Claim a node on site with its code: bind its location, get its credentials and agent configuration."""
-    prov = _prov(services)
     endpoints = {k: v.model_dump(exclude_none=True) for k, v in body.endpoints.items()}
-    install = _installer(services, asyncio.get_running_loop())
-    try:
-        node, creds = await asyncio.to_thread(
-            lambda: prov.claim(
-                principal,
-                body.claim_code,
-                latitude=body.latitude,
-                longitude=body.longitude,
-                site=body.site,
-                region=body.village,
-                endpoints=endpoints,
-                install=install,
-            )
-        )
-    except ClaimError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except (NotFound, IncompleteClaim) as exc:
-        raise HTTPException(400, str(exc)) from exc
-    except (BrokerError, TimeoutError) as exc:
-        raise HTTPException(503, f"broker did not take the node's account, nothing changed: {exc}") from exc
-    await services.notify_registry_changed()
-    return ClaimResult(
-        node=node_public(node),
-        credentials=MqttCredentialsPublic(
-            username=creds.username, password=creds.password, generation=creds.generation
-        ),
-        agent_config=agent_config(services, node, creds),
+    return await claim_answer(
+        services,
+        principal,
+        body.claim_code,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        site=body.site,
+        region=body.village,
+        endpoints=endpoints,
     )
 
 
@@ -152,25 +171,16 @@ async def claim_node(services: Services, principal: InstallInPlace, body: ClaimR
 async def rotate_credentials(services: Services, principal: ChangeNode, node_id: NodeId) -> ClaimResult:
     """Issue new MQTT credentials for a node; the old password stops working at once."""
     await _scoped_node(services, principal, node_id)
-    loop = asyncio.get_running_loop()
-
-    def install(creds: NodeCredentials) -> None:
-        if services.dynsec is not None:
-            fut = asyncio.run_coroutine_threadsafe(services.dynsec.set_password(creds.username, creds.password), loop)
-            fut.result(BROKER_TIMEOUT_S)
-
     try:
-        creds = await asyncio.to_thread(_prov(services).rotate, principal.user_id, node_id, install)
-    except (BrokerError, TimeoutError) as exc:
-        raise HTTPException(503, f"broker unreachable, nothing changed: {exc}") from exc
+        creds = await claimflow.rotate(services, principal.user_id, node_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AccountConflict as exc:
+        raise HTTPException(409, f"nothing changed: {exc}") from exc
+    except BrokerError as exc:
+        raise HTTPException(503, f"broker did not take the new password; rotate again: {exc}") from exc
     node = await asyncio.to_thread(services.registry.get_node, node_id)
-    return ClaimResult(
-        node=node_public(node),
-        credentials=MqttCredentialsPublic(
-            username=creds.username, password=creds.password, generation=creds.generation
-        ),
-        agent_config=agent_config(services, node, creds),
-    )
+    return _result(services, node, creds)
 
 
 @router.delete("/nodes/{node_id}/credentials", operation_id="revokeNodeCredentials", status_code=204, tags=["nodes"])
@@ -178,11 +188,8 @@ async def revoke_credentials(services: Services, principal: ChangeNode, node_id:
     """Revoke a node's MQTT credentials and disconnect it."""
     await _scoped_node(services, principal, node_id)
     try:
-        username = await asyncio.to_thread(_prov(services).revoke, principal.user_id, node_id)
+        await claimflow.revoke(services, principal.user_id, node_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    if services.dynsec is not None:
-        try:
-            await services.dynsec.disable(username)
-        except BrokerError as exc:
-            raise HTTPException(503, f"revoked in the registry, broker not updated yet: {exc}") from exc
+    except BrokerError as exc:
+        raise HTTPException(503, f"broker did not disable the node, nothing changed; revoke again: {exc}") from exc
