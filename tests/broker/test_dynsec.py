@@ -137,7 +137,7 @@ async def test_a_role_made_before_the_ack_topic_gains_it_on_the_next_setup(broke
             {"command": "addClientRole", "username": "GZ-SP-0009", "rolename": "node:GZ-SP-0009"},
         ]
     )
-    await ds.ensure_hub_account("hub", "hub-pw")
+    await ds.ensure_hub_account("hub", "hub-pw", "hub")
     await ds.create_node("GZ-SP-0009", "pw-9")  # what a restarted or upgraded hub's provisioning does
     async with _client(broker, "hub", "hub-pw") as hub, _client(broker, "GZ-SP-0009", "pw-9") as node:
         await node.subscribe(f"{PREFIX}/GZ-SP-0009/ack", qos=1)

@@ -42,7 +42,7 @@ async def test_a_node_named_after_a_service_account_is_refused_everywhere(
         assert (report["created"], report["failed"]) == (1, len(SERVICE_NAMES))
         key = await site.api.post("/api/v1/node-kinds/water_gauge/provisioning-key", headers=site.admin)
         assert key.status_code in (200, 201), key.text
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         register = {
             **claim_body(""),
             "provisioning_key": key.json()["provisioning_key"],
@@ -64,7 +64,7 @@ async def test_an_old_placeholder_named_after_the_admin_cannot_be_claimed(
             m.setattr(provision, "check_node_id", lambda *_a: None)
             r = await site.placeholder(DYNSEC_ADMIN[0])
         assert r.status_code == 201, r.text
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         r = await site.api.post("/api/v1/provisioning/claim", json=claim_body(r.json()["claim_code"]), headers=tech)
         assert r.status_code == 422 and "service account" in r.text, r.text
         node = (await site.api.get(f"/api/v1/nodes/{DYNSEC_ADMIN[0]}", headers=site.admin)).json()
@@ -80,7 +80,7 @@ async def test_a_node_named_after_a_foreign_account_changes_nothing(
     await admin.run([{"command": "createClient", "username": "bridge01", "password": "bridge-pw"}])
     async with prod_hub(production_settings(tmp_path, dynsec_broker)) as site:
         code = (await site.placeholder("bridge01")).json()["claim_code"]
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         for _ in range(2):  # the failed claim gave the node back to its code
             r = await site.api.post("/api/v1/provisioning/claim", json=claim_body(code), headers=tech)
             assert r.status_code == 409 and "nothing changed" in r.text, r.text
@@ -95,7 +95,7 @@ async def test_claimed_credentials_work_under_their_own_client_ids_only(
 ) -> None:
     async with prod_hub(production_settings(tmp_path, dynsec_broker)) as site:
         code = (await site.placeholder("GZ-WG-0901")).json()["claim_code"]
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         r = await site.api.post("/api/v1/provisioning/claim", json=claim_body(code), headers=tech)
         assert r.status_code == 200, r.text
         link = r.json()["agent_config"]["hub"]
@@ -122,7 +122,7 @@ async def test_a_failed_registration_leaves_no_placeholder(tmp_path: Path, dynse
     await _admin(dynsec_broker).run([{"command": "createClient", "username": "bridge02", "password": "bridge-pw"}])
     async with prod_hub(production_settings(tmp_path, dynsec_broker)) as site:
         key = await site.api.post("/api/v1/node-kinds/water_gauge/provisioning-key", headers=site.admin)
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         body = {k: v for k, v in claim_body("").items() if k != "claim_code"}
         body |= {"provisioning_key": key.json()["provisioning_key"], "node_id": "bridge02", "region": "440981103"}
         for _ in range(2):  # the second attempt meets the broker again, not a leftover placeholder

@@ -46,14 +46,14 @@ async def test_a_stalled_broker_during_a_claim_blocks_no_login(tmp_path: Path, d
     admin = BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1], timeout_s=BROKER_TIMEOUT_S)
     async with prod_hub(production_settings(tmp_path, dynsec_broker, broker_admin=admin)) as site:
         code = (await site.placeholder("GZ-WG-0950")).json()["claim_code"]
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         with stalled(dynsec_broker):
             claim = asyncio.create_task(
                 site.api.post("/api/v1/provisioning/claim", json=claim_body(code), headers=tech), name="test:claim"
             )
             # The claim has reserved the node and now waits on the broker.
             await eventually(lambda: _is(site, "GZ-WG-0950", "claiming"), BROKER_TIMEOUT_S, "the claim to start")
-            login = await site.api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw"})
+            login = await site.api.post("/api/v1/auth/login", json={"username": "li.wei", "password": "tech-pw-123"})
             assert login.status_code == 200, login.text
             assert not claim.done()  # the login was served while the claim still waited on the broker
             r = await claim
@@ -80,7 +80,7 @@ async def test_a_revocation_the_broker_did_not_take_changes_nothing(
     admin = BrokerAdminSettings(username=DYNSEC_ADMIN[0], password=DYNSEC_ADMIN[1], timeout_s=1.0)
     async with prod_hub(production_settings(tmp_path, dynsec_broker, broker_admin=admin)) as site:
         code = (await site.placeholder("GZ-WG-0951")).json()["claim_code"]
-        tech = await site.user("li.wei", "technician", "tech-pw")
+        tech = await site.user("li.wei", "technician", "tech-pw-123")
         claimed = await site.api.post("/api/v1/provisioning/claim", json=claim_body(code), headers=tech)
         link = claimed.json()["agent_config"]["hub"]
         with stalled(dynsec_broker):
