@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub.stations.base import StationProtocol
+from hub.stations.hj212.protocol import Hj212Protocol
 
 PROTOCOLS: dict[str, Callable[[], StationProtocol]] = {
     # "sl651": hub.stations.sl651.protocol.Sl651Protocol,
-    # "hj212": hub.stations.hj212.protocol.Hj212Protocol,
+    "hj212": Hj212Protocol,
     # "dtu": hub.stations.dtu.protocol.DtuProtocol,
 }
 """Name -> factory; each protocol package adds its own line here."""

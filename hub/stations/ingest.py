@@ -1,0 +1,127 @@
+"""A station's observations into the pipeline's readings: validate, store or spool, tell the observers.
+
+The same steps as an agent's telemetry (:mod:`hub.ingest.pipeline`): each
+observation becomes a reading of the station node's device, is checked by
+:func:`hub.ingest.validate.check_batch` against the registry and the profile
+(range, type, time), written through the pipeline's
+:class:`~hub.ingest.durable.DurableWriter` (store, or spool while the store is
+away), published to ``/latest`` and handed to the ``on_stored`` observers (the
+alert engine). Readings refused are dead-lettered with their reason; the rest
+of the report is kept. :meth:`StationIngest.report` returns only once the
+report is durable, so the caller may then confirm it to the station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+from hub.ingest.deadletters import Refusal as DeadLetter
+from hub.ingest.pipeline import Pipeline
+from hub.ingest.validate import check_batch
+from hub.ingest.wire import FastBatch, FastReading
+from hub.stations.base import Report
+from hub.stations.directory import StationInfo
+from hub.stations.ledger import ReportLedger
+from hub.stations.profiles import StationProfile
+from hub.stations.stats import GatewayStats
+from hub.store.base import StoredReading
+from hub.store.errors import StoreRejected
+
+log = logging.getLogger(__name__)
+TOUCH_EVERY_MS = 5_000
+
+
+class StationIngest:
+    """Stores station reports once each, through the agents' pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        ledger: ReportLedger,
+        station_profiles: Mapping[str, StationProfile],
+        stats: GatewayStats,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ledger = ledger
+        self.station_profiles = station_profiles
+        self.stats = stats
+        self._touched: dict[str, int] = {}
+
+    async def report(self, topic: str, info: StationInfo, report: Report, window: str = "") -> None:
+        """Store ``report`` of ``info``'s station once; return when it is durable (stored, spooled or refused)."""
+        async with self.ledger.claim(info.node, report.key) as fresh:
+            if not fresh:
+                self.stats.duplicates += 1
+                return
+            readings, letters = self.readings_of(topic, info, report, window)
+            await self.store(topic, info.node, readings, letters)
+            await self.ledger.mark(info.node, report.key)
+            self.stats.reports += 1
+
+    def readings_of(
+        self, topic: str, info: StationInfo, report: Report, window: str
+    ) -> tuple[list[FastReading], list[DeadLetter]]:
+        """Map the report's observations through the station's profiles; refuse codes no profile maps."""
+        out: list[FastReading] = []
+        letters: list[DeadLetter] = []
+        for ob in report.observations:
+            hit = None
+            for dev in info.devices:
+                sp = self.station_profiles.get(dev.profile)
+                if sp is not None and (found := sp.metric_for(ob.code, window)) is not None:
+                    hit = (dev.id, found[1], found[0].unit)
+                    break
+            if hit is None:
+                detail = f"{info.node}: no station profile of this station maps code '{ob.code}'"
+                letters.append((topic, info.node, "unknown_element", detail, json.dumps([ob.code, ob.value])))
+                continue
+            device, metric, unit = hit
+            out.append(FastReading(device=device, metric=metric, value=ob.value, unit=unit, ts_ms=ob.ts_ms,
+                                   quality=ob.quality.wire))  # fmt: skip
+        return out, letters
+
+    async def store(self, topic: str, node: str, readings: Sequence[FastReading], letters: list[DeadLetter]) -> None:
+        """Validate and store readings of ``node`` (DTU polls come here too); dead-letter what is refused."""
+        p = self.pipeline
+        view = p.snapshot.nodes.get(node)
+        now_ms = time.time_ns() // 1_000_000
+        ok: list[StoredReading] = []
+        if view is None:
+            letters.append((topic, node, "unknown_node", f"node '{node}' is not in the registry snapshot", ""))
+        elif readings:
+            batch = FastBatch(node=node, seq=0, sent_ms=now_ms, readings=list(readings))
+            ok, rejected = check_batch(batch, view, p.profiles, now_ms)
+            letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
+        if letters:
+            await p.dead.add_many(letters)
+        for letter in letters:
+            self.stats.refusals[letter[2]] += 1
+        if not ok:
+            return
+        try:
+            await p.writer.write(ok)
+        except StoreRejected as exc:
+            # The store refuses this data itself: retrying cannot help, keep it as a dead letter.
+            await p.dead.add(topic, node, "store_rejected", str(exc), json.dumps([r.metric for r in ok]))
+            return
+        self.stats.readings_stored += len(ok)
+        p.stats.readings_stored += len(ok)
+        await p.latest.publish(ok)
+        for observer in p.on_stored:
+            try:
+                await observer(ok)
+            except Exception:
+                log.exception("on_stored observer %r failed", observer)
+        await self._touch(node, now_ms)
+
+    async def _touch(self, node: str, now_ms: int) -> None:
+        """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node."""
+        if now_ms - self._touched.get(node, 0) < TOUCH_EVERY_MS:
+            return
+        self._touched[node] = now_ms
+        self.pipeline.latest.set_node_online(node, True, now_ms, "")
+        await asyncio.to_thread(self.pipeline.registry.set_node_status, node, True, now_ms)

@@ -1,0 +1,124 @@
+"""Which station reports are stored, by ``(node, report key)``, kept in the registry database.
+
+A station that gets no confirmation sends the report again (HJ 212-2017
+§6.6: re-send after the answer timeout; SL 651-2014 likewise); the copy has
+the same key (:attr:`hub.stations.base.Report.key`) and is confirmed without
+being stored twice. The ledger survives restarts: a station's keys are read
+from the database the first time it is seen after a start, and then kept in
+memory (the newest ``per_node`` of each station). Marks of reports confirmed
+at the same moment are written in one transaction. A copy that arrives while
+the first is still being written waits for it (:meth:`ReportLedger.claim`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from sqlalchemy import delete, select
+
+from hub.registry.service import Registry
+from hub.stations.models import StationReport
+
+_SQLITE_MARK = "INSERT OR IGNORE INTO station_reports (node, report_key, stored_ms) VALUES (?, ?, ?)"
+KEY_MAX = 128
+
+
+class ReportLedger:
+    """Persistent dedupe of station reports."""
+
+    def __init__(self, registry: Registry, per_node: int = 4096) -> None:
+        self.registry = registry
+        self.per_node = per_node
+        self._keys: dict[str, OrderedDict[str, None]] = {}  # node -> its newest keys (loaded from the DB once)
+        self._inflight: dict[tuple[str, str], asyncio.Event] = {}
+        self._pending: list[tuple[str, str]] = []
+        self._flushed: asyncio.Future[None] | None = None
+
+    async def _node_keys(self, node: str) -> OrderedDict[str, None]:
+        keys = self._keys.get(node)
+        if keys is None:
+            loaded = await asyncio.to_thread(self._db_keys, node)
+            keys = self._keys.setdefault(node, OrderedDict.fromkeys(loaded))
+        return keys
+
+    def _db_keys(self, node: str) -> list[str]:
+        with self.registry.session() as s:
+            q = (
+                select(StationReport.report_key)
+                .where(StationReport.node == node)
+                .order_by(StationReport.stored_ms.desc())
+                .limit(self.per_node)
+            )
+            return list(s.scalars(q))[::-1]
+
+    async def seen(self, node: str, key: str) -> bool:
+        """True when the report is stored (by this hub now or before a restart)."""
+        return key[:KEY_MAX] in await self._node_keys(node)
+
+    @contextlib.asynccontextmanager
+    async def claim(self, node: str, key: str) -> AsyncIterator[bool]:
+        """Own the report while it is written; yields ``False`` when it is (by then) stored."""
+        k = (node, key[:KEY_MAX])
+        while (busy := self._inflight.get(k)) is not None:
+            await busy.wait()
+        if k[1] in await self._node_keys(node):
+            yield False
+            return
+        done = self._inflight[k] = asyncio.Event()
+        try:
+            yield True
+        finally:
+            del self._inflight[k]
+            done.set()
+
+    async def mark(self, node: str, key: str) -> None:
+        """Record that the report is stored or spooled (with the other marks of the moment, in one transaction)."""
+        k = (node, key[:KEY_MAX])
+        self._pending.append(k)
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+            flushed = self._flushed
+            try:
+                await asyncio.sleep(0)  # let the reports confirmed in this loop iteration join the transaction
+                batch, self._pending, self._flushed = self._pending, [], None
+                await asyncio.to_thread(self._db_mark, batch)
+            except BaseException as exc:
+                if self._flushed is flushed:
+                    self._pending, self._flushed = [], None
+                if isinstance(exc, asyncio.CancelledError):
+                    flushed.cancel()
+                else:
+                    flushed.set_exception(exc)
+                    flushed.exception()  # retrieved here; every waiter re-raises it
+                raise
+            flushed.set_result(None)
+        else:
+            await asyncio.shield(self._flushed)
+        keys = await self._node_keys(node)
+        keys[k[1]] = None
+        if len(keys) > self.per_node:
+            keys.popitem(last=False)
+
+    def _db_mark(self, batch: list[tuple[str, str]]) -> None:
+        now = time.time_ns() // 1_000_000
+        with self.registry._write_lock, self.registry.session() as s, s.begin():
+            if s.bind is not None and s.bind.dialect.name == "sqlite":
+                s.connection().exec_driver_sql(_SQLITE_MARK, [(n, k, now) for n, k in batch])
+            else:
+                for n, k in dict.fromkeys(batch):
+                    s.merge(StationReport(node=n, report_key=k, stored_ms=now))
+
+    async def run_pruning(self, keep_s: float, every_s: float = 600.0) -> None:
+        """Forget reports older than ``keep_s`` every ``every_s``, forever (run as a task)."""
+        while True:
+            cutoff = time.time_ns() // 1_000_000 - int(keep_s * 1000)
+            await asyncio.to_thread(self._db_prune, cutoff)
+            await asyncio.sleep(every_s)
+
+    def _db_prune(self, older_than_ms: int) -> None:
+        with self.registry._write_lock, self.registry.session() as s, s.begin():
+            s.execute(delete(StationReport).where(StationReport.stored_ms < older_than_ms))
