@@ -43,7 +43,7 @@ class StationSpec(Strict):
     """What registering a station takes (the API body, the demo's stations)."""
 
     id: Id
-    name: str = ""
+    name: Annotated[str, Field(max_length=128)] = ""
     protocol: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,16}$")]
     address: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
     password: SecretStr = SecretStr("")
@@ -51,7 +51,7 @@ class StationSpec(Strict):
     department: Id
     latitude: Annotated[float | None, Field(ge=-90, le=90)] = None
     longitude: Annotated[float | None, Field(ge=-180, le=180)] = None
-    site: str = ""
+    site: Annotated[str, Field(max_length=128)] = ""
     devices: list[StationDevice] = Field(min_length=1, max_length=32)
 
 

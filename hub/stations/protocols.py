@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub.stations.base import StationProtocol
+from hub.stations.dtu.protocol import DtuProtocol
 from hub.stations.hj212.protocol import Hj212Protocol
 
 PROTOCOLS: dict[str, Callable[[], StationProtocol]] = {
     # "sl651": hub.stations.sl651.protocol.Sl651Protocol,
     "hj212": Hj212Protocol,
-    # "dtu": hub.stations.dtu.protocol.DtuProtocol,
+    "dtu": DtuProtocol,
 }
 """Name -> factory; each protocol package adds its own line here."""

@@ -20,8 +20,10 @@ class ListenerSettings(Strict):
     idle_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     # DTU only: how the registration and heartbeat packets look (hub/stations/dtu/settings.py).
-    registration_prefix: str = ""
-    heartbeat: str = ""
+    registration_prefix: Annotated[str, Field(max_length=32)] = ""
+    heartbeat: Annotated[str, Field(max_length=64)] = ""
+    request_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # a Modbus request through the DTU
+    inter_frame_delay_s: Annotated[float, Field(ge=0, le=5)] = 0.1  # pause between two requests on the bus
 
 
 class StationsSettings(Strict):

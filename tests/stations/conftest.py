@@ -66,8 +66,10 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(tmp_path: Path, store: Store, spool: Spool | None = None) -> AsyncIterator[Gateway]:
-    """Start a gateway with an HJ 212 listener on a free loopback port."""
+async def running_gateway(
+    tmp_path: Path, store: Store, spool: Spool | None = None, listeners: list[ListenerSettings] | None = None
+) -> AsyncIterator[Gateway]:
+    """Start a gateway with an HJ 212 listener (or ``listeners``) on free loopback ports."""
     stations = load_station_profiles(default_station_profile_dir())
     profiles = merged(load_profiles(default_profile_dir()), stations)
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
@@ -84,14 +86,15 @@ async def running_gateway(tmp_path: Path, store: Store, spool: Spool | None = No
         topic_prefix="citysense/v1",
         spool=spool,
     )
-    settings = StationsSettings(listeners=[ListenerSettings(protocol="hj212", host="127.0.0.1", port=0)])
+    listeners = listeners or [ListenerSettings(protocol="hj212", host="127.0.0.1", port=0)]
+    settings = StationsSettings(listeners=listeners)
     gateway = build_gateway(settings, pipeline, stations)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(gateway.run(), name="test:gateway")
         drain = tg.create_task(pipeline.drain(), name="test:drain")
         await gateway.ready.wait()
         try:
-            yield Gateway(gateway, pipeline, registry, store, gateway.ports["hj212"])
+            yield Gateway(gateway, pipeline, registry, store, gateway.ports.get("hj212", 0))
         finally:
             task.cancel()
             drain.cancel()

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -27,6 +27,18 @@ from edge_agent.errors import ModbusError
 log = logging.getLogger(__name__)
 
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+
+class RegisterLink(Protocol):
+    """What a poller and the writer use: this module's :class:`ModbusLink`, or the hub's link through a 4G DTU."""
+
+    async def read(self, table: Table, unit: int, start: int, count: int, *, urgent: bool = False) -> list[int]:
+        """Read ``count`` registers (bits, for coil tables) from ``start``; raise ``ModbusError``."""
+        ...
+
+    async def write(self, table: Table, unit: int, start: int, values: list[int]) -> None:
+        """Write coils or holding registers from ``start``; raise ``ModbusError``."""
+        ...
 
 
 class BusLock:

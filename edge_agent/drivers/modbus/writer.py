@@ -16,12 +16,12 @@ from citysense.errors import CodecError
 from citysense.profiles.model import Profile, Table
 from citysense.profiles.transform import Value, to_raw, to_value
 from citysense.quality import Quality
-from edge_agent.drivers.modbus.link import ModbusLink
+from edge_agent.drivers.modbus.link import RegisterLink
 from edge_agent.errors import ModbusError, ReadBackMismatch, WriteRefused
 
 
 async def write_point(
-    link: ModbusLink,
+    link: RegisterLink,
     profile: Profile,
     metric: str,
     unit: int,
