@@ -144,7 +144,7 @@ class StationDirectory:
         """Every station with its node, by node id."""
         with self.registry.session() as s:
             q = select(Station, Node).join(Node, Node.id == Station.node_id).options(selectinload(Node.devices))
-            return [(_info(st, node), node) for st, node in s.execute(q.order_by(Station.node_id)).tuples()]
+            return [(_info(st, node), node) for st, node in s.execute(q.order_by(Station.node_id))]
 
     def get(self, node_id: str) -> tuple[StationInfo, Node]:
         """One station with its node."""
