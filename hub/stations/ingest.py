@@ -18,13 +18,15 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from hub.ingest.deadletters import Refusal as DeadLetter
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.validate import check_batch
 from hub.ingest.wire import FastBatch, FastReading
 from hub.stations.base import Report
-from hub.stations.directory import StationInfo
+from hub.stations.batching import Coalescer
+from hub.stations.directory import StationDirectory, StationInfo
 from hub.stations.ledger import ReportLedger
 from hub.stations.profiles import StationProfile
 from hub.stations.stats import GatewayStats
@@ -33,6 +35,17 @@ from hub.store.errors import StoreRejected
 
 log = logging.getLogger(__name__)
 TOUCH_EVERY_MS = 5_000
+
+
+@dataclass(slots=True)
+class _Item:
+    """One report's (or one DTU poll's) readings on their way to the store."""
+
+    topic: str
+    node: str
+    readings: Sequence[FastReading]
+    letters: list[DeadLetter]
+    key: str | None  # the report's dedupe key (None: a DTU poll)
 
 
 class StationIngest:
@@ -50,6 +63,7 @@ class StationIngest:
         self.station_profiles = station_profiles
         self.stats = stats
         self._touched: dict[str, int] = {}
+        self._batch: Coalescer[_Item] = Coalescer(self._flush)
 
     async def report(self, topic: str, info: StationInfo, report: Report, window: str = "") -> None:
         """Store ``report`` of ``info``'s station once; return when it is durable (stored, spooled or refused)."""
@@ -58,9 +72,12 @@ class StationIngest:
                 self.stats.duplicates += 1
                 return
             readings, letters = self.readings_of(topic, info, report, window)
-            await self.store(topic, info.node, readings, letters)
-            await self.ledger.mark(info.node, report.key)
+            await self._batch.submit(_Item(topic, info.node, readings, letters, report.key))
             self.stats.reports += 1
+
+    async def store(self, topic: str, node: str, readings: Sequence[FastReading]) -> None:
+        """Validate and store readings of ``node`` that carry no report key (a DTU's polls)."""
+        await self._batch.submit(_Item(topic, node, readings, [], None))
 
     def readings_of(
         self, topic: str, info: StationInfo, report: Report, window: str
@@ -84,44 +101,73 @@ class StationIngest:
                                    quality=ob.quality.wire))  # fmt: skip
         return out, letters
 
-    async def store(self, topic: str, node: str, readings: Sequence[FastReading], letters: list[DeadLetter]) -> None:
-        """Validate and store readings of ``node`` (DTU polls come here too); dead-letter what is refused."""
+    async def _flush(self, items: list[_Item]) -> None:
+        """Check every item, write all that passed at once, then publish, notify and mark the reports."""
         p = self.pipeline
-        view = p.snapshot.nodes.get(node)
         now_ms = time.time_ns() // 1_000_000
-        ok: list[StoredReading] = []
-        if view is None:
-            letters.append((topic, node, "unknown_node", f"node '{node}' is not in the registry snapshot", ""))
-        elif readings:
-            batch = FastBatch(node=node, seq=0, sent_ms=now_ms, readings=list(readings))
-            ok, rejected = check_batch(batch, view, p.profiles, now_ms)
-            letters += [(topic, node, r.reason, r.detail, r.reading_json()) for r in rejected]
-        if letters:
-            await p.dead.add_many(letters)
+        groups: list[tuple[_Item, list[StoredReading]]] = []
+        letters: list[DeadLetter] = []
+        for item in items:
+            letters += item.letters
+            view = p.snapshot.nodes.get(item.node)
+            if view is None:
+                letters.append((item.topic, item.node, "unknown_node", f"node '{item.node}' is not registered", ""))
+                groups.append((item, []))
+                continue
+            ok: list[StoredReading] = []
+            if item.readings:
+                batch = FastBatch(node=item.node, seq=0, sent_ms=now_ms, readings=list(item.readings))
+                ok, rejected = check_batch(batch, view, p.profiles, now_ms)
+                letters += [(item.topic, item.node, r.reason, r.detail, r.reading_json()) for r in rejected]
+            groups.append((item, ok))
         for letter in letters:
             self.stats.refusals[letter[2]] += 1
-        if not ok:
-            return
-        try:
-            await p.writer.write(ok)
-        except StoreRejected as exc:
-            # The store refuses this data itself: retrying cannot help, keep it as a dead letter.
-            await p.dead.add(topic, node, "store_rejected", str(exc), json.dumps([r.metric for r in ok]))
-            return
-        self.stats.readings_stored += len(ok)
-        p.stats.readings_stored += len(ok)
-        await p.latest.publish(ok)
-        for observer in p.on_stored:
-            try:
-                await observer(ok)
-            except Exception:
-                log.exception("on_stored observer %r failed", observer)
-        await self._touch(node, now_ms)
+        if letters:
+            await p.dead.add_many(letters)
+        stored = await self._write(groups)
+        if stored:
+            self.stats.readings_stored += len(stored)
+            p.stats.readings_stored += len(stored)
+            await p.latest.publish(stored)
+            for observer in p.on_stored:
+                try:
+                    await observer(stored)
+                except Exception:
+                    log.exception("on_stored observer %r failed", observer)
+        await self.ledger.mark_many([(i.node, i.key) for i in items if i.key is not None])
+        await self._touch({i.node for i, ok in groups if ok}, now_ms)
 
-    async def _touch(self, node: str, now_ms: int) -> None:
+    async def _write(self, groups: list[tuple[_Item, list[StoredReading]]]) -> list[StoredReading]:
+        """One write for all; if the store refuses it, one per item so that only the culprit is dead-lettered."""
+        writer = self.pipeline.writer
+        everything = [r for _, ok in groups for r in ok]
+        if not everything:
+            return []
+        try:
+            await writer.write(everything)
+        except StoreRejected:
+            pass
+        else:
+            return everything
+        stored: list[StoredReading] = []
+        for item, ok in groups:
+            try:
+                if ok:
+                    await writer.write(ok)
+            except StoreRejected as exc:
+                # The store refuses this data itself: retrying cannot help, keep it as a dead letter.
+                payload = json.dumps([r.metric for r in ok])
+                await self.pipeline.dead.add(item.topic, item.node, "store_rejected", str(exc), payload)
+            else:
+                stored += ok
+        return stored
+
+    async def _touch(self, nodes: set[str], now_ms: int) -> None:
         """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node."""
-        if now_ms - self._touched.get(node, 0) < TOUCH_EVERY_MS:
+        due = [n for n in nodes if now_ms - self._touched.get(n, 0) >= TOUCH_EVERY_MS]
+        if not due:
             return
-        self._touched[node] = now_ms
-        self.pipeline.latest.set_node_online(node, True, now_ms, "")
-        await asyncio.to_thread(self.pipeline.registry.set_node_status, node, True, now_ms)
+        for node in due:
+            self._touched[node] = now_ms
+            self.pipeline.latest.set_node_online(node, True, now_ms, "")
+        await asyncio.to_thread(StationDirectory(self.pipeline.registry).mark_online, due, now_ms)

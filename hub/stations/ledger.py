@@ -5,8 +5,8 @@ A station that gets no confirmation sends the report again (HJ 212-2017
 the same key (:attr:`hub.stations.base.Report.key`) and is confirmed without
 being stored twice. The ledger survives restarts: a station's keys are read
 from the database the first time it is seen after a start, and then kept in
-memory (the newest ``per_node`` of each station). Marks of reports confirmed
-at the same moment are written in one transaction. A copy that arrives while
+memory (the newest ``per_node`` of each station). The gateway marks the
+reports of one store write in one transaction. A copy that arrives while
 the first is still being written waits for it (:meth:`ReportLedger.claim`).
 """
 
@@ -18,9 +18,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from hub.registry.service import Registry
+from hub.stations.batching import Coalescer
 from hub.stations.models import StationReport
 
 _SQLITE_MARK = "INSERT OR IGNORE INTO station_reports (node, report_key, stored_ms) VALUES (?, ?, ?)"
@@ -35,25 +36,41 @@ class ReportLedger:
         self.per_node = per_node
         self._keys: dict[str, OrderedDict[str, None]] = {}  # node -> its newest keys (loaded from the DB once)
         self._inflight: dict[tuple[str, str], asyncio.Event] = {}
-        self._pending: list[tuple[str, str]] = []
-        self._flushed: asyncio.Future[None] | None = None
+        self._loader: Coalescer[str] = Coalescer(self._load)
 
     async def _node_keys(self, node: str) -> OrderedDict[str, None]:
         keys = self._keys.get(node)
         if keys is None:
-            loaded = await asyncio.to_thread(self._db_keys, node)
-            keys = self._keys.setdefault(node, OrderedDict.fromkeys(loaded))
+            await self._loader.submit(node)  # stations seen for the first time at once: one query for all
+            keys = self._keys[node]
         return keys
 
-    def _db_keys(self, node: str) -> list[str]:
+    async def _load(self, nodes: list[str]) -> None:
+        todo = sorted({n for n in nodes if n not in self._keys})
+        if todo:
+            loaded = await asyncio.to_thread(self._db_keys, todo)
+            for node in todo:
+                self._keys.setdefault(node, OrderedDict.fromkeys(loaded.get(node, [])))
+
+    def _db_keys(self, nodes: list[str]) -> dict[str, list[str]]:
+        """The newest ``per_node`` keys of each node, oldest first."""
+        out: dict[str, list[str]] = {}
+        rank = (
+            func.row_number()
+            .over(partition_by=StationReport.node, order_by=StationReport.stored_ms.desc())
+            .label("rank")
+        )
         with self.registry.session() as s:
-            q = (
-                select(StationReport.report_key)
-                .where(StationReport.node == node)
-                .order_by(StationReport.stored_ms.desc())
-                .limit(self.per_node)
-            )
-            return list(s.scalars(q))[::-1]
+            for i in range(0, len(nodes), 500):
+                inner = (
+                    select(StationReport.node, StationReport.report_key, StationReport.stored_ms, rank)
+                    .where(StationReport.node.in_(nodes[i : i + 500]))
+                    .subquery()
+                )
+                q = select(inner.c.node, inner.c.report_key).where(inner.c.rank <= self.per_node)
+                for node, key in s.execute(q.order_by(inner.c.node, inner.c.stored_ms)):
+                    out.setdefault(node, []).append(key)
+        return out
 
     async def seen(self, node: str, key: str) -> bool:
         """True when the report is stored (by this hub now or before a restart)."""
@@ -75,33 +92,17 @@ class ReportLedger:
             del self._inflight[k]
             done.set()
 
-    async def mark(self, node: str, key: str) -> None:
-        """Record that the report is stored or spooled (with the other marks of the moment, in one transaction)."""
-        k = (node, key[:KEY_MAX])
-        self._pending.append(k)
-        if self._flushed is None:
-            self._flushed = asyncio.get_running_loop().create_future()
-            flushed = self._flushed
-            try:
-                await asyncio.sleep(0)  # let the reports confirmed in this loop iteration join the transaction
-                batch, self._pending, self._flushed = self._pending, [], None
-                await asyncio.to_thread(self._db_mark, batch)
-            except BaseException as exc:
-                if self._flushed is flushed:
-                    self._pending, self._flushed = [], None
-                if isinstance(exc, asyncio.CancelledError):
-                    flushed.cancel()
-                else:
-                    flushed.set_exception(exc)
-                    flushed.exception()  # retrieved here; every waiter re-raises it
-                raise
-            flushed.set_result(None)
-        else:
-            await asyncio.shield(self._flushed)
-        keys = await self._node_keys(node)
-        keys[k[1]] = None
-        if len(keys) > self.per_node:
-            keys.popitem(last=False)
+    async def mark_many(self, keys: list[tuple[str, str]]) -> None:
+        """Record that these reports are stored or spooled, in one transaction."""
+        if not keys:
+            return
+        batch = [(node, key[:KEY_MAX]) for node, key in keys]
+        await asyncio.to_thread(self._db_mark, batch)
+        for node, key in batch:
+            known = await self._node_keys(node)
+            known[key] = None
+            if len(known) > self.per_node:
+                known.popitem(last=False)
 
     def _db_mark(self, batch: list[tuple[str, str]]) -> None:
         now = time.time_ns() // 1_000_000

@@ -52,7 +52,10 @@ class StationGateway:
         self.ports: dict[str, int] = {}  # protocol -> bound port (for port 0 in tests)
         self.ready = asyncio.Event()
         self._by_node: dict[str, StationConnection] = {}
-        self._cache: dict[tuple[str, str], tuple[StationInfo | None, float]] = {}
+        self._all: dict[tuple[str, str], StationInfo] | None = None  # every station, loaded at the first look-up
+        self._misses: dict[tuple[str, str], float] = {}  # unknown identities -> when last looked up
+        self._loading = asyncio.Lock()
+        self._generation = 0
         self._open: dict[str, int] = {}
         self._tg: asyncio.TaskGroup | None = None
 
@@ -127,19 +130,37 @@ class StationGateway:
             conn.close()
 
     async def _lookup(self, protocol: str, address: str) -> StationInfo | None:
-        hit = self._cache.get((protocol, address))
+        """The registered station of an identity: from every station loaded at once, then one query per miss."""
+        table = self._all
+        if table is None:
+            async with self._loading:  # a thousand stations dialling in after a restart: one load for all
+                table = self._all
+                if table is None:
+                    generation = self._generation
+                    table = await asyncio.to_thread(self.directory.infos)
+                    if generation == self._generation:  # not invalidated meanwhile
+                        self._all = table
+        info = table.get((protocol, address))
+        if info is not None:
+            return info
+        miss = self._misses.get((protocol, address))
         now = time.monotonic()
-        if hit is not None and (hit[0] is not None or now - hit[1] < NEGATIVE_CACHE_S):
-            return hit[0]
-        info = await asyncio.to_thread(self.directory.lookup, protocol, address)
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[(protocol, address)] = (info, now)
+        if miss is not None and now - miss < NEGATIVE_CACHE_S:
+            return None
+        info = await asyncio.to_thread(self.directory.lookup, protocol, address)  # added since (another worker)
+        if info is None:
+            if len(self._misses) > 100_000:
+                self._misses.clear()
+            self._misses[(protocol, address)] = now
+        else:
+            table[(protocol, address)] = info
         return info
 
     def invalidate(self) -> None:
-        """Stations were added or changed: look identities up again."""
-        self._cache.clear()
+        """Stations were added or changed: load them again at the next look-up."""
+        self._all = None
+        self._generation += 1
+        self._misses.clear()
 
     async def forget(self, conn: StationConnection) -> None:
         """The connection ended."""

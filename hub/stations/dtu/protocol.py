@@ -40,7 +40,7 @@ class _Sink:
             FastReading(device=r.device, metric=r.metric, value=r.value, unit=r.unit, ts_ms=r.ts_ms, quality=r.quality)
             for r in readings
         ]
-        await self.gateway.ingest.store(self.conn.topic, self.node, fast, [])
+        await self.gateway.ingest.store(self.conn.topic, self.node, fast)
 
 
 class DtuProtocol:

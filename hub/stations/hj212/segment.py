@@ -115,15 +115,27 @@ def encode_segment(qn: str, st: str, cn: str, pw: str, mn: str, flag: int, cp: s
     return f"{qn_part}ST={st};CN={cn};PW={pw};MN={mn};Flag={flag};CP=&&{cp}&&".encode()
 
 
+_TIMES: dict[tuple[str, dt.tzinfo], int] = {}  # stations of one city report the same DataTime: parse it once
+
+
 def parse_time(text: str, tz: dt.tzinfo = CST) -> int:
     """``YYYYMMDDhhmmss`` (station local time, China Standard Time unless told) as UTC epoch milliseconds."""
+    hit = _TIMES.get((text, tz))
+    if hit is not None:
+        return hit
     if len(text) != 14 or not text.isdigit():
         raise StationError("bad_time", f"time {text[:20]!r} is not YYYYMMDDhhmmss")
     try:
-        when = dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=tz)
+        when = dt.datetime(
+            int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:14]),
+            tzinfo=tz,
+        )  # fmt: skip
     except ValueError as exc:
         raise StationError("bad_time", f"time {text!r}: {exc}") from exc
-    return int(when.timestamp() * 1000)
+    if len(_TIMES) > 10_000:
+        _TIMES.clear()
+    ms = _TIMES[(text, tz)] = int(when.timestamp()) * 1000
+    return ms
 
 
 def format_time(ts_ms: int, tz: dt.tzinfo = CST, *, millis: bool = False) -> str:
