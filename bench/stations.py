@@ -24,12 +24,14 @@ import asyncio
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.hub_ingest import message
 from hub.stations.hj212.protocol import packet
 from hub.stations.hj212.segment import format_time
+from hub.store.base import StoredReading
 from hub.store.sqlite import SqliteStore
 from tests.hub.conftest import build_parts
 from tests.stations.conftest import PASSWORD, running_gateway
@@ -76,9 +78,24 @@ def client_process(port: int, stations: int, frames: int, pollutants: int, t0_ms
     asyncio.run(_clients(port, stations, frames, pollutants, t0_ms, sync))
 
 
-async def gateway_run(tmp: Path, stations: int, frames: int, pollutants: int) -> tuple[float, int, int]:
-    """CPU seconds, frames and readings of the gateway for the whole run."""
-    store = SqliteStore(tmp / "gw-readings.db", retention=None)
+class DiscardStore(SqliteStore):
+    """A store that takes every write and keeps nothing: the cost of the path up to the store alone."""
+
+    async def write(self, readings: Sequence[StoredReading]) -> None:
+        return None
+
+
+def _store(path: Path, discard: bool) -> SqliteStore:
+    return (DiscardStore if discard else SqliteStore)(path, retention=None)
+
+
+async def gateway_run(
+    tmp: Path, stations: int, frames: int, pollutants: int, discard: bool = False
+) -> tuple[float, int, int]:
+    """CPU seconds, frames and readings of the gateway for the timed part of the run."""
+    tmp = tmp / f"gw-{discard}"
+    tmp.mkdir()
+    store = _store(tmp / "readings.db", discard)
     await store.start()
     async with running_gateway(tmp, store) as g:
         for i in range(stations):
@@ -100,11 +117,13 @@ async def gateway_run(tmp: Path, stations: int, frames: int, pollutants: int) ->
     return cpu, sum(stats.frames.values()) - frames0, stats.readings_stored - readings0
 
 
-async def pipeline_run(tmp: Path, messages: int, group: int) -> tuple[float, int]:
+async def pipeline_run(tmp: Path, messages: int, group: int, discard: bool = False) -> tuple[float, int]:
     """CPU seconds and readings of the MQTT ingest pipeline for ``messages`` telemetry messages."""
-    store = SqliteStore(tmp / "mq-readings.db", retention=None)
+    tmp = tmp / f"mqtt-{discard}"
+    tmp.mkdir()
+    store = _store(tmp / "readings.db", discard)
     await store.start()
-    parts = build_parts(tmp / "mqtt", store)
+    parts = build_parts(tmp, store)
     t0 = time.time_ns() // 1_000_000 - 3_000_000
     msgs = [("citysense/v1/N1/telemetry", message(s, t0).encode()) for s in range(messages)]
     cpu0 = time.process_time()
@@ -124,15 +143,20 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=4000, help="MQTT messages of run (b), 10 readings each")
     ap.add_argument("--group", type=int, default=100, help="messages per handle_many call in (b)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "mqtt").mkdir()
-        cpu, frames, readings = asyncio.run(gateway_run(Path(tmp), args.stations, args.frames, args.pollutants))
-        m_cpu, m_readings = asyncio.run(pipeline_run(Path(tmp), args.messages, args.group))
-    print(f"(a) station gateway: {frames} HJ 212 frames, {readings} readings, {args.stations} connections")
-    print(f"    {frames / cpu:10.0f} frames/CPU-s   {readings / cpu:10.0f} readings/CPU-s   ({cpu:.2f} CPU-s)")
-    print(f"(b) MQTT pipeline:   {m_readings} readings in {args.messages} messages")
-    print(f"    {m_readings / m_cpu:10.0f} readings/CPU-s   ({m_cpu:.2f} CPU-s)")
-    print(f"    gateway readings/CPU-s = {readings / cpu / (m_readings / m_cpu):.0%} of the MQTT path's")
+    print(f"{args.stations} HJ 212 connections x {args.frames} uploads of {args.pollutants} pollutants; "
+          f"{args.messages} MQTT messages of 10 readings")  # fmt: skip
+    for discard in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = gateway_run(Path(tmp), args.stations, args.frames, args.pollutants, discard)
+            cpu, frames, readings = asyncio.run(run)
+            m_cpu, m_readings = asyncio.run(pipeline_run(Path(tmp), args.messages, args.group, discard))
+        label = "store that keeps nothing" if discard else "SQLite store"
+        print(f"with the {label}:")
+        print(f"  (a) station gateway: {frames / cpu:8.0f} frames/CPU-s  {readings / cpu:9.0f} readings/CPU-s"
+              f"  ({frames} frames, {cpu:.2f} CPU-s)")  # fmt: skip
+        print(f"  (b) MQTT pipeline:                        {m_readings / m_cpu:9.0f} readings/CPU-s"
+              f"  ({m_readings} readings, {m_cpu:.2f} CPU-s)")  # fmt: skip
+        print(f"      gateway readings/CPU-s = {readings / cpu / (m_readings / m_cpu):.0%} of the MQTT path's")
 
 
 if __name__ == "__main__":
