@@ -132,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     parser.add_argument("--port", type=int, default=8080, help="API port (0 picks a free one)")
     parser.add_argument("--nodes-per-kind", type=int, default=2, choices=range(1, 3))
+    parser.add_argument("--hj212-port", type=int, default=0, help="HJ 212 listener port (0 picks a free one)")
+    parser.add_argument("--dtu-port", type=int, default=0, help="4G DTU listener port (0 picks a free one)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS)
+    stations = demo_station_settings(args.hj212_port, args.dtu_port)
+    settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS, stations=stations)
     code = run_until_interrupted(_main(settings, args.nodes_per_kind), args.log_level)
     print("CitySense demo stopped.")
     return code
