@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from hub.ingest.deadletters import Refusal as DeadLetter
 from hub.ingest.pipeline import Pipeline
@@ -97,8 +98,9 @@ class StationIngest:
                 letters.append((topic, info.node, "unknown_element", detail, json.dumps([ob.code, ob.value])))
                 continue
             device, metric, unit = hit
+            quality = cast("Any", ob.quality.wire)  # a Quality's wire name is one of the contract's literals
             out.append(FastReading(device=device, metric=metric, value=ob.value, unit=unit, ts_ms=ob.ts_ms,
-                                   quality=ob.quality.wire))  # fmt: skip
+                                   quality=quality))  # fmt: skip
         return out, letters
 
     async def _flush(self, items: list[_Item]) -> None:

@@ -120,7 +120,7 @@ def _metrics(e: Element) -> list[tuple[str, bool]]:
 
 def as_device_profile(sp: StationProfile) -> Profile:
     """The device profile the rest of the hub sees: one float point per metric (no registers behind them)."""
-    points = []
+    points: list[Point] = []
     for e in sp.elements:
         for metric, ranged in _metrics(e):
             address = len(points) * 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -65,7 +66,7 @@ class StationGateway:
             self._tg = tg
             for lis in self.settings.listeners:
                 server = await asyncio.start_server(
-                    lambda r, w, lis=lis: self._accept(lis, r, w), lis.host, lis.port, backlog=1024, limit=65536
+                    functools.partial(self._accept, lis), lis.host, lis.port, backlog=1024, limit=65536
                 )
                 stack.push_async_callback(server.wait_closed)
                 stack.callback(server.close)

@@ -22,7 +22,7 @@ class GatewayStats:
     polls: int = 0  # DTU Modbus requests answered
     poll_failures: int = 0
 
-    def prometheus(self) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
+    def prometheus(self) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
         """``(name, type, help, samples)`` for the metrics endpoint."""
         frames = [(f'{{protocol="{p}"}}', n) for p, n in sorted(self.frames.items())]
         refused = [(f'{{reason="{r}"}}', n) for r, n in sorted(self.refusals.items())]

@@ -92,7 +92,7 @@ async def test_dtu_units_are_polled_through_its_connection_and_stored(dtu_gw: tu
     expected = site.expected("level", "water_level")
     assert expected is not None
     assert latest is not None and latest["water_level"].quality.wire == "good"
-    assert abs(float(latest["water_level"].value or 0) - float(expected)) < 1.0  # type: ignore[arg-type]
+    assert abs(float(latest["water_level"].value or 0) - float(expected)) < 1.0
     assert g.gateway.stats.refusals["unexpected_bytes"] == 0 and g.gateway.stats.refusals["bad_crc"] == 0
 
 

@@ -210,3 +210,25 @@ async def test_a_thousand_stations_at_once_every_report_stored_once(gw: Gateway)
     assert gw.gateway.stats.readings_stored == n * reports
     rows = await gw.store.query_range("AQ-0500.monitor", "hj212_air_quality", None, 0, 2**62)
     assert [r.ts_ms for r in rows] == [base + k * 60_000 for k in range(reports)]
+
+
+async def test_fuzzed_traffic_on_a_live_connection_is_refused_with_reasons_and_the_link_survives(gw: Gateway) -> None:
+    import random
+
+    rng = random.Random(651)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+    good = _upload(_minute_ago(), 9.0)
+    for _ in range(200):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 5)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        writer.write(bytes(data))
+    last = _minute_ago() - 60_000
+    writer.write(_upload(last, 10.0))  # a valid upload after all of that is still answered
+    while parse_segment(await _answer(reader)).qn != format_time(last, millis=True):
+        pass
+    writer.close()
+    refused = sum(gw.gateway.stats.refusals.values())
+    letters = await asyncio.to_thread(gw.registry.list_dead_letters, None, 0, 10_000)
+    assert refused > 0 and len(letters) == refused  # every refusal counted and dead-lettered, each with a reason
+    assert all(d.reason and d.detail for d in letters)

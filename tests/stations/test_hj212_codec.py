@@ -160,3 +160,12 @@ def test_bounded_fuzz_never_raises_and_every_refusal_has_a_reason() -> None:
             assert not isinstance(e, Refusal) or (e.reason and e.detail)
         reports += sum(isinstance(e, Report) for e in events)
     assert reports >= 3000
+
+
+def test_a_2005_edition_upload_is_answered_with_the_2005_flag() -> None:
+    # HJ/T 212-2005 has no version bits: Flag 1 asks for an answer, and the answer carries Flag 0.
+    (event,) = Hj212Protocol().framer().feed(_upload("2011", "DataTime=20261202120000;011-Rtd=20.5", flag=1))
+    assert isinstance(event, Report) and event.extra["edition"] == "2005"
+    assert event.reply is not None
+    answer = parse_segment(event.reply[6:-6].decode())
+    assert (answer.cn, answer.flag) == ("9014", 0)
