@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from hub.stations.directory import StationDevice, StationDirectory, StationSpec
 from hub.stations.settings import ListenerSettings, StationsSettings
 from simulator.fleet import SimulatedNode
 from simulator.stations.dtu import SimulatedDtu
-from simulator.stations.hj212 import Hj212Monitor
+from simulator.stations.hj212 import Hj212Monitor, air_quality
 
 AQ_NODE, AQ_MN, AQ_PW = "GZ-AQ-0001", "440981AQ0000000001", "123456"
 DTU_NODE, DTU_IMEI = "GZ-DTU-0001", "866262040000001"
@@ -42,23 +41,6 @@ def demo_station_settings(hj212_port: int = 0, dtu_port: int = 0) -> StationsSet
             # SL 651: the lead adds ListenerSettings(protocol="sl651", ...) here when hub.stations.sl651 is merged.
         ]
     )
-
-
-def air_quality(ts_ms: int) -> dict[str, tuple[float, str]]:
-    """PM2.5 and the others of a downtown monitor: a morning-rush episode every 20 minutes, above 115 μg/m³."""
-    t = ts_ms / 1000
-    episode = max(0.0, math.sin(2 * math.pi * t / 1200)) ** 4 * 140
-    pm25 = 35 + 10 * math.sin(2 * math.pi * t / 300) + episode
-    return {
-        "a34004": (round(pm25, 1), "N"),
-        "a34002": (round(pm25 * 1.6, 1), "N"),
-        "a21026": (8.0 + 2 * math.sin(t / 400), "N"),
-        "a21004": (30.0 + 8 * math.sin(t / 500), "N"),
-        "a05024": (60.0 + 20 * math.sin(t / 900), "N"),
-        "a21005": (0.7 + 0.1 * math.sin(t / 700), "N"),
-        "a01001": (24.0 + 3 * math.sin(t / 3600), "N"),
-        "a01002": (70.0, "N"),
-    }
 
 
 @dataclass

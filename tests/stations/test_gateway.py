@@ -232,3 +232,21 @@ async def test_fuzzed_traffic_on_a_live_connection_is_refused_with_reasons_and_t
     letters = await asyncio.to_thread(gw.registry.list_dead_letters, None, 0, 10_000)
     assert refused > 0 and len(letters) == refused  # every refusal counted and dead-lettered, each with a reason
     assert all(d.reason and d.detail for d in letters)
+
+
+async def test_a_silent_station_is_disconnected_after_the_idle_timeout(tmp_path: Path) -> None:
+    from hub.stations.settings import ListenerSettings
+
+    store = SqliteStore(tmp_path / "readings.db")
+    await store.start()
+    quick = [ListenerSettings(protocol="hj212", host="127.0.0.1", port=0, idle_timeout_s=0.3)]
+    async with running_gateway(tmp_path, store, listeners=quick) as g:
+        await g.add_monitor("AQ-0001", MN)
+        reader, writer = await asyncio.open_connection("127.0.0.1", g.port)
+        writer.write(_upload(_minute_ago(), 3.0))
+        assert parse_segment(await _answer(reader)).cn == "9014"
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""  # the hub hung up on the silent link
+        assert g.gateway.stats.idle_timeouts == 1 and g.gateway.connected("AQ-0001") is None
+        writer.close()
+    await store.close()
