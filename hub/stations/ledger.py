@@ -5,7 +5,10 @@ A station that gets no confirmation sends the report again (HJ 212-2017
 the same key (:attr:`hub.stations.base.Report.key`) and is confirmed without
 being stored twice. The ledger survives restarts: a station's keys are read
 from the database the first time it is seen after a start, and then kept in
-memory (the newest ``per_node`` of each station). The gateway marks the
+memory (the newest ``per_node`` of each station: 256 keys of ~100 bytes, about
+25 kB a station). A station whose older keys are not all in memory (it sent
+more than ``per_node`` reports) has a key memory does not know looked up in
+the database; the look-ups of one moment share one query. The gateway marks the
 reports of one store write in one transaction. A copy that arrives while
 the first is still being written waits for it (:meth:`ReportLedger.claim`).
 """
@@ -18,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 
 from hub.registry.service import Registry
 from hub.stations.batching import Coalescer
@@ -31,12 +34,14 @@ KEY_MAX = 128
 class ReportLedger:
     """Persistent dedupe of station reports."""
 
-    def __init__(self, registry: Registry, per_node: int = 4096) -> None:
+    def __init__(self, registry: Registry, per_node: int = 256) -> None:
         self.registry = registry
         self.per_node = per_node
         self._keys: dict[str, OrderedDict[str, None]] = {}  # node -> its newest keys (loaded from the DB once)
         self._inflight: dict[tuple[str, str], asyncio.Event] = {}
         self._loader: Coalescer[str] = Coalescer(self._load)
+        self._partial: set[str] = set()  # nodes with keys in the database that memory no longer holds
+        self._prober: Coalescer[tuple[str, str]] = Coalescer(self._probe)
 
     async def _node_keys(self, node: str) -> OrderedDict[str, None]:
         keys = self._keys.get(node)
@@ -50,7 +55,43 @@ class ReportLedger:
         if todo:
             loaded = await asyncio.to_thread(self._db_keys, todo)
             for node in todo:
-                self._keys.setdefault(node, OrderedDict.fromkeys(loaded.get(node, [])))
+                keys = loaded.get(node, [])
+                if len(keys) >= self.per_node:
+                    self._partial.add(node)
+                self._keys.setdefault(node, OrderedDict.fromkeys(keys))
+
+    async def _known(self, node: str, key: str) -> bool:
+        keys = await self._node_keys(node)
+        if key in keys:
+            return True
+        if node not in self._partial:
+            return False
+        await self._prober.submit((node, key))
+        return key in keys
+
+    async def _probe(self, items: list[tuple[str, str]]) -> None:
+        """Look keys memory does not hold up in the database; remember those found."""
+        found = await asyncio.to_thread(self._db_find, sorted(set(items)))
+        for node, key in found:
+            self._remember(node, key)
+
+    def _db_find(self, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        with self.registry.session() as s:
+            for i in range(0, len(items), 400):  # under SQLite's bound-parameter limit
+                q = select(StationReport.node, StationReport.report_key).where(
+                    tuple_(StationReport.node, StationReport.report_key).in_(items[i : i + 400])
+                )
+                out += [(n, k) for n, k in s.execute(q)]
+        return out
+
+    def _remember(self, node: str, key: str) -> None:
+        keys = self._keys.setdefault(node, OrderedDict())
+        keys[key] = None
+        keys.move_to_end(key)
+        if len(keys) > self.per_node:
+            keys.popitem(last=False)
+            self._partial.add(node)
 
     def _db_keys(self, nodes: list[str]) -> dict[str, list[str]]:
         """The newest ``per_node`` keys of each node, oldest first."""
@@ -74,7 +115,7 @@ class ReportLedger:
 
     async def seen(self, node: str, key: str) -> bool:
         """True when the report is stored (by this hub now or before a restart)."""
-        return key[:KEY_MAX] in await self._node_keys(node)
+        return await self._known(node, key[:KEY_MAX])
 
     @contextlib.asynccontextmanager
     async def claim(self, node: str, key: str) -> AsyncIterator[bool]:
@@ -82,7 +123,7 @@ class ReportLedger:
         k = (node, key[:KEY_MAX])
         while (busy := self._inflight.get(k)) is not None:
             await busy.wait()
-        if k[1] in await self._node_keys(node):
+        if await self._known(node, k[1]):
             yield False
             return
         done = self._inflight[k] = asyncio.Event()
@@ -99,10 +140,8 @@ class ReportLedger:
         batch = [(node, key[:KEY_MAX]) for node, key in keys]
         await asyncio.to_thread(self._db_mark, batch)
         for node, key in batch:
-            known = await self._node_keys(node)
-            known[key] = None
-            if len(known) > self.per_node:
-                known.popitem(last=False)
+            await self._node_keys(node)
+            self._remember(node, key)
 
     def _db_mark(self, batch: list[tuple[str, str]]) -> None:
         now = time.time_ns() // 1_000_000
