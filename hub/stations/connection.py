@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hub.ingest.deadletters import Refusal as DeadLetter
 from hub.stations.base import Control, Event, Framer, Refusal, Report, StationProtocol
 from hub.stations.directory import StationInfo
 from hub.stations.settings import ListenerSettings
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 65536
+# A caller that has sent this many refused frames and not one valid one is not a station: hang up.
+MAX_REFUSALS_UNIDENTIFIED = 64
 
 
 class StationConnection:
@@ -47,6 +50,7 @@ class StationConnection:
         self.answers: asyncio.Queue[Control] = asyncio.Queue(maxsize=64)  # for the command waiting on them
         self.on_control: Callable[[Control], None] | None = None  # a session's (DTU) own handler
         self.write_lock = asyncio.Lock()
+        self.refusals = 0
 
     @property
     def topic(self) -> str:
@@ -70,14 +74,30 @@ class StationConnection:
                     return
                 if not data:
                     return
-                for event in self.framer.feed(data):
-                    await self.handle(event)
+                await self.handle_all(self.framer.feed(data))
+                if self.info is None and self.refusals > MAX_REFUSALS_UNIDENTIFIED:
+                    log.info("%s: %d refusals before a valid frame; disconnecting", self.topic, self.refusals)
+                    return
         finally:
             close = getattr(self.framer, "close", None)
             if close is not None:
-                for event in close():
-                    await self.handle(event)
+                await self.handle_all(close())
             await self.gateway.forget(self)
+
+    async def handle_all(self, events: list[Event]) -> None:
+        """Act on the events of one read in order; their refusals are dead-lettered in one transaction."""
+        letters: list[DeadLetter] = []
+        for event in events:
+            if isinstance(event, Refusal) and event.reply is None:
+                self.gateway.stats.frames[self.protocol.name] += 1
+                letters.append(self._letter(event.reason, event.detail, event.raw))
+                continue
+            if letters:
+                await self.gateway.dead.add_many(letters)
+                letters = []
+            await self.handle(event)
+        if letters:
+            await self.gateway.dead.add_many(letters)
 
     async def handle(self, event: Event) -> None:
         """Act on one event: refuse, store then confirm, or answer at once."""
@@ -109,11 +129,14 @@ class StationConnection:
 
     async def refuse(self, reason: str, detail: str, raw: bytes, reply: bytes | None = None) -> None:
         """Count and dead-letter a refusal; send the protocol's negative answer if it has one."""
-        self.gateway.stats.refusals[reason] += 1
-        node = self.info.node if self.info is not None else None
-        await self.gateway.dead.add(self.topic, node, reason, detail, raw)
+        await self.gateway.dead.add_many([self._letter(reason, detail, raw)])
         if reply:
             await self.send(reply)
+
+    def _letter(self, reason: str, detail: str, raw: bytes) -> DeadLetter:
+        self.gateway.stats.refusals[reason] += 1
+        self.refusals += 1
+        return (self.topic, self.info.node if self.info is not None else None, reason, detail, raw)
 
     async def send(self, data: bytes) -> None:
         """Write ``data`` to the station (bounded by the write timeout); a dead link ends the connection."""

@@ -218,6 +218,8 @@ async def test_fuzzed_traffic_on_a_live_connection_is_refused_with_reasons_and_t
     rng = random.Random(651)
     reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
     good = _upload(_minute_ago(), 9.0)
+    writer.write(good)  # the station is known: a noisy link does not get it disconnected
+    assert parse_segment(await _answer(reader)).cn == "9014"
     for _ in range(200):
         data = bytearray(good)
         for _ in range(rng.randint(1, 5)):
@@ -250,3 +252,13 @@ async def test_a_silent_station_is_disconnected_after_the_idle_timeout(tmp_path:
         assert g.gateway.stats.idle_timeouts == 1 and g.gateway.connected("AQ-0001") is None
         writer.close()
     await store.close()
+
+
+async def test_a_caller_sending_only_refused_frames_is_disconnected(gw: Gateway) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+    writer.write(b"##0000FFFF\r\n" * 5000)  # thousands of refusals in one read: one transaction, then hang up
+    async with asyncio.timeout(10):
+        assert await reader.read() == b""
+    writer.close()
+    letters = await asyncio.to_thread(gw.registry.list_dead_letters, None, 0, 100_000)
+    assert len(letters) == sum(gw.gateway.stats.refusals.values()) >= 64
