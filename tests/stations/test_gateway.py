@@ -262,3 +262,23 @@ async def test_a_caller_sending_only_refused_frames_is_disconnected(gw: Gateway)
     writer.close()
     letters = await asyncio.to_thread(gw.registry.list_dead_letters, None, 0, 100_000)
     assert len(letters) == sum(gw.gateway.stats.refusals.values()) >= 64
+
+
+async def test_a_monitor_that_gets_no_answer_resends_and_the_report_is_stored_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "readings.db")
+    await store.start()
+    async with running_gateway(tmp_path, store) as g:
+        await g.add_monitor("AQ-0001", MN)
+        outage = _Outage(store)
+        monitor = Hj212Monitor(MN, PASSWORD, "127.0.0.1", g.port, lambda ts: {"a34004": (55.0, "N")},
+                               ack_timeout_s=0.4, retries=20)  # fmt: skip
+        await monitor.connect()
+        sending = asyncio.create_task(monitor.send(monitor.upload("2011", _minute_ago())))
+        while monitor.stats.resent < 2:  # noqa: ASYNC110  (the monitor's own re-send timer drives this)
+            await asyncio.sleep(0.05)
+        outage.down = False
+        assert await sending
+        await monitor.close()
+        assert [v for m, v, _ in await _stored(g) if m == "pm2_5"] == [55.0]
+        assert g.gateway.stats.reports == 1 and g.gateway.stats.duplicates >= 2
+    await store.close()
