@@ -282,3 +282,23 @@ async def test_a_monitor_that_gets_no_answer_resends_and_the_report_is_stored_on
         assert [v for m, v, _ in await _stored(g) if m == "pm2_5"] == [55.0]
         assert g.gateway.stats.reports == 1 and g.gateway.stats.duplicates >= 2
     await store.close()
+
+
+async def test_running_state_and_hourly_data_are_stored_under_their_metrics(gw: Gateway) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+    hour = (_minute_ago() // 3_600_000 - 1) * 3_600_000
+    for cn, cp in (
+        ("2021", f"DataTime={format_time(hour)};SB1-RS=1"),
+        ("2061", f"DataTime={format_time(hour)};a34004-Avg=41.5,a34004-Min=30,a34004-Max=60,a34004-Flag=N"),
+        ("2041", f"DataTime={format_time(hour)};SB1-RT=23.5"),
+    ):
+        writer.write(
+            packet(
+                f"QN={format_time(hour, millis=True)};ST=22;CN={cn};PW={PASSWORD};MN={MN};Flag=5;CP=&&{cp}&&".encode()
+            )
+        )
+        assert parse_segment(await _answer(reader)).cn == "9014"
+    writer.close()
+    got = {m: v for m, v, _ in await _stored(gw)}
+    assert got == {"analyser_state": 1.0, "pm2_5_hour_avg": 41.5, "pm2_5_hour_min": 30.0, "pm2_5_hour_max": 60.0,
+                   "analyser_state_hours": 23.5}  # fmt: skip
