@@ -169,3 +169,20 @@ def test_a_2005_edition_upload_is_answered_with_the_2005_flag() -> None:
     assert event.reply is not None
     answer = parse_segment(event.reply[6:-6].decode())
     assert (answer.cn, answer.flag) == ("9014", 0)
+
+
+def _annex_a_crc(data: bytes) -> int:
+    """HJ 212-2017 Annex A's CRC as the standard writes it: bit by bit."""
+    reg = 0xFFFF
+    for byte in data:
+        reg = (reg >> 8) ^ byte
+        for _ in range(8):
+            reg = (reg >> 1) ^ 0xA001 if reg & 1 else reg >> 1
+    return reg
+
+
+def test_the_table_driven_crc_is_the_annex_a_algorithm() -> None:
+    rng = random.Random(16)
+    for size in [0, 1, 2, *range(3, 1100, 37)]:
+        data = bytes(rng.randrange(256) for _ in range(size))
+        assert crc16(data) == _annex_a_crc(data), size

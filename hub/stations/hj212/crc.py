@@ -23,16 +23,19 @@ def _table() -> tuple[int, ...]:
 
 
 _TABLE = _table()
+_HIGH = bytes(v >> 8 for v in _TABLE)
 
 
 def crc16(data: bytes) -> int:
     """Return the HJ 212 CRC16 of ``data`` (the data segment)."""
-    reg = 0xFFFF
-    table = _TABLE
-    for byte in data:
-        # (reg >> 8) ^ byte stays below 256: the eight shifts reduce to one table look-up.
-        reg = table[(reg >> 8) ^ byte]
-    return reg
+    # Each step is reg = TABLE[(reg >> 8) ^ byte]: (reg >> 8) ^ byte is below 256, so the eight shifts are one
+    # table look-up, and only the register's high byte carries over to the next byte.
+    if not data:
+        return 0xFFFF
+    high, table = 0xFF, _HIGH
+    for byte in data[:-1]:
+        high = table[high ^ byte]
+    return _TABLE[high ^ data[-1]]
 
 
 def crc_hex(data: bytes) -> bytes:

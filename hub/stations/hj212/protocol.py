@@ -111,27 +111,28 @@ class Hj212Framer:
 
 def _observations(seg: Segment, ts_ms: int) -> list[Observation]:
     flags: dict[str, str] = {}
-    values: list[tuple[str, str, str]] = []
+    values: list[tuple[str, str]] = []
+    skip = codes.NON_VALUE_FIELDS
     for key, value in seg.cp:
-        code, dash, field = key.rpartition("-")
-        if not dash or not code:
+        code, _, field = key.rpartition("-")
+        if not code:
             continue  # DataTime, PolId and other parameters without a pollutant
         if field == "Flag":
             flags[code] = value
-        elif field not in codes.NON_VALUE_FIELDS:
-            values.append((code, field, value))
+        elif field not in skip:
+            values.append((key, value))
     out = []
-    for code, field, text in values:
-        letter = flags.get(code, "N")
-        quality = codes.FLAG_QUALITY.get(letter, Quality.DECODE_ERROR)
-        number: float | None
+    good, flag_quality = Quality.GOOD, codes.FLAG_QUALITY
+    for key, text in values:
+        letter = flags.get(key.rpartition("-")[0], "N")
+        quality = good if letter == "N" else flag_quality.get(letter, Quality.DECODE_ERROR)
         try:
-            number = float(text)
+            number: float | None = float(text)
         except ValueError:
             number = None
         if number is None or not math.isfinite(number):
             number, quality = None, Quality.DECODE_ERROR
-        out.append(Observation(f"{code}-{field}", number, ts_ms, quality, detail=letter))
+        out.append(Observation(key, number, ts_ms, quality, detail=letter))
     return out
 
 

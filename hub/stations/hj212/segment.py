@@ -37,8 +37,7 @@ class Segment:
     flag: int
     pnum: int
     pno: int
-    cp: tuple[tuple[str, str], ...]  # (key, value) in packet order
-    groups: tuple[tuple[tuple[str, str], ...], ...]  # the same pairs, one tuple per ';'-separated group
+    cp: tuple[tuple[str, str], ...]  # (key, value) in packet order (';' and ',' separate alike)
 
     @property
     def wants_ack(self) -> bool:
@@ -78,10 +77,8 @@ def parse_segment(text: str) -> Segment:
     pno = _int(fields.get("PNO", "1"), "PNO", 9999)
     if not 1 <= pno <= max(pnum, 1):
         raise StationError("bad_segment", f"PNO {pno} is outside 1..PNUM ({pnum})")
-    groups, pairs = _parse_cp(rest[:-2])
-    return Segment(
-        fields.get("QN", ""), fields["ST"], cn, fields.get("PW", ""), fields["MN"], flag, pnum, pno, pairs, groups
-    )
+    pairs = _parse_cp(rest[:-2])
+    return Segment(fields.get("QN", ""), fields["ST"], cn, fields.get("PW", ""), fields["MN"], flag, pnum, pno, pairs)
 
 
 def _int(text: str, name: str, high: int) -> int:
@@ -90,23 +87,22 @@ def _int(text: str, name: str, high: int) -> int:
     return int(text)
 
 
-def _parse_cp(cp: str) -> tuple[tuple[tuple[tuple[str, str], ...], ...], tuple[tuple[str, str], ...]]:
-    groups: list[tuple[tuple[str, str], ...]] = []
-    pairs: list[tuple[str, str]] = []
-    for group in cp.split(";"):
-        if not group:
+def _parse_cp(cp: str) -> tuple[tuple[str, str], ...]:
+    """``key=value`` pairs separated by ``;`` (between pollutants) or ``,`` (fields of one pollutant)."""
+    if not cp:
+        return ()
+    items = cp.replace(",", ";").split(";")
+    if len(items) > MAX_FIELDS:
+        raise StationError("bad_segment", f"more than {MAX_FIELDS} CP fields")
+    pairs = []
+    for item in items:
+        if not item:
             continue
-        items = []
-        for item in group.split(","):
-            key, eq, value = item.partition("=")
-            if not eq or not _KEY.match(key):
-                raise StationError("bad_segment", f"CP field {item[:40]!r} is not key=value")
-            items.append((key, value))
-        groups.append(tuple(items))
-        pairs += items
-        if len(pairs) > MAX_FIELDS:
-            raise StationError("bad_segment", f"more than {MAX_FIELDS} CP fields")
-    return tuple(groups), tuple(pairs)
+        key, eq, value = item.partition("=")
+        if not eq or not 0 < len(key) <= 40 or not _KEY.match(key):
+            raise StationError("bad_segment", f"CP field {item[:40]!r} is not key=value")
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 def encode_segment(qn: str, st: str, cn: str, pw: str, mn: str, flag: int, cp: str) -> bytes:
