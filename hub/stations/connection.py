@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 65536
 # A caller that has sent this many refused frames and not one valid one is not a station: hang up.
 MAX_REFUSALS_UNIDENTIFIED = 64
+WRITE_BUFFER_MAX = 16384  # bytes waiting for a slow station before a write waits for it to drain
 
 
 class StationConnection:
@@ -49,7 +50,6 @@ class StationConnection:
         self.info: StationInfo | None = None
         self.answers: asyncio.Queue[Control] = asyncio.Queue(maxsize=64)  # for the command waiting on them
         self.on_control: Callable[[Control], None] | None = None  # a session's (DTU) own handler
-        self.write_lock = asyncio.Lock()
         self.refusals = 0
 
     @property
@@ -105,7 +105,9 @@ class StationConnection:
         if isinstance(event, Refusal):
             await self.refuse(event.reason, event.detail, event.raw, event.reply)
             return
-        problem = await self.gateway.identify(self, event.station, event.password)
+        info = self.info
+        known = info is not None and event.station in ("", info.address) and info.password_ok(event.password)
+        problem = None if known else await self.gateway.identify(self, event.station, event.password)
         if problem is not None:
             await self.refuse(problem[0], problem[1], event.raw)
             return
@@ -140,14 +142,18 @@ class StationConnection:
 
     async def send(self, data: bytes) -> None:
         """Write ``data`` to the station (bounded by the write timeout); a dead link ends the connection."""
-        async with self.write_lock:
-            self.writer.write(data)
-            try:
-                async with asyncio.timeout(self.gateway.settings.write_timeout_s):
-                    await self.writer.drain()
-            except (TimeoutError, ConnectionError, OSError) as exc:
-                log.info("%s: cannot write (%s); disconnecting", self.topic, exc)
-                self.writer.transport.abort()
+        transport = self.writer.transport
+        if transport.is_closing():
+            return
+        self.writer.write(data)  # in order: writes never interleave, whichever task sends
+        if transport.get_write_buffer_size() <= WRITE_BUFFER_MAX:
+            return  # the kernel took it (the common case): no need to wait
+        try:
+            async with asyncio.timeout(self.gateway.settings.write_timeout_s):
+                await self.writer.drain()
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.info("%s: cannot write (%s); disconnecting", self.topic, exc)
+            transport.abort()
 
     def close(self) -> None:
         """Drop the connection (a newer connection of the same station took over)."""
