@@ -15,6 +15,8 @@ Run from the repository root:
     process, over the same kind of store: the ingest benchmark's messages
     (``bench.hub_ingest.message``, 10 readings each) handed to
     ``handle_many`` in the consumer's group size; CPU seconds per reading.
+
+Both run with the hub process's GC policy (``hub.gcpolicy.tune_gc``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hub_ingest import message
+from hub.gcpolicy import tune_gc
 from hub.stations.hj212.protocol import packet
 from hub.stations.hj212.segment import format_time
 from hub.store.base import StoredReading
@@ -143,6 +146,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=4000, help="MQTT messages of run (b), 10 readings each")
     ap.add_argument("--group", type=int, default=100, help="messages per handle_many call in (b)")
     args = ap.parse_args()
+    tune_gc()  # the hub process's GC policy (hub/cli.py applies it at start), for both runs
     print(f"{args.stations} HJ 212 connections x {args.frames} uploads of {args.pollutants} pollutants; "
           f"{args.messages} MQTT messages of 10 readings")  # fmt: skip
     for discard in (False, True):
