@@ -17,6 +17,7 @@ from citysense.profiles.model import Strict
 from citysense.yamlconf import keyed
 from hub.cluster.settings import ClusterSettings
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
+from hub.stations.settings import StationsSettings
 from hub.store.retention import RetentionSettings
 
 
@@ -118,6 +119,8 @@ class HubSettings(Strict):
     node_kinds_dir: Path | None = None
     fleet_file: Path | None = None
     alerts_file: Path | None = Field(default=None, description="alerts.yaml; the alert engine runs when set")
+    # The station gateway (SL 651 RTUs, HJ 212 monitors, 4G DTUs dialling in; docs/stations.md); off when unset.
+    stations: StationsSettings | None = None
 
     @model_validator(mode="after")
     def _broker_admin_needs_hub_account(self) -> Self:

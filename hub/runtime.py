@@ -41,6 +41,8 @@ from hub.registry.bootstrap import ensure_admin, sync_catalogue
 from hub.registry.fleet import Fleet
 from hub.registry.names import reserved_names
 from hub.registry.service import Registry
+from hub.stations.profiles import StationProfile, default_station_profile_dir, load_station_profiles, merged
+from hub.stations.wiring import build_gateway
 from hub.store.base import Store
 from hub.store.errors import StoreUnavailable
 from hub.store.hub_rollups import HubRollups
@@ -113,6 +115,10 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
     if settings.environment == "development":  # a production hub refuses this directory from now on
         (settings.data_dir / production.DEV_MARKER).touch()
     profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
+    station_profiles: dict[str, StationProfile] = {}
+    if settings.stations is not None:  # station profiles join the device profiles (validation, catalogue, alerts)
+        station_profiles = load_station_profiles(settings.stations.profiles_dir or default_station_profile_dir())
+        profiles = merged(profiles, station_profiles)
     kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
     registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
     registry.reserved_names = reserved_names(settings.service_names())
@@ -188,8 +194,15 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         if alerts is not None:
             pipeline.on_stored.append(alerts.on_stored)  # the engine sees every batch once it is stored
 
+        gateway = None
+        if settings.stations is not None:
+            gateway = build_gateway(settings.stations, pipeline, station_profiles)
+            services.stations, services.station_stats = gateway, gateway.stats
+
         async def _refresh_snapshot() -> None:
             pipeline.snapshot = await asyncio.to_thread(registry.snapshot)
+            if gateway is not None:
+                gateway.invalidate()
             if alerts is not None:  # provisioned, moved or removed nodes are evaluated without a restart
                 await alerts.refresh(pipeline.snapshot)
 
@@ -256,6 +269,12 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
                 sync_task = tg.create_task(sync, name="hub:latest-sync")
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
+            station_tasks = []
+            if gateway is not None and settings.stations is not None:
+                station_tasks.append(tg.create_task(gateway.run(), name="hub:stations"))
+                prune = gateway.ingest.ledger.run_pruning(settings.stations.dedupe_keep_s)
+                station_tasks.append(tg.create_task(prune, name="hub:station-dedupe-prune"))
+                await gateway.ready.wait()
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
@@ -272,6 +291,8 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
                     sync_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
+                for task in station_tasks:
+                    task.cancel()
                 await asyncio.wait({api_task}, timeout=5)
                 if not api_task.done():
                     api_task.cancel()

@@ -21,6 +21,7 @@ from hub.api.routes import (
     nodes,
     provisioning,
     readings,
+    stations,
     system,
     ui,
 )
@@ -46,6 +47,7 @@ def create_app(services: HubServices) -> FastAPI:
         app.include_router(module.router)
     for module in (access, provisioning, catalogue, control):  # device management (issue 6)
         app.include_router(module.router)
+    app.include_router(stations.router)  # dial-in stations (issue 15)
     app.include_router(ui.router)  # the built-in web dashboard (hub/web), served at /ui
     app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
     app.add_api_route("/", lambda: RedirectResponse("/ui/"), include_in_schema=False)

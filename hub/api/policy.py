@@ -164,6 +164,7 @@ ChangeNode = Annotated[Principal, Depends(allow("change a node", WRITERS, "node"
 CommandNode = Annotated[Principal, Depends(allow("command a node", INSTALLERS, "node", "node_id"))]
 CreateInPlace = Annotated[Principal, Depends(allow("create there", WRITERS, "body"))]
 InstallInPlace = Annotated[Principal, Depends(allow("install there", INSTALLERS, "body"))]
+CommandStation = Annotated[Principal, Depends(allow("command a station", WRITERS, "node", "node_id"))]
 AdminCity = Annotated[Principal, Depends(allow("administer the city", ADMINS, "city"))]
 OwnOrGranted = Annotated[Principal, Depends(allow("manage tokens", EVERYONE, "grant"))]
 ManageUsers = Annotated[Principal, Depends(allow("manage users", ADMINS, "grant"))]

@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import NodeKind
@@ -17,6 +18,10 @@ from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.store.base import Store
+
+if TYPE_CHECKING:
+    from hub.stations.server import StationGateway
+    from hub.stations.stats import GatewayStats
 
 
 @dataclass
@@ -38,6 +43,8 @@ class HubServices:
     open_read: bool = False
     commands: CommandCenter | None = None  # publishes commands and config to nodes
     registry_changed: Callable[[], Awaitable[None]] | None = None  # refreshes ingest's registry snapshot
+    stations: StationGateway | None = None  # the station gateway, when the hub runs one
+    station_stats: GatewayStats | None = None
 
     async def notify_registry_changed(self) -> None:
         """Tell ingest that nodes or devices were added or moved."""

@@ -25,6 +25,7 @@ from citysense.yamlconf import load_model
 from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.demo.plan import node_ids, node_spec
+from hub.demo.stations import AQ_NODE, DTU_NODE, DemoStations, demo_station_settings, demo_stations
 from hub.registry.access import Access
 from hub.registry.fleet import Fleet, NodeSpec
 from hub.registry.render import render_agent_config
@@ -43,6 +44,7 @@ class Demo:
     hub: RunningHub
     simulators: dict[str, SimulatedNode]
     agents: dict[str, Agent] = field(default_factory=dict)
+    stations: DemoStations | None = None  # the dial-in stations (HJ 212 monitor, DTU site)
 
 
 @contextlib.asynccontextmanager
@@ -70,8 +72,11 @@ async def demo_stack(settings: HubSettings, per_kind: int = 2, *, frozen: bool =
         fleet = Fleet(regions=base.regions, departments=base.departments, nodes=specs)
         fleet_file.write_text(yaml.safe_dump(fleet.model_dump(mode="json"), allow_unicode=True), encoding="utf-8")
         settings = settings.model_copy(update={"fleet_file": fleet_file})
+        if settings.stations is None:
+            settings = settings.model_copy(update={"stations": demo_station_settings()})
         hub = await stack.enter_async_context(running_hub(settings))
         demo = Demo(hub, sims)
+        demo.stations = await stack.enter_async_context(demo_stations(hub, kinds, hub.services.profiles))
         link = HubLink(url=f"mqtt://{hub.mqtt_host}:{hub.mqtt_port}", topic_prefix=settings.topic_prefix)
         nodes = await asyncio.to_thread(hub.services.registry.list_nodes)
         tasks: list[asyncio.Task[None]] = []
@@ -102,7 +107,7 @@ async def _main(settings: HubSettings, per_kind: int) -> None:
     async with demo_stack(settings, per_kind) as demo:
         url = demo.hub.api_url
         token = await asyncio.to_thread(duty_officer_token, demo.hub)
-        print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting.")
+        print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting, and 2 dial-in stations.")
         print(f"  Dashboard (map, nodes, alarms): {url}/ui/")
         print(f"  ... signed in as the duty officer, to acknowledge alarms: {url}/ui/#token={token}")
         print(f"  API (interactive docs): {url}/docs")
@@ -111,6 +116,12 @@ async def _main(settings: HubSettings, per_kind: int) -> None:
         if demo.agents and example:
             print(f"  Latest of a device:     {url}/api/v1/devices/<node>.<device>/latest")
             print(f"  Open alarms:            {url}/api/v1/alarms")
+        gateway = demo.hub.services.stations
+        if gateway is not None:
+            ports = ", ".join(f"{p} on 127.0.0.1:{port}" for p, port in sorted(gateway.ports.items()))
+            print(f"  Station gateway:        {ports}  (docs/stations.md)")
+            print(f"  HJ 212 monitor:         {url}/api/v1/devices/{AQ_NODE}.monitor/latest")
+            print(f"  4G DTU weather site:    {url}/api/v1/nodes/{DTU_NODE}")
         print("Press Ctrl-C to stop.\n", flush=True)
         await asyncio.Event().wait()
 
@@ -121,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("var/demo"))
     parser.add_argument("--port", type=int, default=8080, help="API port (0 picks a free one)")
     parser.add_argument("--nodes-per-kind", type=int, default=2, choices=range(1, 3))
+    parser.add_argument("--hj212-port", type=int, default=0, help="HJ 212 listener port (0 picks a free one)")
+    parser.add_argument("--dtu-port", type=int, default=0, help="4G DTU listener port (0 picks a free one)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS)
+    stations = demo_station_settings(args.hj212_port, args.dtu_port)
+    settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS, stations=stations)
     code = run_until_interrupted(_main(settings, args.nodes_per_kind), args.log_level)
     print("CitySense demo stopped.")
     return code

@@ -17,6 +17,16 @@ and acts on the events it returns:
 A framer never raises on input: garbage is skipped to the next start marker
 (resynchronisation) and reported as a :class:`Refusal`; a frame longer than
 ``max_frame`` is refused and skipped.
+
+Optional hooks the gateway uses when a protocol has them (``getattr``):
+
+* ``Framer.close() -> list[Event]``: the connection ended; refuse a frame cut
+  off mid-way (``truncated``).
+* ``StationProtocol.windows: Mapping[str, str]``: function -> the window its
+  ``-Avg``/``-Min``/``-Max`` statistics belong to (HJ 212: ``"2061": "hour"``),
+  for the station profile's metric names (:mod:`hub.stations.profiles`).
+* ``StationProtocol.attach(gateway, listener)``: called once per listener; a
+  protocol that drives its stations (the DTU poller) registers a session.
 """
 
 from __future__ import annotations

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hub.stations.base import StationProtocol
+from hub.stations.dtu.protocol import DtuProtocol
+from hub.stations.hj212.protocol import Hj212Protocol
 from hub.stations.sl651.protocol import Sl651Protocol
 
 PROTOCOLS: dict[str, Callable[[], StationProtocol]] = {
     "sl651": Sl651Protocol,
-    # "hj212": hub.stations.hj212.protocol.Hj212Protocol,
-    # "dtu": hub.stations.dtu.protocol.DtuProtocol,
+    "hj212": Hj212Protocol,
+    "dtu": DtuProtocol,
 }
 """Name -> factory; each protocol package adds its own line here."""

@@ -1,1 +1,1 @@
-"""Simulated field stations that dial in to the hub's station gateway and speak their protocol."""
+"""Simulated dial-in stations: SL 651 RTUs, HJ 212 monitors and 4G DTU sites that connect to the hub like real ones."""

@@ -219,6 +219,35 @@ async def _import_devices(api: Api, h: dict[str, str], t: Target) -> int:
     return await _import(api, h, "/api/v1/devices/import", f"node,device,unit_id\n{node},{dev},7\n")
 
 
+def _station_body(t: Target) -> dict[str, Any]:
+    n = next(_n)
+    device = {"id": "met", "profile": "weather_6in1_rs485", "unit_id": 1}
+    return {"id": f"S-{n}", "protocol": "dtu", "address": f"86600000{n:07d}", "region": t.region,
+            "department": t.department, "devices": [device]}  # fmt: skip
+
+
+_req("createStation", "POST", lambda t: "/api/v1/stations", _station_body)
+
+
+async def _station_at(api: Api, t: Target) -> str:
+    """A station registered (by the city administrator) at the target's place."""
+    body = _station_body(t)
+    r = await api.client.post("/api/v1/stations", json=body, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+    return str(body["id"])
+
+
+@sample("getStation")
+async def _get_station(api: Api, h: dict[str, str], t: Target) -> int:
+    return (await api.client.get(f"/api/v1/stations/{await _station_at(api, t)}", headers=h)).status_code
+
+
+@sample("commandStation")
+async def _command_station(api: Api, h: dict[str, str], t: Target) -> int:
+    url = f"/api/v1/stations/{await _station_at(api, t)}/commands"
+    return (await api.client.post(url, json={"action": "clock_query"}, headers=h)).status_code
+
+
 # List routes: what the answer names (nodes, or silence / user ids), to check nothing outside shows.
 def _nodes_of(key: str) -> Callable[[Any], set[str]]:
     return lambda body: {item[key] for item in body}
@@ -235,6 +264,7 @@ LISTS: dict[str, tuple[str, Callable[[Any], set[str]] | None]] = {
     "listUsers": ("/api/v1/users", _nodes_of("id")),
     # Empty in this fixture (no readings stored): admission is checked, the filter by tests/api/test_map_api.py.
     "listLatest": ("/api/v1/latest", None),
+    "listStations": ("/api/v1/stations", None),  # the filter: tests/stations/test_api.py
     "listReadings": ("/api/v1/readings?start_ms=0", None),
     "alarmSummary": ("/api/v1/alarms/summary", None),
 }

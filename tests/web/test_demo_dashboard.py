@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 
 from hub.config import HubSettings
 from hub.demo.run import ALERTS, demo_stack
+from hub.demo.stations import AQ_NODE, DTU_NODE
 from tests.web.loopthread import LoopThread
 from tests.web.stack import WebHub, login_url
 from tests.web.test_dashboard import map_nodes, view_is, wait_for
@@ -23,6 +24,7 @@ async def demo_hub(root: Path) -> AsyncIterator[WebHub]:
     settings = HubSettings(data_dir=root, api_port=0, alerts_file=ALERTS)
     async with demo_stack(settings, per_kind=1) as demo:
         uids = [f"{node}.{device}" for node, sim in demo.simulators.items() for device in sim.snapshot()]
+        uids += [f"{AQ_NODE}.monitor", f"{DTU_NODE}.met"]  # the dial-in stations: HJ 212 monitor, 4G DTU site
         await demo.hub.services.latest.wait_until(lambda cache: all(cache.get(uid) for uid in uids), 30.0)
         yield WebHub(demo.hub, await login_url(demo.hub))
 
@@ -42,7 +44,8 @@ def test_the_demo_link_opens_a_map_of_its_online_nodes_and_their_charts(
     browser.get(demo.login_url)
     view_is(browser, "map")
     nodes = map_nodes(browser)
-    assert len(nodes) == 4 and set(nodes.values()) <= {"online", "alarm"}
+    assert len(nodes) == 6 and set(nodes.values()) <= {"online", "alarm"}  # 4 agents' nodes and 2 stations
+    assert {AQ_NODE, DTU_NODE} <= set(nodes)
     browser.save_screenshot(str(shots / "10-demo-map.png"))
     gauge = next(n for n in nodes if n.startswith("GZ-WG-"))
     browser.find_element(By.CSS_SELECTOR, f'#map circle[data-node="{gauge}"]').click()

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
@@ -41,6 +41,20 @@ def quiet_pymodbus() -> None:
 
 
 _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+
+class RegisterLink(Protocol):
+    """What a poller and the writer use: this module's :class:`ModbusLink`, or the hub's link through a 4G DTU."""
+
+    async def read(self, table: Table, unit: int, start: int, count: int, *, urgent: bool = False) -> list[int]:
+        """Read ``count`` registers (bits, for coil tables) from ``start``; raise ``ModbusError``."""
+        ...
+
+    async def write(
+        self, table: Table, unit: int, start: int, values: list[int], *, function_code: int | None = None
+    ) -> None:
+        """Write coils or holding registers from ``start`` (``function_code`` 15/16 forces the multiple-write form)."""
+        ...
 
 
 class BusLock:

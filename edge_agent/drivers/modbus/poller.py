@@ -20,7 +20,7 @@ from citysense.profiles.model import Profile
 from citysense.quality import Quality
 from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.decoder import PlanDecoder
-from edge_agent.drivers.modbus.link import ModbusLink
+from edge_agent.drivers.modbus.link import RegisterLink
 from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
 from edge_agent.errors import ModbusError
 from edge_agent.report import Reporter
@@ -44,7 +44,7 @@ class DevicePoller:
     """Reads every point of one device each ``interval_s`` and emits the readings."""
 
     def __init__(
-        self, device_id: str, profile: Profile, unit_id: int, link: ModbusLink, sink: ReadingSink, interval_s: float
+        self, device_id: str, profile: Profile, unit_id: int, link: RegisterLink, sink: ReadingSink, interval_s: float
     ) -> None:
         self.device_id = device_id
         self.profile = profile

@@ -21,11 +21,11 @@ from citysense.errors import CodecError
 from citysense.profiles.model import Point, Profile, Table
 from citysense.profiles.transform import Context, Value, to_raw, to_value
 from citysense.quality import Quality
-from edge_agent.drivers.modbus.link import ModbusLink
+from edge_agent.drivers.modbus.link import RegisterLink
 from edge_agent.errors import ModbusError, ReadBackFailed, ReadBackMismatch, WriteRefused
 
 
-async def _read_point(link: ModbusLink, profile: Profile, point: Point, unit: int) -> list[int]:
+async def _read_point(link: RegisterLink, profile: Profile, point: Point, unit: int) -> list[int]:
     """The point's registers, gathered from each of its addresses in value order."""
     words: list[int] = []
     for address in point.manual_addresses():
@@ -33,7 +33,7 @@ async def _read_point(link: ModbusLink, profile: Profile, point: Point, unit: in
     return words
 
 
-async def _context(link: ModbusLink, profile: Profile, point: Point, unit: int) -> Context:
+async def _context(link: RegisterLink, profile: Profile, point: Point, unit: int) -> Context:
     if point.scale_from is None:
         return {}
     ref = profile.point(point.scale_from.metric)
@@ -53,7 +53,7 @@ def _merge(profile: Profile, point: Point, current: list[int], field: list[int])
 
 
 async def write_point(
-    link: ModbusLink,
+    link: RegisterLink,
     profile: Profile,
     metric: str,
     unit: int,

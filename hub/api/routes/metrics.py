@@ -44,4 +44,7 @@ async def metrics(services: Services) -> str:
         hist.append((f'_bucket{{le="{"+Inf" if bound == float("inf") else bound}"}}', cumulative))
     hist += [("_sum", s.write_seconds_sum), ("_count", cumulative)]
     _line(out, "citysense_store_write_seconds", "histogram", "Store write latency.", hist)
+    if services.station_stats is not None:
+        for name, kind, help_, samples in services.station_stats.prometheus():
+            _line(out, name, kind, help_, samples)
     return "\n".join(out) + "\n"

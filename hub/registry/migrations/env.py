@@ -9,6 +9,7 @@ import hub.alerts.models
 import hub.ingest.seqledger
 import hub.notify.models
 import hub.registry.accounts  # register every package's tables on Base.metadata
+import hub.stations.models
 from hub.registry.models import Base
 
 target_metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""4G DTUs: registration and heartbeat packets, and Modbus RTU polled through the DTU's connection."""
