@@ -25,7 +25,7 @@ from citysense.yamlconf import load_model
 from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.demo.plan import node_ids, node_spec
-from hub.demo.stations import AQ_NODE, DTU_NODE, DemoStations, demo_station_settings, demo_stations
+from hub.demo.stations import AQ_NODE, DTU_NODE, RG_NODE, DemoStations, demo_station_settings, demo_stations
 from hub.registry.access import Access
 from hub.registry.fleet import Fleet, NodeSpec
 from hub.registry.render import render_agent_config
@@ -107,7 +107,7 @@ async def _main(settings: HubSettings, per_kind: int) -> None:
     async with demo_stack(settings, per_kind) as demo:
         url = demo.hub.api_url
         token = await asyncio.to_thread(duty_officer_token, demo.hub)
-        print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting, and 2 dial-in stations.")
+        print(f"\nCitySense demo is running: {len(demo.agents)} nodes reporting, and 3 dial-in stations.")
         print(f"  Dashboard (map, nodes, alarms): {url}/ui/")
         print(f"  ... signed in as the duty officer, to acknowledge alarms: {url}/ui/#token={token}")
         print(f"  API (interactive docs): {url}/docs")
@@ -120,6 +120,7 @@ async def _main(settings: HubSettings, per_kind: int) -> None:
         if gateway is not None:
             ports = ", ".join(f"{p} on 127.0.0.1:{port}" for p, port in sorted(gateway.ports.items()))
             print(f"  Station gateway:        {ports}  (docs/stations.md)")
+            print(f"  SL 651 rain gauge:      {url}/api/v1/devices/{RG_NODE}.rtu/latest")
             print(f"  HJ 212 monitor:         {url}/api/v1/devices/{AQ_NODE}.monitor/latest")
             print(f"  4G DTU weather site:    {url}/api/v1/nodes/{DTU_NODE}")
         print("Press Ctrl-C to stop.\n", flush=True)
@@ -134,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes-per-kind", type=int, default=2, choices=range(1, 3))
     parser.add_argument("--hj212-port", type=int, default=0, help="HJ 212 listener port (0 picks a free one)")
     parser.add_argument("--dtu-port", type=int, default=0, help="4G DTU listener port (0 picks a free one)")
+    parser.add_argument("--sl651-port", type=int, default=0, help="SL 651 listener port (0 picks a free one)")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    stations = demo_station_settings(args.hj212_port, args.dtu_port)
+    stations = demo_station_settings(args.hj212_port, args.dtu_port, args.sl651_port)
     settings = HubSettings(data_dir=args.data_dir, api_port=args.port, alerts_file=ALERTS, stations=stations)
     code = run_until_interrupted(_main(settings, args.nodes_per_kind), args.log_level)
     print("CitySense demo stopped.")

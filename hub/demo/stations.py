@@ -1,4 +1,4 @@
-"""The demo's dial-in stations: an HJ 212 air-quality monitor and a 4G DTU weather site (and the SL 651 RTU).
+"""The demo's dial-in stations: an SL 651 rain gauge, an HJ 212 air-quality monitor and a 4G DTU weather site.
 
 Each is registered in the hub's station registry and then dials in to the
 hub's station gateway over loopback exactly as a field unit would, so it
@@ -20,25 +20,30 @@ from citysense.profiles import ProfileSet
 from hub.runtime import RunningHub
 from hub.stations.directory import StationDevice, StationDirectory, StationSpec
 from hub.stations.settings import ListenerSettings, StationsSettings
+from hub.stations.sl651 import encode as sl651
 from simulator.fleet import SimulatedNode
 from simulator.stations.dtu import SimulatedDtu
 from simulator.stations.hj212 import Hj212Monitor, air_quality
+from simulator.stations.sl651 import Sl651Site
+from simulator.stations.sl651_run import dial_forever
 
 AQ_NODE, AQ_MN, AQ_PW = "GZ-AQ-0001", "440981AQ0000000001", "123456"
 DTU_NODE, DTU_IMEI = "GZ-DTU-0001", "866262040000001"
 DTU_PREFIX, DTU_HEARTBEAT = "REG:", "HB"
+RG_NODE, RG_ADDRESS, RG_PW = "GZ-RTU-0001", "0010000001", "1234"
+RG_INTERVAL_S = 15.0  # the RTU's timed-report interval; field RTUs report every 5 minutes (added reports in rain)
 AQ_INTERVAL_S = 10.0  # the monitor's real-time interval (RtdInterval); field units report every 30-60 s
 
 
-def demo_station_settings(hj212_port: int = 0, dtu_port: int = 0) -> StationsSettings:
+def demo_station_settings(hj212_port: int = 0, dtu_port: int = 0, sl651_port: int = 0) -> StationsSettings:
     """The demo's listeners, on loopback."""
     return StationsSettings(
         listeners=[
+            ListenerSettings(protocol="sl651", host="127.0.0.1", port=sl651_port),
             ListenerSettings(protocol="hj212", host="127.0.0.1", port=hj212_port),
             ListenerSettings(
                 protocol="dtu", host="127.0.0.1", port=dtu_port, registration_prefix=DTU_PREFIX, heartbeat=DTU_HEARTBEAT
             ),
-            # SL 651: the lead adds ListenerSettings(protocol="sl651", ...) here when hub.stations.sl651 is merged.
         ]
     )
 
@@ -64,7 +69,10 @@ def _specs(kinds: dict[str, NodeKind]) -> list[StationSpec]:
                     region="440981104", department="weather", latitude=21.9930, longitude=110.9620,
                     devices=[StationDevice(id=d.id, profile=d.profile, unit_id=d.unit_id, poll_interval_s=10)
                              for d in weather.devices]),
-        # SL 651: the lead adds the RTU's StationSpec (protocol "sl651", a water-level station profile) here.
+        StationSpec(id=RG_NODE, name="曹江镇雨量站 (SL 651)", protocol="sl651", address=RG_ADDRESS,
+                    password=SecretStr(RG_PW), region="440981104", department="water",
+                    latitude=21.9751, longitude=110.9288,
+                    devices=[StationDevice(id="rtu", profile="sl651_rain_gauge", poll_interval_s=RG_INTERVAL_S)]),
     ]  # fmt: skip
 
 
@@ -91,7 +99,9 @@ async def demo_stations(
         async with asyncio.TaskGroup() as tg:
             stations.tasks.append(tg.create_task(monitor.run("2011", AQ_INTERVAL_S), name="demo:hj212-monitor"))
             stations.tasks.append(tg.create_task(dtu.run(), name="demo:dtu-site"))
-            # SL 651: the lead starts the simulated RTU (simulator.stations.sl651) here.
+            rtu = Sl651Site(sl651.Station(RG_ADDRESS, RG_PW, 1, "rainfall", "hex"), seed=int(time.time()) % 1000)
+            dial = dial_forever("127.0.0.1", gateway.ports["sl651"], rtu, interval_s=RG_INTERVAL_S, max_backoff_s=30)
+            stations.tasks.append(tg.create_task(dial, name="demo:sl651-rtu"))
             try:
                 yield stations
             finally:

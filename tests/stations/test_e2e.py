@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import httpx
 
 from hub.config import HubSettings
 from hub.demo.run import ALERTS, demo_stack
-from hub.demo.stations import AQ_NODE, DTU_NODE
+from hub.demo.stations import AQ_NODE, DTU_NODE, RG_NODE
+from hub.stations.sl651 import encode as sl651
 from simulator.stations.hj212 import Hj212Monitor
 
 WAIT_S = 30.0
@@ -45,14 +47,44 @@ async def test_station_to_api_and_alarm_through_the_demo_stack(tmp_path: Path) -
             assert [x["value"] for x in rows["readings"]] == [200.0, 200.0, 200.0]
             alarms = (await api.get("/api/v1/alarms", headers=admin)).json()
             assert any(a["device"] == "AQ-TEST.monitor" and a["rule"] == "pm2_5_high" for a in alarms), alarms
+            await _sl651_heavy_rain(api, admin, gateway.ports["sl651"], now)
             # The demo's own stations report on their own: on the map, in the station list, with readings.
             await hub.services.latest.wait_until(
-                lambda latest: bool(latest.get(f"{AQ_NODE}.monitor")) and bool(latest.get(f"{DTU_NODE}.met")),
+                lambda latest: all(latest.get(d) for d in (f"{AQ_NODE}.monitor", f"{DTU_NODE}.met", f"{RG_NODE}.rtu")),
                 WAIT_S,
             )
             stations = {s["node"]["id"]: s for s in (await api.get("/api/v1/stations", headers=admin)).json()}
-            assert stations[AQ_NODE]["connected"] and stations[DTU_NODE]["connected"]
+            assert stations[AQ_NODE]["connected"] and stations[DTU_NODE]["connected"] and stations[RG_NODE]["connected"]
             node = (await api.get(f"/api/v1/nodes/{DTU_NODE}", headers=admin)).json()
             assert node["kind"] == "dtu_station" and node["online"]
             metrics = (await api.get("/metrics")).text
             assert 'citysense_station_frames_total{protocol="hj212"}' in metrics
+
+
+async def _sl651_heavy_rain(api: httpx.AsyncClient, admin: dict[str, str], port: int, now_ms: int) -> None:
+    """An SL 651 rain gauge reports 25 mm in 40 minutes: stored, shown, and over the CMA 1-hour threshold (20 mm)."""
+    body = {"id": "RG-TEST", "protocol": "sl651", "address": "0010009901", "password": "4321",
+            "region": "440981104", "department": "water", "latitude": 21.97, "longitude": 110.93,
+            "devices": [{"id": "rtu", "profile": "sl651_rain_gauge"}]}  # fmt: skip
+    r = await api.post("/api/v1/stations", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    station = sl651.Station("0010009901", "4321", 1, "rainfall", "hex")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for serial, (ago_min, total) in enumerate([(40, 0.0), (20, 10.0), (0, 25.0)], start=1):
+            obs = (now_ms - ago_min * 60_000) // 60_000 * 60_000
+            items = [("PJ", total), ("PT", total), ("VT", 12.3)]
+            writer.write(sl651.report(station, 0x32, serial=serial, sent_ms=obs, obs_ms=obs, items=items))
+            await writer.drain()
+            async with asyncio.timeout(10):  # the central station confirms each report once it is stored
+                assert (await reader.read(64)).startswith(b"\x7e\x7e")
+    finally:
+        writer.close()
+    latest = (await api.get("/api/v1/devices/RG-TEST.rtu/latest")).json()["readings"]
+    assert latest["rain_total"]["value"] == 25.0 and latest["rain_total"]["unit"] == "mm"
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            alarms = (await api.get("/api/v1/alarms", headers=admin)).json()
+            if any(a["device"] == "RG-TEST.rtu" and a["rule"] == "rain_1h" for a in alarms):
+                return
+            await asyncio.sleep(0.5)

@@ -44,7 +44,7 @@ def test_the_demo_link_opens_a_map_of_its_online_nodes_and_their_charts(
     browser.get(demo.login_url)
     view_is(browser, "map")
     nodes = map_nodes(browser)
-    assert len(nodes) == 6 and set(nodes.values()) <= {"online", "alarm"}  # 4 agents' nodes and 2 stations
+    assert len(nodes) == 7 and set(nodes.values()) <= {"online", "alarm"}  # 4 agents' nodes and 3 stations
     assert {AQ_NODE, DTU_NODE} <= set(nodes)
     browser.save_screenshot(str(shots / "10-demo-map.png"))
     gauge = next(n for n in nodes if n.startswith("GZ-WG-"))
