@@ -21,6 +21,7 @@ from hub.ingest.durable import DurableWriter
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
+from hub.ingest.status import StatusHandler
 from hub.ingest.validate import check_batch
 from hub.ingest.wire import FastBatch, decode_telemetry
 from hub.latest import LatestCache
@@ -80,6 +81,7 @@ class Pipeline:
         self.dead = DeadLetterSink(registry, stats)
         self.writer = DurableWriter(store, spool, stats, self.dead)
         self.on_stored: list[StoredObserver] = []
+        self.status = StatusHandler(registry=registry, latest=latest, stats=stats)
         self._touched: dict[str, int] = {}
         self._inflight: set[tuple[str, int]] = set()  # claimed by prepared, uncommitted groups
 
@@ -166,7 +168,7 @@ class Pipeline:
         try:
             for step in prepared.steps:
                 if isinstance(step, NodeStatus):
-                    await self._status(step)
+                    await self.status.apply(step)
                 elif step.stored is None:
                     return  # the write failed: nothing after it is applied either
                 else:
@@ -287,18 +289,3 @@ class Pipeline:
                 await observer(readings)
             except Exception:
                 log.exception("on_stored observer %r failed", observer)
-
-    async def _status(self, status: NodeStatus) -> None:
-        self.stats.status_messages += 1
-        self.latest.set_node_online(status.node, status.state == "online", status.ts_ms, status.session)
-        log.info(
-            "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
-        )
-        await asyncio.to_thread(
-            self.registry.set_node_status,
-            status.node,
-            status.state == "online",
-            status.ts_ms,
-            status.agent_version or None,
-            status.config_version,
-        )

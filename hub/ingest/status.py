@@ -1,0 +1,43 @@
+"""Apply a node's status message: birth, periodic health or death (its last will).
+
+Split from the pipeline so the status path (liveness, the node's self-reported
+health) can grow without touching the telemetry path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from citysense.contract import NodeStatus
+from hub.ingest.stats import IngestStats
+from hub.latest import LatestCache
+from hub.registry.service import Registry
+
+log = logging.getLogger(__name__)
+
+
+class StatusHandler:
+    """Records what a node says about itself on its retained status topic."""
+
+    def __init__(self, *, registry: Registry, latest: LatestCache, stats: IngestStats) -> None:
+        self.registry = registry
+        self.latest = latest
+        self.stats = stats
+
+    async def apply(self, status: NodeStatus) -> None:
+        """Mark the node online or offline in the latest cache and the registry."""
+        self.stats.status_messages += 1
+        online = status.state == "online"
+        self.latest.set_node_online(status.node, online, status.ts_ms, status.session)
+        log.info(
+            "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
+        )
+        await asyncio.to_thread(
+            self.registry.set_node_status,
+            status.node,
+            online,
+            status.ts_ms,
+            status.agent_version or None,
+            status.config_version,
+        )
