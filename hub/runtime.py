@@ -44,6 +44,7 @@ from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+API_STOP_S = 2  # requests in progress at a stop get this long to finish
 
 
 @dataclass
@@ -203,6 +204,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 port=settings.api_port,
                 log_level="warning",
                 lifespan="off",
+                timeout_graceful_shutdown=API_STOP_S,  # open keep-alive connections cannot hold a stop
             )
         )
         # Bind before serving so the URL is known at once; connections wait in the backlog.
@@ -225,6 +227,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
+                # Stop order: take no new messages (what is not yet acknowledged the broker sends again), stop the
+                # background loops, let API requests finish, then (on the way out of the stack) close the
+                # socket, spool, store and broker.
                 server.should_exit = True
                 ingest_task.cancel()
                 drain_task.cancel()
@@ -234,6 +239,6 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                     sync_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
-                await asyncio.wait({api_task}, timeout=5)
+                await asyncio.wait({api_task}, timeout=API_STOP_S + 1)
                 if not api_task.done():
                     api_task.cancel()

@@ -19,6 +19,7 @@ from citysense.contract import DeviceHealth, Reading
 from citysense.profiles.model import Point, Profile
 from citysense.profiles.transform import to_value
 from citysense.quality import Quality
+from citysense.runner import check_cancelled
 from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.planner import ReadRequest, plan_profile, rejoin, split
@@ -89,6 +90,7 @@ class DevicePoller:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
+            check_cancelled()  # a stop whose cancel a read's wait_for swallowed (citysense/runner.py)
             readings = self.reporter.filter(await self.poll_once())
             if readings:
                 await self.sink.put(readings)
