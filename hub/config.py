@@ -73,6 +73,11 @@ class HubSettings(Strict):
     # With a share group: how often each worker reads the others' latest values from the store (hub/latest_sync.py).
     latest_sync_s: Annotated[float, Field(ge=1)] = 30.0
     spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
+    # Health (docs/operations.md): the hub pings itself through the broker every broker_ping_s; no echo for
+    # broker_silent_after_s makes the broker "silent". A node heard from neither in node_silent_after_s is "silent".
+    broker_ping_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    broker_silent_after_s: Annotated[float, Field(gt=0, le=600)] = 15.0
+    node_silent_after_s: Annotated[float, Field(ge=10, le=86400)] = 180.0
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection
     dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)
@@ -97,6 +102,8 @@ class HubSettings(Strict):
                 raise ValueError("bootstrap_admin_token: set a secret of your own outside development")
             if self.dev_open_read:
                 raise ValueError("dev_open_read: must be false outside development")
+        if self.broker_ping_s >= self.broker_silent_after_s:
+            raise ValueError("broker_ping_s: must be shorter than broker_silent_after_s")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"

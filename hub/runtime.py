@@ -27,10 +27,12 @@ from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
 from hub.broker.embedded import EmbeddedBroker
 from hub.config import HubSettings
+from hub.ingest.brokerwatch import BrokerConn, BrokerWatch
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
+from hub.ingest.summary import log_summaries, quiet_http_logs
 from hub.latest import LatestCache
 from hub.latest_sync import run_latest_sync, sync_once
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
@@ -42,6 +44,7 @@ from hub.store.hub_rollups import HubRollups
 from hub.store.influx_v1 import InfluxV1Store
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
+from hub.store.watch import StoreWatch
 
 log = logging.getLogger(__name__)
 API_STOP_S = 2  # requests in progress at a stop get this long to finish
@@ -118,11 +121,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         store = _make_store(settings, profiles)
         stack.push_async_callback(store.close)
         latest = LatestCache()
+        quiet_http_logs()
+        store_watch = StoreWatch(store, on_ready=lambda: sync_once(latest, store, snapshot))
         try:
             await store.start()
+            store_watch.started()
             await sync_once(latest, store, snapshot)  # warm /latest from the store
         except StoreUnavailable as exc:
-            # Ingest still runs: batches spool to disk and drain when the store answers (it then creates its schema).
+            # Ingest still runs: batches spool to disk and drain when the store answers; the store watch
+            # retries the set-up (database, retention, rollups) until it succeeds.
             log.warning("store unavailable at start (%s); spooling until it answers", exc)
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
@@ -164,6 +171,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             topic_prefix=settings.topic_prefix,
             spool=spool,
         )
+        pipeline.status.book.silent_after_ms = int(settings.node_silent_after_s * 1000)
+        services.node_health = pipeline.status.book
+        services.store_watch = store_watch
         # Without a shared subscription no other worker stores this hub's batches: new ones skip the ledger query.
         pipeline.dedupe.exclusive = settings.mqtt_share_group is None
         if alerts is not None:
@@ -175,11 +185,13 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
+        mqtt_user = settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None)
+        mqtt_password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         services.commands = CommandCenter(
             host,
             port,
-            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            username=mqtt_user,
+            password=mqtt_password,
             prefix=settings.topic_prefix,
             client_id=settings.mqtt_client_id,
         )
@@ -188,9 +200,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             host,
             port,
             client_id=settings.mqtt_client_id,
-            username=settings.mqtt_username or (settings.mqtt_client_id if settings.broker_admin else None),
-            password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+            username=mqtt_user,
+            password=mqtt_password,
             share_group=settings.mqtt_share_group,
+        )
+        services.ingest_connected = consumer.subscribed.is_set
+        services.broker = BrokerWatch(
+            BrokerConn(host, port, mqtt_user, mqtt_password, settings.mqtt_client_id, settings.topic_prefix),
+            interval_s=settings.broker_ping_s,
+            silent_after_s=settings.broker_silent_after_s,
         )
         app = create_app(services)
         app.state.alerts = alerts
@@ -222,6 +240,11 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             if settings.mqtt_share_group:  # each worker ingests part of the fleet: fill /latest from the store
                 sync = run_latest_sync(latest, store, lambda: pipeline.snapshot, settings.latest_sync_s)
                 sync_task = tg.create_task(sync, name="hub:latest-sync")
+            watches = [
+                tg.create_task(services.broker.run(), name="hub:broker-watch"),
+                tg.create_task(store_watch.run(), name="hub:store-watch"),
+                tg.create_task(log_summaries(stats, spool), name="hub:ingest-summary"),
+            ]
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             try:
@@ -239,6 +262,8 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                     sync_task.cancel()
                 if alerts_task is not None:
                     alerts_task.cancel()
+                for task in watches:
+                    task.cancel()
                 await asyncio.wait({api_task}, timeout=API_STOP_S + 1)
                 if not api_task.done():
                     api_task.cancel()

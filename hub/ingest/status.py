@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from citysense.contract import NodeStatus
+from hub.ingest.nodehealth import NodeHealthBook
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -24,15 +26,22 @@ class StatusHandler:
         self.registry = registry
         self.latest = latest
         self.stats = stats
+        self.book = NodeHealthBook()
 
     async def apply(self, status: NodeStatus) -> None:
-        """Mark the node online or offline in the latest cache and the registry."""
+        """Keep the node's health; mark it online or offline in the latest cache and the registry."""
         self.stats.status_messages += 1
         online = status.state == "online"
         self.latest.set_node_online(status.node, online, status.ts_ms, status.session)
-        log.info(
-            "%s: node %s (agent %s, config v%d)", status.node, status.state, status.agent_version, status.config_version
-        )
+        self.book.record(status, time.time_ns() // 1_000_000)
+        if status.health is None:  # a birth or a death; periodic health reports are routine
+            log.info(
+                "%s: node %s (agent %s, config v%d)",
+                status.node,
+                status.state,
+                status.agent_version,
+                status.config_version,
+            )
         await asyncio.to_thread(
             self.registry.set_node_status,
             status.node,

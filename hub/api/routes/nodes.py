@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from hub.api.convert import node_public
 from hub.api.deps import CurrentPrincipal, Services, ensure_sees
+from hub.api.healthview import liveness, node_health, now_ms
 from hub.api.schemas import NodePublic
 from hub.errors import NotFound
 from hub.registry.service import NodeFilter
@@ -54,7 +55,8 @@ async def list_nodes(
     if len(nodes) > limit:
         nodes = nodes[:limit]
         response.headers[NEXT_CURSOR] = nodes[-1].id
-    return [node_public(n) for n in nodes]
+    at = now_ms()
+    return [node_public(n, liveness(services, n, at), node_health(services, n.id)) for n in nodes]
 
 
 @router.get("/{node_id}", operation_id="getNode")
@@ -65,4 +67,4 @@ async def get_node(services: Services, principal: CurrentPrincipal, node_id: str
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     ensure_sees(principal, node.region_code, node.department_id, f"node '{node_id}'")
-    return node_public(node)
+    return node_public(node, liveness(services, node, now_ms()), node_health(services, node.id))
