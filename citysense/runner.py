@@ -45,15 +45,25 @@ EXIT_STUCK = 70  # EX_SOFTWARE (sysexits.h): the stop did not finish in time
 log = logging.getLogger(__name__)
 
 
+_stopping = False  # set once this process was told to stop (SIGTERM/SIGINT through run_until_interrupted)
+
+
+def stopping() -> bool:
+    """True once the process was told to stop."""
+    return _stopping
+
+
 def check_cancelled() -> None:
-    """Raise ``CancelledError`` if this task was asked to stop, even when a ``wait_for`` swallowed that cancel.
+    """During a process stop, raise ``CancelledError`` in a task asked to stop, even if a ``wait_for`` swallowed it.
 
     ``Task.cancelling()`` still counts a cancel that ``wait_for`` turned into a
-    normal return; ``asyncio.timeout`` un-counts its own, so only real stop
-    requests are seen here. Call it once per turn of a long-running loop.
+    normal return. It is not trusted outside a stop: on Python 3.11 a
+    ``TaskGroup`` whose child fails after the body ended leaves its parent's
+    count raised (fixed in 3.12), so a long-lived loop would end for nothing.
+    Call it once per turn of a long-running loop.
     """
     task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if _stopping and task is not None and task.cancelling():
         raise asyncio.CancelledError
 
 
@@ -78,6 +88,8 @@ class _Stop:
             log.warning("second %s: cancelling every remaining task now", sig.name)
             self.hurry.set()
             return
+        global _stopping  # noqa: PLW0603 - one stop per process
+        _stopping = True
         self.signal_name = sig.name
         self.requested.set()
         _start_watchdog()

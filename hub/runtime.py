@@ -122,7 +122,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         stack.push_async_callback(store.close)
         latest = LatestCache()
         quiet_http_logs()
-        store_watch = StoreWatch(store, on_ready=lambda: sync_once(latest, store, snapshot))
+        store_watch = StoreWatch(
+            store, interval_s=settings.store_ping_s, on_ready=lambda: sync_once(latest, store, snapshot)
+        )
         try:
             await store.start()
             store_watch.started()

@@ -76,13 +76,14 @@ class BrokerWatch:
         return None if self.last_echo_mono is None else time.monotonic() - self.last_echo_mono
 
     def state(self) -> BrokerState:
-        """``ok`` while echoes come back; ``silent`` or ``unreachable`` otherwise; ``starting`` at first."""
+        """``ok`` while echoes come back; ``silent`` (connected, no echo) or ``unreachable``; ``starting`` at first."""
         age = self.echo_age_s()
+        starting = self.last_echo_mono is None and time.monotonic() - self._since <= self.silent_after_s
+        if not self.connected:
+            return "starting" if starting else "unreachable"
         if age is not None and age <= self.silent_after_s:
             return "ok"
-        if age is None and time.monotonic() - self._since <= self.silent_after_s:
-            return "starting"
-        return "silent" if self.connected else "unreachable"
+        return "starting" if starting else "silent"
 
     def ok(self) -> bool:
         """True unless the broker is known to be silent or unreachable (``starting`` counts as fine)."""
@@ -160,9 +161,7 @@ class BrokerWatch:
         if state == self._reported:
             return
         if state == "ok":
-            log.info(
-                "broker %s:%s passes messages again (echo in %.1f ms)", self.conn.host, self.conn.port, self.rtt_ms
-            )
+            log.info("broker %s:%s passes messages (echo in %.1f ms)", self.conn.host, self.conn.port, self.rtt_ms)
         elif state != "starting":
             why = f": {self.error}" if self.error else f"; no echo for {self.silent_after_s:.0f} s"
             log.warning("broker %s:%s is %s%s", self.conn.host, self.conn.port, state, why)
