@@ -79,6 +79,7 @@ class HubSettings(Strict):
     broker_silent_after_s: Annotated[float, Field(gt=0, le=600)] = 15.0
     node_silent_after_s: Annotated[float, Field(ge=10, le=86400)] = 180.0
     store_ping_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # how often the store is pinged for /health
+    ingest_summary_s: Annotated[float, Field(gt=0, le=86400)] = 60.0  # one INFO line of what ingest did, this often
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection
     dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)

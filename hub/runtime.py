@@ -245,7 +245,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
             watches = [
                 tg.create_task(services.broker.run(), name="hub:broker-watch"),
                 tg.create_task(store_watch.run(), name="hub:store-watch"),
-                tg.create_task(log_summaries(stats, spool), name="hub:ingest-summary"),
+                tg.create_task(log_summaries(stats, spool, settings.ingest_summary_s), name="hub:ingest-summary"),
             ]
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
