@@ -37,7 +37,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-STOP_GRACE_S = 3.0
+STOP_GRACE_S = 2.0
 RECANCEL_EVERY_S = 0.25
 STOP_DEADLINE_S = 9.5
 EXIT_STUCK = 70  # EX_SOFTWARE (sysexits.h): the stop did not finish in time

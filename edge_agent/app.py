@@ -119,6 +119,6 @@ class Agent:
                 for m in self.mqtt:
                     tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:
-            for link in self.links.values():
-                await link.close()
+            # All at once: a link still finishing a read holds its lock up to its timeout.
+            await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
             self.buffer.close()

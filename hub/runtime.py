@@ -122,13 +122,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
         stack.push_async_callback(store.close)
         latest = LatestCache()
         quiet_http_logs()
-        store_watch = StoreWatch(
-            store, interval_s=settings.store_ping_s, on_ready=lambda: sync_once(latest, store, snapshot)
-        )
+
+        async def _warm_latest() -> None:
+            await sync_once(latest, store, snapshot)  # warm /latest from the store
+
+        store_watch = StoreWatch(store, interval_s=settings.store_ping_s, on_ready=_warm_latest)
         try:
             await store.start()
             store_watch.started()
-            await sync_once(latest, store, snapshot)  # warm /latest from the store
+            await _warm_latest()
         except StoreUnavailable as exc:
             # Ingest still runs: batches spool to disk and drain when the store answers; the store watch
             # retries the set-up (database, retention, rollups) until it succeeds.

@@ -108,10 +108,10 @@ class HubCollector(Collector):
         services = self.services
         live = GaugeMetricFamily("citysense_node_liveness", "1 for each node's liveness.", labels=["node", "state"])
         at = now_ms()
-        for node in self.nodes:
-            now = liveness(services, node, at)
+        for row in self.nodes:
+            now = liveness(services, row, at)
             for name in LIVENESS:
-                live.add_metric([node.id, name], 1.0 if name == now else 0.0)
+                live.add_metric([row.id, name], 1.0 if name == now else 0.0)
         yield live
         g = {
             name: GaugeMetricFamily(f"citysense_node_{name}", doc, labels=["node"])

@@ -53,8 +53,9 @@ def broker_is(*states: str) -> Callable[[httpx.Response], bool]:
 
 
 def node(resp: httpx.Response) -> dict[str, Any]:
-    (n1,) = [n for n in resp.json() if n["id"] == "N1"]
-    return n1
+    found: list[dict[str, Any]] = [n for n in resp.json() if n["id"] == "N1"]
+    assert len(found) == 1
+    return found[0]
 
 
 async def test_broker_stopped_or_frozen_shows_on_health_and_node_liveness_then_recovers(
