@@ -28,6 +28,7 @@ from typing import Literal
 
 import aiomqtt
 
+from citysense.mqttclient import Client
 from citysense.runner import check_cancelled
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class BrokerWatch:
         self._since = time.monotonic()
         self._reported: BrokerState = "starting"
         self._echoed_in_session = False
+        self._session_since = 0.0
 
     def echo_age_s(self) -> float | None:
         """Seconds since the last echo (``None`` before the first)."""
@@ -77,13 +79,18 @@ class BrokerWatch:
 
     def state(self) -> BrokerState:
         """``ok`` while echoes come back; ``silent`` (connected, no echo) or ``unreachable``; ``starting`` at first."""
-        age = self.echo_age_s()
-        starting = self.last_echo_mono is None and time.monotonic() - self._since <= self.silent_after_s
+        now = time.monotonic()
+        starting = self.last_echo_mono is None and now - self._since <= self.silent_after_s
         if not self.connected:
             return "starting" if starting else "unreachable"
+        age = self.echo_age_s()
         if age is not None and age <= self.silent_after_s:
             return "ok"
-        return "starting" if starting else "silent"
+        if starting:
+            return "starting"
+        # Reconnected, first echo not back yet (milliseconds, normally): still the outage, not a new silence.
+        fresh = now - self._session_since <= self.silent_after_s
+        return "unreachable" if fresh and self.last_echo_mono is not None else "silent"
 
     def ok(self) -> bool:
         """True unless the broker is known to be silent or unreachable (``starting`` counts as fine)."""
@@ -107,7 +114,7 @@ class BrokerWatch:
 
     async def _session(self) -> None:
         c = self.conn
-        client = aiomqtt.Client(
+        client = Client(
             c.host,
             c.port,
             username=c.username,
@@ -121,7 +128,7 @@ class BrokerWatch:
         try:
             async with client:  # connecting waits at most ``timeout`` (aiomqtt)
                 await client.subscribe(topic, qos=0, timeout=self.interval_s)
-                self.connected = True
+                self.connected, self._session_since = True, time.monotonic()
                 self.error = ""
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._ping(client, topic), name="hub:broker-probe-ping")
