@@ -33,7 +33,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -65,6 +65,19 @@ def check_cancelled() -> None:
     task = asyncio.current_task()
     if _stopping and task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until all ended, cancelling again every :data:`RECANCEL_EVERY_S`.
+
+    A plain ``cancel()`` then ``gather()`` waits forever for a task whose cancel
+    Python 3.11's ``wait_for`` swallowed (see the module doc).
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=RECANCEL_EVERY_S)
 
 
 def run_until_interrupted(main: Coroutine[Any, Any, None], log_level: str | int = "INFO") -> int:

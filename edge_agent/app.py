@@ -9,6 +9,7 @@ from pathlib import Path
 from citysense.agentconfig import AgentConfig
 from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
+from citysense.runner import cancel_and_wait
 from edge_agent.buffer import DurableBuffer
 from edge_agent.commands import CommandServer
 from edge_agent.config import device_profile, mqtt_sources
@@ -83,9 +84,7 @@ class Agent:
 
     async def _apply_config(self, new: AgentConfig) -> None:
         """Switch to a configuration pushed by the hub: new links and pollers; same buffer and uplink."""
-        for task in self._poll_tasks:
-            task.cancel()
-        await asyncio.gather(*self._poll_tasks, return_exceptions=True)
+        await cancel_and_wait(self._poll_tasks)  # a read's wait_for can swallow one cancel (citysense/runner.py)
         for link in self.links.values():
             await link.close()
         self.links = {c.id: ModbusLink(c) for c in new.connections}

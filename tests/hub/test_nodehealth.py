@@ -14,7 +14,7 @@ T = 1_800_000_000_000
 
 def status(state: str, session: str = "s1", dropped: int | None = None, ts: int = T) -> NodeStatus:
     health = None if dropped is None else AgentHealth(queue_depth=5, queue_oldest_s=1, dropped=dropped)
-    return NodeStatus(node="N1", state=state, session=session, ts_ms=ts, health=health)  # type: ignore[arg-type]
+    return NodeStatus(node="N1", state=state, session=session, ts_ms=ts, health=health)
 
 
 def test_liveness_follows_birth_will_silence_and_the_broker() -> None:
