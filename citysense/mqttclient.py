@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
 import aiomqtt
+
+EXIT_TIMEOUT_S = 5.0
 
 
 class Client(aiomqtt.Client):
@@ -25,18 +28,28 @@ class Client(aiomqtt.Client):
         except BaseException:
             # A connect that timed out leaves paho's socket open: a CONNACK arriving later (a frozen broker
             # resumed) would "connect" a client nobody exits, whose next disconnect error is never read.
-            if not self._disconnected.done():
-                self._disconnected.set_result(None)  # aiomqtt ignores later disconnects of this client
-            sock_close = getattr(self._client, "_sock_close", None)  # paho-mqtt 2.x
-            if sock_close is not None:
-                sock_close()
+            self._abandon(release=False)  # aiomqtt released its lock itself
             raise
+
+    def _abandon(self, *, release: bool = True) -> None:
+        """Drop the connection without waiting for the broker; ``release`` the client's reuse lock."""
+        if not self._disconnected.done():
+            self._disconnected.set_result(None)  # aiomqtt ignores later disconnects of this client
+        sock_close = getattr(self._client, "_sock_close", None)  # paho-mqtt 2.x
+        if sock_close is not None:
+            sock_close()
+        if release and self._lock.locked():
+            self._lock.release()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            await super().__aexit__(exc_type, exc, tb)
+            # aiomqtt waits for the broker to see the DISCONNECT without a limit; a frozen broker never does.
+            async with asyncio.timeout(EXIT_TIMEOUT_S):
+                await super().__aexit__(exc_type, exc, tb)
+        except TimeoutError:
+            self._abandon()
         finally:
             for fut in (self._disconnected, self._connected):
                 if fut.done() and not fut.cancelled():

@@ -53,17 +53,18 @@ def stopping() -> bool:
     return _stopping
 
 
-def check_cancelled() -> None:
-    """During a process stop, raise ``CancelledError`` in a task asked to stop, even if a ``wait_for`` swallowed it.
+def check_cancelled(*, leaf: bool = False) -> None:
+    """Raise ``CancelledError`` in a task asked to stop, even if a ``wait_for`` swallowed that cancel.
 
     ``Task.cancelling()`` still counts a cancel that ``wait_for`` turned into a
-    normal return. It is not trusted outside a stop: on Python 3.11 a
-    ``TaskGroup`` whose child fails after the body ended leaves its parent's
-    count raised (fixed in 3.12), so a long-lived loop would end for nothing.
-    Call it once per turn of a long-running loop.
+    normal return. It is reliable in a *leaf* task, one that runs no
+    ``TaskGroup`` of its own: on Python 3.11 a ``TaskGroup`` whose child fails
+    after the body ended leaves its parent's count raised (fixed in 3.12). So
+    by default it is trusted only during a process stop; ``leaf=True`` trusts
+    it always. Call it once per turn of a long-running loop.
     """
     task = asyncio.current_task()
-    if _stopping and task is not None and task.cancelling():
+    if task is not None and task.cancelling() and (leaf or _stopping):
         raise asyncio.CancelledError
 
 

@@ -17,6 +17,7 @@ from citysense.codec import DataType
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.runner import cancel_and_wait
 from citysense.yamlconf import load_model
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
@@ -258,16 +259,9 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[RunningHub]:
                 # background loops, let API requests finish, then (on the way out of the stack) close the
                 # socket, spool, store and broker.
                 server.should_exit = True
-                ingest_task.cancel()
-                drain_task.cancel()
-                prune_task.cancel()
-                dead_prune_task.cancel()
-                if sync_task is not None:
-                    sync_task.cancel()
-                if alerts_task is not None:
-                    alerts_task.cancel()
-                for task in watches:
-                    task.cancel()
+                await cancel_and_wait([ingest_task])  # repeated: one cancel may be lost (citysense/runner.py)
+                loops = [drain_task, prune_task, dead_prune_task, sync_task, alerts_task, *watches]
+                await cancel_and_wait([t for t in loops if t is not None])
                 await asyncio.wait({api_task}, timeout=API_STOP_S + 1)
                 if not api_task.done():
                     api_task.cancel()

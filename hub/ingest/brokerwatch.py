@@ -138,7 +138,7 @@ class BrokerWatch:
 
     async def _ping(self, client: aiomqtt.Client, topic: str) -> None:
         while True:
-            check_cancelled()
+            check_cancelled(leaf=True)  # publish's wait_for may have swallowed a cancel (citysense/runner.py)
             self.pings += 1
             self._sent[self.pings] = time.monotonic()
             while len(self._sent) > 16:  # pings never echoed (a frozen broker) are forgotten

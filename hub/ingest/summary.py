@@ -30,7 +30,7 @@ async def log_summaries(stats: IngestStats, spool: Spool | None, every_s: float 
     """Log one summary line every ``every_s`` (run as a task)."""
     last = (0, 0, 0, 0.0, 0, 0)
     while True:
-        check_cancelled()
+        check_cancelled(leaf=True)
         await asyncio.sleep(every_s)
         writes = sum(stats.write_bucket_counts)
         now = (

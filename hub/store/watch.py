@@ -78,7 +78,7 @@ class StoreWatch:
             if self.on_ready is not None:
                 await self.on_ready()
         while True:
-            check_cancelled()
+            check_cancelled(leaf=True)
             await asyncio.sleep(self.interval_s)
             await self._ping()
 

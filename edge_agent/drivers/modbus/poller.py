@@ -90,7 +90,7 @@ class DevicePoller:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            check_cancelled()  # a stop whose cancel a read's wait_for swallowed (citysense/runner.py)
+            check_cancelled(leaf=True)  # a cancel a read's wait_for swallowed (citysense/runner.py)
             readings = self.reporter.filter(await self.poll_once())
             if readings:
                 await self.sink.put(readings)
