@@ -145,25 +145,33 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def hub_run(
-    broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path, *, gzipped: bool = True
-) -> dict[str, float]:
-    (work / "profiles").mkdir()
+def write_hub_config(
+    work: Path, broker: MosquittoServer, influx: dict[str, object], client_id: str, api_port: int
+) -> Path:
+    """Write a hub's settings (node N1 with device gauge, InfluxDB store ``influx``) to ``work/hub.yaml``."""
+    (work / "profiles").mkdir(parents=True, exist_ok=True)
     (work / "profiles" / "test_gauge.yaml").write_text(PROFILE)
-    (work / "kinds").mkdir()
+    (work / "kinds").mkdir(exist_ok=True)
     (work / "kinds" / "test_site.yaml").write_text(KIND)
     (work / "fleet.yaml").write_text(json.dumps(FLEET))
     cfg = {
         "data_dir": str(work / "data"),
         "mqtt_url": broker.url,
-        "mqtt_client_id": "bench-hub",
-        "influx": {"url": influx.url, "database": "bench_hub", "gzip": gzipped},
-        "api_port": 0,
+        "mqtt_client_id": client_id,
+        "influx": influx,
+        "api_port": api_port,
         "profiles_dir": str(work / "profiles"),
         "node_kinds_dir": str(work / "kinds"),
         "fleet_file": str(work / "fleet.yaml"),
     }
     (work / "hub.yaml").write_text(json.dumps(cfg))
+    return work / "hub.yaml"
+
+
+async def hub_run(
+    broker: MosquittoServer, influx: InfluxServer, n: int, rate: float, work: Path, *, gzipped: bool = True
+) -> dict[str, float]:
+    write_hub_config(work, broker, {"url": influx.url, "database": "bench_hub", "gzip": gzipped}, "bench-hub", 0)
     async with aiomqtt.Client(broker.host, broker.port, identifier="bench-hub", clean_session=False) as c:
         await c.subscribe("citysense/v1/+/telemetry", qos=1)
         await c.subscribe("citysense/v1/+/status", qos=1)

@@ -9,6 +9,7 @@ from pathlib import Path
 from citysense.agentconfig import AgentConfig
 from citysense.contract import DeviceHealth
 from citysense.profiles import ProfileSet
+from citysense.runner import cancel_and_wait
 from edge_agent.buffer import DurableBuffer
 from edge_agent.commands import CommandServer
 from edge_agent.config import device_profile, mqtt_sources
@@ -88,9 +89,7 @@ class Agent:
 
     async def _apply_config(self, new: AgentConfig) -> None:
         """Switch to a configuration pushed by the hub: new links and pollers; same buffer and uplink."""
-        for task in self._poll_tasks:
-            task.cancel()
-        await asyncio.gather(*self._poll_tasks, return_exceptions=True)
+        await cancel_and_wait(self._poll_tasks)  # a read's wait_for can swallow one cancel (citysense/runner.py)
         for link in self.links.values():
             await link.close()
         await self.meters.stop()
@@ -127,7 +126,7 @@ class Agent:
                 for m in self.mqtt:
                     tg.create_task(m.run(), name=f"{node}:mqtt:{m.source.id}")
         finally:
-            for link in self.links.values():
-                await link.close()
+            # All at once: a link still finishing a read holds its lock up to its timeout.
+            await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
             await self.meters.stop()
             self.buffer.close()

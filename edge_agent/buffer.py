@@ -73,6 +73,10 @@ class Batch:
     last_id: int
 
 
+log = logging.getLogger(__name__)
+SIZE_CAP, AGE_CAP = "size cap (buffer_max_mb)", "age cap (buffer_max_age_s)"
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -118,6 +122,7 @@ class DurableBuffer:
         (last,) = self._db.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()
         (seq_row,) = self._db.execute("SELECT coalesce(max(first_id), 0) FROM batches").fetchone()
         self.last_id: int = max(last, seq_row)
+        self._episodes: dict[str, int] = {}  # readings dropped per cap in the current episode (for the logs)
 
     def _tx(self) -> sqlite3.Connection:
         self._db.execute("BEGIN IMMEDIATE")
@@ -140,10 +145,25 @@ class DurableBuffer:
         self._bytes += sum(len(b) for _, b in rows)
         if self._bytes > self.max_bytes:
             self._trim_size()
+        else:
+            self._episode_over(SIZE_CAP)
 
-    def _drop(self, n: int) -> None:
+    def _drop(self, n: int, why: str = SIZE_CAP) -> None:
+        """Count dropped readings; log once when an episode of drops for ``why`` starts (see _episode_over)."""
         if n:
             self._db.execute("UPDATE meta SET v = v + ? WHERE k = 'dropped'", (n,))
+            if why not in self._episodes:
+                log.warning("%s: buffer %s reached: dropping the oldest readings", self.node, why)
+            self._episodes[why] = self._episodes.get(why, 0) + n
+
+    def _episode_over(self, why: str) -> None:
+        """Log once, with the count, that the drops for ``why`` stopped."""
+        n = self._episodes.pop(why, 0)
+        if n:
+            log.warning(
+                "%s: buffer %s no longer dropping; %d readings were dropped (%d since the buffer was created)",
+                self.node, why, n, self.dropped,
+            )  # fmt: skip
 
     def _trim_size(self) -> None:
         # Drop oldest first: the newest data is the most useful after a long outage.
@@ -184,7 +204,9 @@ class DurableBuffer:
             ).fetchone()
             self._db.execute("DELETE FROM batches WHERE formed_ms < ?", (limit,))
             self._bytes -= rbytes + bbytes
-            self._drop(rn + bn)
+            self._drop(rn + bn, AGE_CAP)
+        if not rn + bn:
+            self._episode_over(AGE_CAP)
         return int(rn + bn)
 
     # --- batching ----------------------------------------------------------------------------------------------

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from citysense.errors import ConfigError
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
 from citysense.profiles.model import Table
+from citysense.runner import LOG_FORMAT, run_until_interrupted
 from edge_agent.app import Agent
 from edge_agent.checks import validate_config, validate_profile
 from edge_agent.config import load_agent_config
@@ -67,19 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
     agent = Agent(config, profiles, args.state_dir, args.config)
-    # SIGTERM (systemd stop) and Ctrl-C cancel the agent, so connections and the buffer close in order.
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(_until_terminated(agent))
-    return 0
-
-
-async def _until_terminated(agent: Agent) -> None:
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    await agent.run()
+    # SIGTERM (systemd stop) and Ctrl-C stop the agent within seconds, closing connections and the buffer in order.
+    return run_until_interrupted(agent.run(), args.log_level)
 
 
 def _number(text: str) -> int:

@@ -16,7 +16,6 @@ Commands (write, ping) are served on the uplink's session by
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -34,9 +33,9 @@ from citysense.contract import Channel, Command, CommandReply, ConfigPush, NodeS
 from citysense.errors import ContractError
 from edge_agent.drivers.modbus.poller import DevicePoller
 from edge_agent.hubclient import hub_client
+from edge_agent.reconnect import ReconnectPolicy, keep_session, note_connected
 
 log = logging.getLogger(__name__)
-RETRY_S = 2.0
 CommandHandler = Callable[[Command], Awaitable[CommandReply]]
 
 
@@ -74,26 +73,23 @@ class Control:
         self.config = config
         self.state_path = state_dir / f"{config.node_id}.config.json"
         self.on_config = on_config
-        self._failures = 0  # consecutive failed sessions: each tries the next broker endpoint
 
     def _topic(self, channel: Channel) -> str:
         return topic(self.config.node_id, channel, self.config.hub.topic_prefix)
 
     async def run(self) -> None:
-        """Keep the control session up, reconnecting after a pause."""
-        while True:
-            try:
-                await self._session()
-            except aiomqtt.MqttError as exc:
-                log.warning("%s: control channel lost (%s)", self.config.node_id, exc)
-                self._failures += 1
-                await asyncio.sleep(RETRY_S)
+        """Keep the control session up, reconnecting with the uplink's jittered back-off (edge_agent/reconnect.py)."""
+        up = self.config.uplink
+        policy = ReconnectPolicy(min_s=up.backoff_min_s, max_s=up.backoff_max_s, auth_s=up.auth_backoff_s)
+        await keep_session(f"{self.config.node_id}: control channel", self._session, policy)
 
-    async def _session(self) -> None:
+    async def _session(self, policy: ReconnectPolicy) -> None:
         hub = self.config.hub
         client_id = hub.control_client_id or control_client_id(self.config.node_id)
-        async with hub_client(hub, client_id, username=hub.control_username, attempt=self._failures) as client:
-            await client.subscribe(self._topic(Channel.CONFIG), qos=1)
+        attempt = policy.failures
+        async with hub_client(hub, client_id, username=hub.control_username, attempt=attempt) as client:
+            await client.subscribe(self._topic(Channel.CONFIG), qos=1, timeout=hub.connect_timeout_s)
+            note_connected(f"{self.config.node_id}: control channel", policy)
             async for msg in client.messages:
                 if str(msg.topic) != self._topic(Channel.CONFIG):  # amqtt (the demo broker) hands out strays
                     continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiomqtt
 
 from citysense.agentconfig import HubLink
+from citysense.mqttclient import Client
 
 
 def hub_client(
@@ -23,7 +24,7 @@ def hub_client(
     ``failover_urls``).
     """
     host, port = hub.endpoint(attempt)
-    return aiomqtt.Client(
+    return Client(
         host,
         port,
         identifier=identifier,

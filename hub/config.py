@@ -100,6 +100,13 @@ class HubSettings(Strict):
     # With a share group: how often each worker reads the others' latest values from the store (hub/latest_sync.py).
     latest_sync_s: Annotated[float, Field(ge=1)] = 30.0
     spool_max_readings: Annotated[int, Field(ge=1)] = 5_000_000
+    # Health (docs/operations.md): the hub pings itself through the broker every broker_ping_s; no echo for
+    # broker_silent_after_s makes the broker "silent". A node heard from neither in node_silent_after_s is "silent".
+    broker_ping_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    broker_silent_after_s: Annotated[float, Field(gt=0, le=600)] = 15.0
+    node_silent_after_s: Annotated[float, Field(ge=10, le=86400)] = 180.0
+    store_ping_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # how often the store is pinged for /health
+    ingest_summary_s: Annotated[float, Field(gt=0, le=86400)] = 60.0  # one INFO line of what ingest did, this often
     dedupe_keep_s: Annotated[float, Field(ge=60)] = 6 * 3600  # how long (node, seq) of stored batches are kept
     dead_letter_keep_days: Annotated[float, Field(gt=0)] = 14  # rejected messages kept for inspection
     dead_letter_max_rows: Annotated[int, Field(ge=1)] = 1_000_000  # and at most this many (the newest)
@@ -131,6 +138,8 @@ class HubSettings(Strict):
             raise keyed("cluster", "needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
         if self.influx is not None and self.victoria is not None:
             raise keyed("victoria", "set either influx or victoria, not both")
+        if self.broker_ping_s >= self.broker_silent_after_s:
+            raise keyed("broker_ping_s", "must be shorter than broker_silent_after_s")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"
@@ -150,9 +159,16 @@ class HubSettings(Strict):
             user = f"{self.hub_username}:cmd"
         return user or self.hub_username, f"{self.mqtt_client_id}:cmd"
 
+    @property
+    def probe_account(self) -> tuple[str | None, str]:
+        """``(username, client id)`` of the broker watch's session (hub/ingest/brokerwatch.py)."""
+        user = f"{self.hub_username}:probe" if self.broker_admin is not None and self.hub_username else None
+        return user or self.hub_username, f"{self.mqtt_client_id}:probe"
+
     def service_names(self) -> list[str | None]:
         """Every broker account name and client id this hub uses: no node may be named after one."""
         admin = self.broker_admin
         cmd_user, cmd_client = self.command_account
+        probe_user, probe_client = self.probe_account
         admin_names = [admin.username, admin.client_id] if admin else []
-        return [self.hub_username, self.mqtt_client_id, cmd_user, cmd_client, *admin_names]
+        return [self.hub_username, self.mqtt_client_id, cmd_user, cmd_client, probe_user, probe_client, *admin_names]

@@ -18,6 +18,7 @@ from citysense.errors import ConfigError
 from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.runner import cancel_and_wait
 from citysense.yamlconf import load_model
 from hub import production
 from hub.alerts.config import AlertConfig
@@ -31,10 +32,12 @@ from hub.broker.setup import bind_older_nodes, hub_accounts
 from hub.cluster.service import run_cluster_worker
 from hub.config import HubSettings
 from hub.errors import ProductionRefused
+from hub.ingest.brokerwatch import BrokerConn, BrokerWatch
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
+from hub.ingest.summary import log_summaries, quiet_http_logs
 from hub.latest import LatestCache
 from hub.latest_sync import run_latest_sync, sync_once
 from hub.registry.bootstrap import ensure_admin, sync_catalogue
@@ -50,8 +53,10 @@ from hub.store.influx_v1 import InfluxV1Store
 from hub.store.influx_v2 import InfluxV2Store
 from hub.store.sqlite import SqliteStore
 from hub.store.victoria import VictoriaStore
+from hub.store.watch import StoreWatch
 
 log = logging.getLogger(__name__)
+API_STOP_S = 2  # requests in progress at a stop get this long to finish
 
 
 @dataclass
@@ -143,11 +148,19 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         store = _make_store(settings, profiles)
         stack.push_async_callback(store.close)
         latest = LatestCache()
+        quiet_http_logs()
+
+        async def _warm_latest() -> None:
+            await sync_once(latest, store, snapshot)  # warm /latest from the store
+
+        store_watch = StoreWatch(store, interval_s=settings.store_ping_s, on_ready=_warm_latest)
         try:
             await store.start()
-            await sync_once(latest, store, snapshot)  # warm /latest from the store
+            store_watch.started()
+            await _warm_latest()
         except StoreUnavailable as exc:
-            # Ingest still runs: batches spool to disk and drain when the store answers (it then creates its schema).
+            # Ingest still runs: batches spool to disk and drain when the store answers; the store watch
+            # retries the set-up (database, retention, rollups) until it succeeds.
             log.warning("store unavailable at start (%s); spooling until it answers", exc)
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
@@ -189,6 +202,9 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
             topic_prefix=settings.topic_prefix,
             spool=spool,
         )
+        pipeline.status.book.silent_after_ms = int(settings.node_silent_after_s * 1000)
+        services.node_health = pipeline.status.book
+        services.store_watch = store_watch
         # Without a shared subscription no other worker stores this hub's batches: new ones skip the ledger query.
         pipeline.dedupe.exclusive = settings.mqtt_share_group is None
         if alerts is not None:
@@ -226,6 +242,13 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
             password=password,
             share_group=settings.mqtt_share_group,
         )
+        services.ingest_connected = consumer.subscribed.is_set
+        probe_user, probe_client = settings.probe_account
+        services.broker = BrokerWatch(
+            BrokerConn(host, port, probe_user, password, probe_client, settings.topic_prefix),
+            interval_s=settings.broker_ping_s,
+            silent_after_s=settings.broker_silent_after_s,
+        )
         app = create_app(services)
         app.state.alerts = alerts
         if alerts is not None:  # the alarm routes exist only when the engine runs
@@ -242,7 +265,7 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
                 timeout_keep_alive=5,  # idle keep-alive connections are closed after 5 s
                 h11_max_incomplete_event_size=32 * 1024,  # request line and headers at most 32 KiB
                 limit_concurrency=1024,  # beyond that many connections/tasks, 503 instead of exhaustion
-                timeout_graceful_shutdown=5,
+                timeout_graceful_shutdown=API_STOP_S,  # open keep-alive connections cannot hold a stop
             )
         )
         # Bind before serving so the URL is known at once; connections wait in the backlog.
@@ -267,6 +290,11 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
             if settings.mqtt_share_group:  # each worker ingests part of the fleet: fill /latest from the store
                 sync = run_latest_sync(latest, store, lambda: pipeline.snapshot, settings.latest_sync_s)
                 sync_task = tg.create_task(sync, name="hub:latest-sync")
+            watches = [
+                tg.create_task(services.broker.run(), name="hub:broker-watch"),
+                tg.create_task(store_watch.run(), name="hub:store-watch"),
+                tg.create_task(log_summaries(stats, spool, settings.ingest_summary_s), name="hub:ingest-summary"),
+            ]
             api_task = tg.create_task(server.serve(sockets=[sock]), name="hub:api")
             alerts_task = tg.create_task(alerts.run(), name="hub:alerts") if alerts else None
             station_tasks = []
@@ -278,21 +306,16 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
             try:
                 yield RunningHub(services, consumer, host, port, api_url, kinds, admin_token, alerts)
             finally:
+                # Stop order: take no new messages (what is not yet acknowledged the broker sends again), stop the
+                # background loops, let API requests finish, then (on the way out of the stack) close the
+                # socket, spool, store and broker.
                 server.should_exit = True
                 if settings.cluster is not None:  # finish the group in hand and hand the partitions back
                     cluster_stop.set()
                     await asyncio.wait({ingest_task}, timeout=settings.cluster.lease_ttl_s + 10)
-                ingest_task.cancel()
-                commands_task.cancel()
-                drain_task.cancel()
-                prune_task.cancel()
-                dead_prune_task.cancel()
-                if sync_task is not None:
-                    sync_task.cancel()
-                if alerts_task is not None:
-                    alerts_task.cancel()
-                for task in station_tasks:
-                    task.cancel()
-                await asyncio.wait({api_task}, timeout=5)
+                await cancel_and_wait([ingest_task])  # repeated: one cancel may be lost (citysense/runner.py)
+                loops = [commands_task, drain_task, prune_task, dead_prune_task, sync_task, alerts_task, *watches]
+                await cancel_and_wait([t for t in [*loops, *station_tasks] if t is not None])
+                await asyncio.wait({api_task}, timeout=API_STOP_S + 1)
                 if not api_task.done():
                     api_task.cancel()

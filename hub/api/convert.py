@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.api.health_schemas import Liveness, NodeHealthPublic
 from hub.api.schemas import DevicePublic, NodePublic, ReadingPublic
 from hub.registry.models import Device, Node
 from hub.store.base import StoredReading
@@ -20,8 +21,8 @@ def device_public(d: Device) -> DevicePublic:
     )
 
 
-def node_public(n: Node) -> NodePublic:
-    """Public view of a node row with its devices."""
+def node_public(n: Node, live: Liveness | None = None, health: NodeHealthPublic | None = None) -> NodePublic:
+    """Public view of a node row with its devices; ``live``: its liveness as the hub judges it now."""
     return NodePublic(
         id=n.id,
         kind=n.kind,
@@ -31,7 +32,9 @@ def node_public(n: Node) -> NodePublic:
         latitude=n.latitude,
         longitude=n.longitude,
         site=n.site,
-        online=n.online,
+        online=n.online if live is None else live == "online",
+        liveness=live or ("online" if n.online else "unknown"),
+        health=health,
         last_seen_ms=n.last_seen_ms,
         agent_version=n.agent_version,
         config_version=n.config_version,

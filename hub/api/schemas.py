@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from hub.api.health_schemas import BrokerHealthPublic, Liveness, NodeHealthPublic, SpoolHealthPublic, StoreHealthPublic
 
 # Bounded path and query parameters: every request has a size and a range.
 NodeId = Annotated[str, Path(max_length=64)]
@@ -45,6 +47,13 @@ class NodePublic(BaseModel):
     devices: list[DevicePublic]
     status: str = "commissioned"  # placeholder | claiming (a claim waits on the broker) | claimed | commissioned
     desired_config_version: int = 0
+    liveness: Liveness = Field(
+        default="unknown",
+        description="online; offline (its last will or a clean stop); silent (nothing heard for the hub's "
+        "node_silent_after_s); unknown (the hub's broker is down, or nothing heard since it started). "
+        "`online` is true only for liveness online",
+    )
+    health: NodeHealthPublic | None = Field(default=None, description="The agent's last health report")
 
 
 class ReadingPublic(BaseModel):
@@ -86,9 +95,13 @@ class DeadLetterPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    """Liveness and ingest counters."""
+    """The hub's health (HTTP 503 unless ``status`` is ``ok``) and ingest counters."""
 
-    status: str
+    status: Literal["ok", "degraded"]
+    problems: list[str] = Field(description="What is wrong, one line each (empty when ok)")
+    broker: BrokerHealthPublic | None = None
+    store: StoreHealthPublic | None = None
+    spool: SpoolHealthPublic | None = None
     nodes: int
     nodes_online: int
     messages: int

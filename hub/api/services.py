@@ -13,11 +13,14 @@ from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
 from hub.broker.commands import CommandCenter
 from hub.broker.dynsec import DynSec
+from hub.ingest.brokerwatch import BrokerWatch
+from hub.ingest.nodehealth import NodeHealthBook
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.service import Registry
 from hub.store.base import Store
+from hub.store.watch import StoreWatch
 
 if TYPE_CHECKING:
     from hub.stations.server import StationGateway
@@ -45,6 +48,11 @@ class HubServices:
     registry_changed: Callable[[], Awaitable[None]] | None = None  # refreshes ingest's registry snapshot
     stations: StationGateway | None = None  # the station gateway, when the hub runs one
     station_stats: GatewayStats | None = None
+    # Health (issue 13): the broker ping, the store's set-up and pings, each node's last status, the ingest session.
+    broker: BrokerWatch | None = None
+    store_watch: StoreWatch | None = None
+    node_health: NodeHealthBook = field(default_factory=NodeHealthBook)
+    ingest_connected: Callable[[], bool] | None = None
 
     async def notify_registry_changed(self) -> None:
         """Tell ingest that nodes or devices were added or moved."""

@@ -53,4 +53,7 @@ async def hub_accounts(settings: HubSettings, host: str, port: int) -> DynSec | 
     await dynsec.ensure_hub_account(settings.hub_username, password.get_secret_value(), settings.mqtt_client_id)
     if cmd_user is not None and cmd_user != settings.hub_username:
         await dynsec.ensure_hub_account(cmd_user, password.get_secret_value(), cmd_client)
+    probe_user, probe_client = settings.probe_account  # the broker watch pings the hub through the broker
+    if probe_user is not None and probe_user != settings.hub_username:
+        await dynsec.ensure_hub_account(probe_user, password.get_secret_value(), probe_client)
     return dynsec

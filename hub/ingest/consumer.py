@@ -45,6 +45,7 @@ import random
 import aiomqtt
 
 from citysense.contract import Channel, subscription
+from citysense.mqttclient import Client
 from hub.ingest.acks import ack_all, publish_ack
 from hub.ingest.fastpublish import Incoming, fast_publish, incoming
 from hub.ingest.logsafe import safe
@@ -110,7 +111,7 @@ class Consumer:
 
     async def _session(self) -> None:
         prefix = self.pipeline.prefix
-        client = aiomqtt.Client(
+        client = Client(  # leaves no unretrieved error after a lost connection (citysense/mqttclient.py)
             self.host,
             self.port,
             identifier=self.client_id,

@@ -13,19 +13,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from citysense.contract import Channel, NodeStatus, parse_topic
+from citysense.contract import Channel, parse_topic
 from citysense.errors import ContractError
 from citysense.profiles import ProfileSet
 from hub.ingest.deadletters import DeadLetterSink, Refusal
 from hub.ingest.dedupe import UNKNOWN_DIGEST, BatchKey, digest
 from hub.ingest.durable import DurableWriter, Group
-from hub.ingest.logsafe import safe
 from hub.ingest.parse import Refused, Status, Telemetry, parse
 from hub.ingest.progress import Progress
 from hub.ingest.salvage import batch_key
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
+from hub.ingest.status import StatusHandler
 from hub.ingest.validate import check_batch
 from hub.latest import LatestCache
 from hub.registry.service import Registry
@@ -91,6 +91,7 @@ class Pipeline:
         self.writer = DurableWriter(store, spool, stats, self.dead)
         self.on_stored: list[StoredObserver] = []
         self.progress = Progress()  # what the consumer acknowledges to each node (hub/ingest/progress.py)
+        self.status = StatusHandler(registry=registry, latest=latest, stats=stats)
         self._touched: dict[str, int] = {}
         self._inflight: dict[BatchKey, int] = {}  # claimed by prepared, uncommitted groups -> their digests
         self._epochs: dict[str, tuple[str, int]] = {}  # node -> (epoch, sent_ms) last recorded in the registry
@@ -309,24 +310,8 @@ class Pipeline:
     async def _apply_status(self, step: Status) -> None:
         """Apply a node's status; one that raises is dead-lettered (and acknowledged), never retried forever."""
         try:
-            await self._status(step.status)
+            await self.status.apply(step.status)
         except Exception as exc:
             log.exception("%s: applying a status message raised", step.status.node)
             await self.dead.add(step.topic, step.status.node, "internal_error", f"{type(exc).__name__}: {exc}",
                                 step.payload)  # fmt: skip
-
-    async def _status(self, status: NodeStatus) -> None:
-        self.stats.status_messages += 1
-        self.latest.set_node_online(status.node, status.state == "online", status.ts_ms, status.session)
-        log.info(
-            "%s: node %s (agent %s, config v%d)", status.node, status.state, safe(status.agent_version, 32),
-            status.config_version,
-        )  # fmt: skip
-        await asyncio.to_thread(
-            self.registry.set_node_status,
-            status.node,
-            status.state == "online",
-            status.ts_ms,
-            status.agent_version or None,
-            status.config_version,
-        )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 
 @dataclass
@@ -22,22 +25,28 @@ class GatewayStats:
     polls: int = 0  # DTU Modbus requests answered
     poll_failures: int = 0
 
-    def prometheus(self) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
-        """``(name, type, help, samples)`` for the metrics endpoint."""
-        frames = [(f'{{protocol="{p}"}}', n) for p, n in sorted(self.frames.items())]
-        refused = [(f'{{reason="{r}"}}', n) for r, n in sorted(self.refusals.items())]
-        return [
-            ("citysense_station_frames_total", "counter", "Station frames received, by protocol.", frames),
-            ("citysense_station_reports_total", "counter", "Station reports stored.", [("", self.reports)]),
-            ("citysense_station_duplicates_total", "counter", "Re-sent reports stored once.", [("", self.duplicates)]),
-            ("citysense_station_readings_total", "counter", "Station readings stored.", [("", self.readings_stored)]),
-            ("citysense_station_refusals_total", "counter", "Station frames refused, by reason.", refused),
-            ("citysense_station_connections", "gauge", "Open station connections.", [("", self.connections_open)]),
-            (
-                "citysense_station_idle_timeouts_total",
-                "counter",
-                "Idle connections closed.",
-                [("", self.idle_timeouts)],
-            ),
-            ("citysense_station_polls_total", "counter", "DTU Modbus requests answered.", [("", self.polls)]),
-        ]
+    def prometheus(self) -> Iterator[Metric]:
+        """The gateway's series for ``/metrics`` (hub/api/promexport.py collects them at each scrape)."""
+        frames = CounterMetricFamily(
+            "citysense_station_frames", "Station frames received, by protocol.", labels=["protocol"]
+        )
+        for protocol, n in sorted(self.frames.items()):
+            frames.add_metric([protocol], n)
+        yield frames
+        refused = CounterMetricFamily(
+            "citysense_station_refusals", "Station frames refused, by reason.", labels=["reason"]
+        )
+        for reason, n in sorted(self.refusals.items()):
+            refused.add_metric([reason], n)
+        yield refused
+        for name, doc, value in (
+            ("citysense_station_reports", "Station reports stored.", self.reports),
+            ("citysense_station_duplicates", "Re-sent reports stored once.", self.duplicates),
+            ("citysense_station_readings", "Station readings stored.", self.readings_stored),
+            ("citysense_station_idle_timeouts", "Idle connections closed.", self.idle_timeouts),
+            ("citysense_station_polls", "DTU Modbus requests answered.", self.polls),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily(
+            "citysense_station_connections", "Open station connections.", value=self.connections_open
+        )

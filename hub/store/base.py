@@ -73,6 +73,10 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Release connections and threads; the store cannot be used afterwards."""
 
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` when the back end does not answer (a local one always does)."""
+        return  # a concrete default (B027): a local back end need not override it
+
     @abc.abstractmethod
     async def write(self, readings: Sequence[StoredReading]) -> None:
         """Store ``readings`` idempotently; raise ``StoreUnavailable`` so the caller can retry."""

@@ -89,6 +89,10 @@ class InfluxV1Store(Store):
         if self.rollups is not None:
             await self._create_rollups(self.rollups)
 
+    async def ping(self) -> None:
+        """``GET /ping`` (InfluxDB 1.x and 2.x answer 204 No Content)."""
+        await self._request("GET", "/ping")
+
     async def _create_rollups(self, r: retention.RetentionSettings) -> None:
         """Create or update the retention policies and (re)create the continuous queries (InfluxDB 1.x)."""
         for policy in retention.policy_statements(self.database, r):
@@ -195,6 +199,7 @@ class InfluxV1Store(Store):
                 rejected = rejected or exc
         if rejected is not None:
             raise rejected
+        log.debug("%s: wrote %d readings", self.database, len(readings))
 
     async def _post_lines(self, body: bytes) -> None:
         headers = self._write_headers

@@ -1,6 +1,7 @@
 // The hub's built-in dashboard: map (#/map), node page (#/node/<id>), open alarms (#/alarms).
 import { ApiError, get, post, query, setToken, token, tokenFromLink, whoIs } from "./api.js";
 import { drawChart, formatValue } from "./chart.js";
+import { renderNodeHealth } from "./health.js";
 import { drawMap } from "./map.js";
 
 const RANGES = { "1h": [3600e3, 60], "24h": [86400e3, 900], "7d": [7 * 86400e3, 3600] };  // span, window_s
@@ -152,6 +153,8 @@ async function showNode(id) {
   $("node-title").textContent = `${node.name || node.id} · ${node.id}`;
   $("node-meta").textContent = `${node.kind} · ${node.department} · ${node.town_name || ""} ${node.region_name} (${node.region}) · `
     + `${node.status}${node.last_seen_ms ? " · last seen " + when(node.last_seen_ms) : ""}`;
+  try { renderNodeHealth($("node-health"), await get(`/api/v1/nodes/${encodeURIComponent(id)}`)); }
+  catch (e) { $("node-health").replaceChildren(); console.warn("node health", e); }
   document.querySelectorAll("#ranges button").forEach((b) => b.classList.toggle("active", b.dataset.range === state.range));
   const box = $("node-alarms");
   box.replaceChildren();

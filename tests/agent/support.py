@@ -127,18 +127,19 @@ async def counter_server(units: tuple[int, ...] = (1, 2)) -> AsyncIterator[Count
 
 
 @contextlib.asynccontextmanager
-async def hub_on(root: Path, mqtt_url: str) -> AsyncIterator[RunningHub]:
-    """Run the real hub (SQLite store) against the given broker with node N1 registered."""
+async def hub_on(root: Path, mqtt_url: str, **settings: Any) -> AsyncIterator[RunningHub]:
+    """Run the real hub (SQLite store, unless ``settings`` say otherwise) against the broker with node N1."""
     profiles, kinds, fleet = write_site(root)
-    settings = HubSettings(
+    hub_settings = HubSettings(
         data_dir=root / "hub",
         mqtt_url=mqtt_url,
         api_port=0,
         profiles_dir=profiles,
         node_kinds_dir=kinds,
         fleet_file=fleet,
+        **settings,
     )
-    async with running_hub(settings) as hub:
+    async with running_hub(hub_settings) as hub:
         async with asyncio.timeout(15):
             await hub.consumer.subscribed.wait()
         yield hub

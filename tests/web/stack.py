@@ -17,7 +17,16 @@ from pathlib import Path
 
 import yaml
 
-from citysense.contract import Channel, Reading, TelemetryBatch, encode, topic
+from citysense.contract import (
+    AgentHealth,
+    Channel,
+    DeviceHealth,
+    NodeStatus,
+    Reading,
+    TelemetryBatch,
+    encode,
+    topic,
+)
 from hub.demo.run import duty_officer_token
 from hub.runtime import RunningHub
 from tests.alerts.stack import Publisher, alerts_yaml, eventually, hub_and_agent, receivers, with_broker, write_files
@@ -79,6 +88,11 @@ async def _seed(hub: RunningHub, agent: Publisher) -> None:
     batch = TelemetryBatch(node="N1", seq=agent.seq, sent_ms=now, readings=history)
     await agent.client.publish(topic("N1", Channel.TELEMETRY, agent.prefix), encode(batch), qos=1)
     await agent.reading("N2", "lamp", "power", 120)
+    health = AgentHealth(queue_depth=12, queue_oldest_s=3.5, queue_bytes=4096, dropped=0, unacked_batches=2,
+                         oldest_unacked_s=1.5, devices=[DeviceHealth(device="gauge", state="ok", rtt_ms=8.3,
+                                                                     reads_ok=40, reads_failed=1)])  # fmt: skip
+    status = NodeStatus(node="N1", state="online", session="s1", ts_ms=now, health=health)
+    await agent.client.publish(topic("N1", Channel.STATUS, agent.prefix), encode(status), qos=1, retain=True)
     for v in (3.6, 3.7, 3.65):
         await agent.reading("N1", "gauge", "level", v)
     alerts = hub.alerts

@@ -85,6 +85,11 @@ def test_node_page_charts_what_the_hub_ingested_against_the_warning_line(browser
     assert browser.find_elements(By.CSS_SELECTOR, f"{chart} line.line-warning")
     level = browser.find_element(By.CSS_SELECTOR, '.device[data-device="N1.gauge"] tr[data-metric="level"] td.v')
     assert level.text == "3.65 m"
+    health = browser.find_element(By.CSS_SELECTOR, "#node-health")
+    assert health.find_element(By.CSS_SELECTOR, "[data-liveness]").get_attribute("data-liveness") == "online"
+    gauge = health.find_element(By.CSS_SELECTOR, 'tr[data-device="gauge"]').text
+    assert "8.3 ms" in gauge and "40" in gauge  # the RTT and the read counts the agent reported
+    assert "Buffered readings" in health.text and "12" in health.text
     alarm_rows = browser.find_elements(By.CSS_SELECTOR, "#node-alarms tr[data-alarm]")
     assert len(alarm_rows) == 1 and "level_warning" in alarm_rows[0].text
     browser.save_screenshot(str(shots / "02-node-1h.png"))

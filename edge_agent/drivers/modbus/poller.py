@@ -18,6 +18,7 @@ import time
 from citysense.contract import DeviceHealth, Reading
 from citysense.profiles.model import Profile
 from citysense.quality import Quality
+from citysense.runner import check_cancelled
 from edge_agent.drivers import ReadingSink
 from edge_agent.drivers.modbus.decoder import PlanDecoder
 from edge_agent.drivers.modbus.link import RegisterLink
@@ -90,6 +91,7 @@ class DevicePoller:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
+            check_cancelled(leaf=True)  # a cancel a read's wait_for swallowed (citysense/runner.py)
             readings = self.reporter.filter(await self.poll_once())
             if readings:
                 await self.sink.put(readings)

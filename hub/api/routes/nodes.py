@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from hub.api.convert import node_public
 from hub.api.deps import Services, ensure_sees
+from hub.api.healthview import liveness, node_health, now_ms
 from hub.api.policy import ReadList, ReadNode
 from hub.api.schemas import NodeId, NodePublic
 from hub.errors import NotFound
@@ -55,7 +56,8 @@ async def list_nodes(
     if len(nodes) > limit:
         nodes = nodes[:limit]
         response.headers[NEXT_CURSOR] = nodes[-1].id
-    return [node_public(n) for n in nodes]
+    at = now_ms()
+    return [node_public(n, liveness(services, n, at), node_health(services, n.id)) for n in nodes]
 
 
 @router.get("/{node_id}", operation_id="getNode")
@@ -66,4 +68,4 @@ async def get_node(services: Services, principal: ReadNode, node_id: NodeId) -> 
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     ensure_sees(principal, node.region_code, node.department_id, f"node '{node_id}'")
-    return node_public(node)
+    return node_public(node, liveness(services, node, now_ms()), node_health(services, node.id))

@@ -5,24 +5,38 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from hub.api.deps import Services
+from hub.api.healthview import broker_health, liveness, now_ms, problems, spool_health, store_health
 from hub.api.policy import ReadCity
 from hub.api.schemas import DeadLetterPublic, HealthPublic
 
 router = APIRouter(prefix="/api/v1", tags=["system"])
 
 
-@router.get("/health", operation_id="getHealth")
-async def health(services: Services) -> HealthPublic:
-    """Report liveness and the ingest counters."""
+@router.get(
+    "/health",
+    operation_id="getHealth",
+    responses={503: {"model": HealthPublic, "description": "Something is wrong: see `problems`"}},
+)
+async def health(services: Services, response: Response) -> HealthPublic:
+    """Report the broker, store and spool state, node liveness and the ingest counters; HTTP 503 unless ok."""
     nodes = await asyncio.to_thread(services.registry.list_nodes)
     s = services.stats
+    broker, store, spool = broker_health(services), store_health(services), spool_health(services)
+    found = problems(broker, store, spool)
+    if found:
+        response.status_code = 503
+    at = now_ms()
     return HealthPublic(
-        status="ok",
+        status="degraded" if found else "ok",
+        problems=found,
+        broker=broker,
+        store=store,
+        spool=spool,
         nodes=len(nodes),
-        nodes_online=sum(1 for n in nodes if n.online),
+        nodes_online=sum(1 for n in nodes if liveness(services, n, at) == "online"),
         messages=s.messages,
         batches=s.batches,
         readings_stored=s.readings_stored,

@@ -1,0 +1,263 @@
+"""Province tier benchmark: points/s and CPU per point of each tier, against one county hub in the same run.
+
+Run from the repository root (it starts every server itself, on loopback):
+
+    python -m bench.cluster [--messages 20000] [--nodes 64] [--workers 1,2,3]
+
+Every message is one telemetry batch of 10 readings of one of ``--nodes`` nodes.
+
+(a) County baseline: one hub process (``citysense-hub run``) subscribed to
+    Mosquitto, storing into VictoriaMetrics, with every message pre-queued in
+    its session (published with ``mosquitto_pub -l``): points/s from the first
+    to the last stored reading, and CPU-seconds per 1,000 points of the hub,
+    the broker and the store.
+(b) Province: a 3-node NATS cluster (JetStream R3, MQTT on every node), the
+    same messages published over MQTT with ``mosquitto_pub -l`` across the
+    three MQTT listeners into the partitioned stream (the broker tier's
+    ingest CPU is measured here), then 1, 2 and 3 hub workers
+    (``citysense-hub run`` with a ``cluster:`` section, a shared PostgreSQL
+    registry) consume it into VictoriaMetrics: points/s, and CPU per 1,000
+    points of the workers, the NATS servers (delivery) and the store.
+
+Every figure is printed with its ratio to (a). "Stored" is read from the
+workers' own ``citysense_readings_stored_total`` on ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hub.cluster.partitions import PartitionMap
+from tests.harness import MosquittoServer
+from tests.harness.nats import NatsCluster
+from tests.harness.ports import free_port
+from tests.harness.postgres import PostgresServer
+from tests.harness.victoria import VictoriaServer
+from tests.hub.conftest import FLEET, KIND, PROFILE
+
+PER_MSG = 10
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 16
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU-seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: Iterable[int]) -> float:
+    return sum(cpu_s(p) for p in pids)
+
+
+def messages(nodes: Sequence[str], n: int, t0: int) -> dict[str, list[str]]:
+    """``n`` messages, round-robin over ``nodes``, as one JSON line each, per node."""
+    out: dict[str, list[str]] = {node: [] for node in nodes}
+    for i in range(n):
+        node = nodes[i % len(nodes)]
+        seq = len(out[node])
+        base = t0 + seq * PER_MSG
+        readings = [
+            {"device": "gauge", "metric": "level", "value": (seq % 4000) / 100, "unit": "m", "ts_ms": base + k}
+            for k in range(PER_MSG)
+        ]
+        batch = {"v": 1, "node": node, "epoch": "bench", "seq": seq, "sent_ms": base, "readings": readings}
+        out[node].append(json.dumps(batch, separators=(",", ":")))
+    return out
+
+
+def publish(host: str, port: int, node: str, lines: list[str]) -> None:
+    """Publish one node's messages with the C client at QoS 1."""
+    topic = f"citysense/v1/{node}/telemetry"
+    subprocess.run(
+        ["mosquitto_pub", "-h", host, "-p", str(port), "-q", "1", "-t", topic, "-l", "-i", f"bench-{node}"],
+        input="\n".join(lines).encode() + b"\n",
+        check=True,
+    )
+
+
+def write_site(work: Path, nodes: Sequence[str]) -> dict[str, str]:
+    (work / "profiles").mkdir(exist_ok=True)
+    (work / "profiles" / "test_gauge.yaml").write_text(PROFILE)
+    (work / "kinds").mkdir(exist_ok=True)
+    (work / "kinds" / "test_site.yaml").write_text(KIND)
+    fleet = {**FLEET, "nodes": [{**FLEET["nodes"][0], "id": n} for n in nodes]}  # type: ignore[index]
+    (work / "fleet.yaml").write_text(json.dumps(fleet))
+    return {
+        "profiles_dir": str(work / "profiles"),
+        "node_kinds_dir": str(work / "kinds"),
+        "fleet_file": str(work / "fleet.yaml"),
+    }
+
+
+@dataclass
+class Hub:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+
+def start_hub(work: Path, name: str, cfg: dict[str, object]) -> Hub:
+    port = free_port()
+    path = work / f"{name}.yaml"
+    path.write_text(json.dumps({**cfg, "api_port": port, "data_dir": str(work / name)}))
+    log = (work / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "run", "--config", str(path), "--log-level", "WARNING"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return Hub(proc, port)
+
+
+async def stored(client: httpx.AsyncClient, hubs: Sequence[Hub]) -> int:
+    total = 0
+    for hub in hubs:
+        try:
+            text = (await client.get(f"http://127.0.0.1:{hub.port}/metrics")).text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("citysense_readings_stored_total"):
+                total += int(float(line.split()[-1]))
+    return total
+
+
+async def timed_until(hubs: Sequence[Hub], total: int, deadline_s: float) -> tuple[float, float]:
+    """Wall time from the first stored reading to ``total``; returns (start, end) perf_counter stamps."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        deadline = time.perf_counter() + deadline_s
+        while await stored(client, hubs) == 0:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("nothing stored")
+            await asyncio.sleep(0.05)
+        start = time.perf_counter()
+        while await stored(client, hubs) < total:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"only {await stored(client, hubs)} of {total} stored")
+            await asyncio.sleep(0.05)
+        return start, time.perf_counter()
+
+
+def stop(hubs: Sequence[Hub]) -> None:
+    for hub in hubs:
+        hub.proc.terminate()
+    for hub in hubs:
+        try:
+            hub.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            hub.proc.kill()
+
+
+def victoria_pid(vm: VictoriaServer) -> int:
+    assert vm._proc is not None
+    return vm._proc.pid
+
+
+async def county(work: Path, site: dict[str, str], batches: dict[str, list[str]], total: int) -> dict[str, float]:
+    with MosquittoServer() as broker, VictoriaServer(dedup=True) as vm:
+        cfg = {**site, "mqtt_url": broker.url, "mqtt_client_id": "bench-hub", "victoria": {"insert_url": vm.url}}
+        hub = start_hub(work, "county", cfg)  # creates its persistent session, then the queue is filled
+        try:
+            await asyncio.sleep(3)
+            hub.proc.terminate()
+            hub.proc.wait(30)
+            for node, lines in batches.items():
+                await asyncio.to_thread(publish, broker.host, broker.port, node, lines)
+            assert broker._proc is not None
+            pids = {"broker": broker._proc.pid, "store": victoria_pid(vm)}
+            before = {k: cpu_s(p) for k, p in pids.items()}
+            hub = start_hub(work, "county", cfg)
+            start, end = await timed_until([hub], total, 300)
+            out = {"points_s": total / (end - start)}
+            out["hub"] = cpu_s(hub.proc.pid) / total * 1000
+            out |= {k: (cpu_s(p) - before[k]) / total * 1000 for k, p in pids.items()}
+            return out
+        finally:
+            stop([hub])
+
+
+async def province(
+    work: Path, site: dict[str, str], batches: dict[str, list[str]], total: int, workers: int
+) -> dict[str, float]:
+    pmap = PartitionMap(PARTITIONS)
+    run = work / f"w{workers}"
+    run.mkdir()
+    cluster = NatsCluster(3, extra_conf=pmap.mapping_conf())
+    with cluster as nats, PostgresServer() as pg, VictoriaServer(dedup=True) as vm:
+        nats_pids = [n._proc.pid for n in nats.nodes if n._proc is not None]
+        cfg: dict[str, object] = {
+            **site,
+            "mqtt_url": f"mqtt://127.0.0.1:{nats.nodes[0].mqtt_port}",
+            "registry_url": pg.url,
+            "victoria": {"insert_url": vm.url},
+        }
+        first = start_hub(run, "w0", {**cfg, "cluster": {"nats_urls": nats.urls, "partitions": PARTITIONS}})
+        try:  # the first worker creates the stream and the registry; then the stream is filled over MQTT
+            await asyncio.sleep(6)
+        finally:
+            stop([first])
+        before = cpu_of(nats_pids)
+        t = time.perf_counter()
+        for i, (node, lines) in enumerate(batches.items()):
+            host, port = nats.mqtt_endpoints[i % 3]
+            await asyncio.to_thread(publish, host, port, node, lines)
+        publish_s = time.perf_counter() - t
+        out = {"broker_ingest": (cpu_of(nats_pids) - before) / total * 1000, "mqtt_in_points_s": total / publish_s}
+        before_nats, before_vm = cpu_of(nats_pids), cpu_s(victoria_pid(vm))
+        hubs = []
+        for i in range(workers):
+            section = {"nats_urls": nats.urls, "partitions": PARTITIONS, "worker": f"bench-{i + 1}"}
+            hubs.append(start_hub(run, f"w{i + 1}", {**cfg, "cluster": section}))
+        try:
+            start, end = await timed_until(hubs, total, 600)
+            out["points_s"] = total / (end - start)
+            out["workers"] = sum(cpu_s(h.proc.pid) for h in hubs) / total * 1000
+            out["broker_delivery"] = (cpu_of(nats_pids) - before_nats) / total * 1000
+            out["store"] = (cpu_s(victoria_pid(vm)) - before_vm) / total * 1000
+        finally:
+            stop(hubs)
+        return out
+
+
+async def main(args: argparse.Namespace) -> None:
+    nodes = [f"B{i:03d}" for i in range(args.nodes)]
+    t0 = time.time_ns() // 1_000_000 - 3_000_000
+    batches = messages(nodes, args.messages, t0)
+    total = args.messages * PER_MSG
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        work = Path(tmp)
+        site = write_site(work, nodes)
+        base = await county(work, site, batches, total)
+        print(f"messages {args.messages} x {PER_MSG} readings, {args.nodes} nodes, {PARTITIONS} partitions")
+        print(f"(a) county hub on Mosquitto -> VictoriaMetrics: {base['points_s']:,.0f} points/s; CPU-s per 1k points:"
+              f" hub {base['hub']:.3f}, broker {base['broker']:.3f}, store {base['store']:.3f}")  # fmt: skip
+        for n in (int(w) for w in args.workers.split(",")):
+            r = await province(work, site, batches, total, n)
+            broker = r["broker_ingest"] + r["broker_delivery"]
+            print(f"(b) {n} worker(s) on 3 NATS nodes -> VictoriaMetrics: {r['points_s']:,.0f} points/s"
+                  f" = {r['points_s'] / base['points_s']:.2f}x (a); CPU-s per 1k points: workers {r['workers']:.3f}"
+                  f" ({r['workers'] / base['hub']:.2f}x the county hub), NATS ingest {r['broker_ingest']:.3f}"
+                  f" + delivery {r['broker_delivery']:.3f} ({broker / base['broker']:.2f}x Mosquitto),"
+                  f" store {r['store']:.3f}; MQTT into the stream {r['mqtt_in_points_s']:,.0f} points/s",
+                  flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--nodes", type=int, default=64)
+    parser.add_argument("--workers", default="1,2,3")
+    asyncio.run(main(parser.parse_args()))
