@@ -55,6 +55,12 @@ async def test_station_to_api_and_alarm_through_the_demo_stack(tmp_path: Path) -
             )
             stations = {s["node"]["id"]: s for s in (await api.get("/api/v1/stations", headers=admin)).json()}
             assert stations[AQ_NODE]["connected"] and stations[DTU_NODE]["connected"] and stations[RG_NODE]["connected"]
+            # Downlink through the node command API: the RTU answers a clock query (SL 651 51H).
+            clock = await api.post(f"/api/v1/nodes/{RG_NODE}/commands", json={"action": "clock_query"}, headers=admin)
+            assert clock.status_code == 200, clock.text
+            assert clock.json()["ok"] and clock.json()["result"]["function"] == "51"
+            unknown = await api.post(f"/api/v1/nodes/{RG_NODE}/commands", json={"action": "probe"}, headers=admin)
+            assert unknown.status_code == 400 and "clock_query" in unknown.text  # it names the RTU's commands
             node = (await api.get(f"/api/v1/nodes/{DTU_NODE}", headers=admin)).json()
             assert node["kind"] == "dtu_station" and node["online"]
             metrics = (await api.get("/metrics")).text

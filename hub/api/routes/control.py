@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,16 +21,29 @@ from hub.registry.access import Principal, audit
 from hub.registry.models import Node
 from hub.registry.provision import Provisioning
 from hub.registry.render import render_agent_config
+from hub.stations.errors import StationError
 
 METRIC_PATTERN = r"^[a-z](?:_?[a-z0-9])*$"  # as citysense.contract.MetricName
 router = APIRouter(prefix="/api/v1/nodes", tags=["control"])
 
 
+AGENT_ACTIONS = frozenset({"write", "probe", "ping", "time_sync"})
+
+
 class CommandRequest(BaseModel):
-    """A command for one node: write a point, probe every device, ping, or set its DL/T 645 meters' clocks."""
+    """A command for one node: write a point, probe every device, ping, or set its DL/T 645 meters' clocks.
+
+    For a dial-in station (SL 651 RTU, HJ 212 monitor) the action is one of its protocol's downlink
+    commands (``clock_query``, ``clock_set``, ``query_realtime``, ...; docs/stations.md) with ``args``.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["write", "probe", "ping", "time_sync"]
+    action: Annotated[
+        str, Field(pattern=r"^[a-z_]{1,32}$", description="write, probe, ping, time_sync; or a station command")
+    ]
+    args: Annotated[dict[str, int | str], Field(max_length=8, description="A station command's arguments")] = Field(
+        default_factory=dict
+    )
     device: Annotated[str | None, Field(pattern=ID_PATTERN, description="Local device id on the node (write)")] = None
     metric: Annotated[str | None, Field(pattern=METRIC_PATTERN, max_length=64, description="Point to write")] = None
     value: (
@@ -105,6 +118,10 @@ async def send_command(
         verb = "write points" if body.action == "write" else "set meter clocks"
         raise HTTPException(403, f"role '{principal.role}' may not {verb}")
     node = await _node(services, principal, node_id)
+    if node.kind.endswith("_station"):  # a dial-in station: its own protocol's downlink, through the gateway
+        return await _station_command(services, principal, node_id, body)
+    if body.action not in AGENT_ACTIONS:
+        raise HTTPException(422, f"an agent takes {', '.join(sorted(AGENT_ACTIONS))}, not '{body.action}'")
     value = body.value
     if body.action == "write":
         value = check_write(services, node, body.device, body.metric, body.value)
@@ -130,6 +147,25 @@ async def send_command(
         _record, services, principal.user_id, node_id, {**what, "ok": reply.ok, "error": reply.error}
     )
     return CommandResult(id=cmd.id, ok=reply.ok, error=reply.error, result=reply.result)
+
+
+async def _station_command(
+    services: Services, principal: Principal, node_id: str, body: CommandRequest
+) -> CommandResult:
+    """A station command (operators and administrators: setting a clock changes what the station records)."""
+    if principal.role not in WRITERS:
+        raise HTTPException(403, f"role '{principal.role}' may not command stations")
+    if services.stations is None:
+        raise HTTPException(409, "the hub runs no station gateway")
+    what: dict[str, Any] = {"id": uuid.uuid4().hex, "action": body.action, "args": body.args}
+    try:
+        answer = await services.stations.command(node_id, body.action, body.args)
+    except StationError as exc:
+        await asyncio.to_thread(_record, services, principal.user_id, node_id, {**what, "ok": False, "error": str(exc)})
+        status = {"offline": 409, "timeout": 504}.get(exc.reason, 400)
+        raise HTTPException(status, str(exc)) from exc
+    await asyncio.to_thread(_record, services, principal.user_id, node_id, {**what, "ok": True, "error": None})
+    return CommandResult(id=what["id"], ok=True, error=None, result={"function": answer.function, **answer.payload})
 
 
 @router.post("/{node_id}/config", operation_id="pushNodeConfig")
