@@ -161,7 +161,13 @@ class MeterConfig(Strict):
     id: Id
     profile: Id
     connection: Id
-    address: Annotated[str, Field(pattern=r"^[0-9]{1,12}$", description="Meter address as on its nameplate")]
+    address: Annotated[
+        str,
+        Field(
+            pattern=r"^(?:[0-9]{1,12}|[Aa]{12})$",
+            description="Nameplate address; AAAAAAAAAAAA: the one meter on a line",
+        ),
+    ]
     poll_interval_s: Seconds = 60.0
     report: dict[str, ReportSpec] = Field(default_factory=dict, description="metric -> report strategy")
 

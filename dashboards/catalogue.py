@@ -77,7 +77,7 @@ class Catalogue:
     def load(cls, profiles_dir: Path | None = None, kinds_dir: Path | None = None) -> Catalogue:
         """Load the shipped profiles and node kinds (or those in the given folders)."""
         profiles = load_profiles(profiles_dir or default_profile_dir())
-        return cls(profiles, load_node_kinds(kinds_dir or default_node_kind_dir(), set(profiles)))
+        return cls(profiles, load_node_kinds(kinds_dir or default_node_kind_dir(), profiles.ids()))
 
     def kind(self, kind: str) -> NodeKind:
         """Return a node kind, or fail naming it."""

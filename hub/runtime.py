@@ -119,12 +119,13 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.environment == "development":  # a production hub refuses this directory from now on
         (settings.data_dir / production.DEV_MARKER).touch()
-    profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir())
+    # DL/T 645 meter profiles join the device profiles too: the hub validates and charts meters like devices.
+    profiles: ProfileSet = load_profiles(settings.profiles_dir or default_profile_dir()).with_meters()
     station_profiles: dict[str, StationProfile] = {}
     if settings.stations is not None:  # station profiles join the device profiles (validation, catalogue, alerts)
         station_profiles = load_station_profiles(settings.stations.profiles_dir or default_station_profile_dir())
         profiles = merged(profiles, station_profiles)
-    kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
+    kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), profiles.ids())
     registry = Registry(settings.registry_url or f"sqlite:///{settings.data_dir / 'registry.db'}")
     registry.reserved_names = reserved_names(settings.service_names())
     await asyncio.to_thread(registry.migrate)

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         profiles = load_profiles(args.profiles or default_profile_dir())
-        kinds = load_node_kinds(args.node_kinds or default_node_kind_dir(), set(profiles))
+        kinds = load_node_kinds(args.node_kinds or default_node_kind_dir(), profiles.ids())
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2

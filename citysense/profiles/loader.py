@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from citysense.errors import ConfigError
-from citysense.profiles.dlt645 import MeterProfile
+from citysense.profiles.dlt645 import MeterProfile, as_device_profile
 from citysense.profiles.model import Profile
 from citysense.yamlconf import load_model, read_yaml
 
@@ -63,6 +63,15 @@ class ProfileSet(Mapping[str, Profile]):
         self._profiles = profiles
         self.meters = meters or {}
         self.skipped = skipped or []
+
+    def ids(self) -> set[str]:
+        """Every profile id, Modbus and DL/T 645 (what node kinds may name)."""
+        return set(self._profiles) | set(self.meters)
+
+    def with_meters(self) -> ProfileSet:
+        """This set with each DL/T 645 meter profile also as a device profile (the hub validates by those)."""
+        extra = {k: as_device_profile(v) for k, v in self.meters.items() if k not in self._profiles}
+        return ProfileSet({**self._profiles, **extra}, self.meters, self.skipped)
 
     def __getitem__(self, key: str) -> Profile:
         return self._profiles[key]

@@ -91,11 +91,12 @@ class AuditPublic(BaseModel):
 
 
 class Endpoint(_In):
-    """Where one connection of the node kind is reached on site."""
+    """Where one connection of the node kind is reached on site; for a DL/T 645 meter, its nameplate address."""
 
     host: Annotated[str | None, Field(max_length=253)] = None
     port: Annotated[int | None, Field(ge=1, le=65535)] = None
     serial_port: Annotated[str | None, Field(max_length=128)] = None
+    address: Annotated[str | None, Field(pattern=r"^(?:[0-9]{1,12}|[Aa]{12})$", description="Meter address")] = None
 
 
 class NodeCreate(_In):

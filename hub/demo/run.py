@@ -54,7 +54,7 @@ async def demo_stack(settings: HubSettings, per_kind: int = 2, *, frozen: bool =
     ``frozen`` stops the simulated values from changing, so tests can compare exactly.
     """
     profiles = load_profiles(settings.profiles_dir or default_profile_dir())
-    kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), set(profiles))
+    kinds = load_node_kinds(settings.node_kinds_dir or default_node_kind_dir(), profiles.ids())
     base = load_model(Fleet, REGIONS)
     async with contextlib.AsyncExitStack() as stack:
         sims: dict[str, SimulatedNode] = {}

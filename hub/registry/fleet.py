@@ -34,11 +34,12 @@ class DepartmentSpec(Strict):
 
 
 class Endpoint(Strict):
-    """Where a connection of the node's kind is reached on this site."""
+    """Where a connection of the node's kind is reached on this site; for a DL/T 645 meter, its nameplate address."""
 
     host: str | None = None
     port: Annotated[int | None, Field(ge=1, le=65535)] = None
     serial_port: str | None = None
+    address: Annotated[str | None, Field(pattern=r"^(?:[0-9]{1,12}|[Aa]{12})$")] = None
 
 
 class NodeSpec(Strict):

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from citysense.nodekinds import NodeKind
+from citysense.nodekinds import NodeKind, kind_devices
 from hub.errors import NotFound, RegistryError
 from hub.registry import secrets
 from hub.registry.access import Principal, audit, now_ms
@@ -89,7 +89,7 @@ class Provisioning:
                 config_version=0,
                 desired_config_version=1,
             )
-            for d in tpl.devices:
+            for d in kind_devices(tpl):
                 node.devices.append(
                     Device(
                         uid=f"{node_id}.{d.id}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from citysense.agentconfig import AgentConfig, Connection, DeviceConfig, HubLink
+from citysense.agentconfig import AgentConfig, Connection, DeviceConfig, HubLink, MeterConfig
 from citysense.nodekinds import NodeKind
 from hub.errors import RegistryError
 from hub.registry.models import Node
@@ -18,7 +18,8 @@ def render_agent_config(node: Node, kind: NodeKind, hub: HubLink) -> AgentConfig
         ep = endpoints.get(tpl.id)
         if ep is None:
             raise RegistryError(f"node {node.id}: no endpoint for connection '{tpl.id}' of kind '{kind.kind}'")
-        connections.append(Connection.model_validate({"id": tpl.id, "type": tpl.type, **ep}))
+        where = {k: v for k, v in ep.items() if k != "address"}  # an address belongs to a meter, not a line
+        connections.append(Connection.model_validate({"id": tpl.id, "type": tpl.type, **where}))
     by_local = {d.local_id: d for d in node.devices}
     devices = [
         DeviceConfig(
@@ -30,6 +31,22 @@ def render_agent_config(node: Node, kind: NodeKind, hub: HubLink) -> AgentConfig
         )
         for t in kind.devices
     ]
+    meters = [
+        MeterConfig(
+            id=m.id,
+            profile=m.profile,
+            connection=m.connection,
+            # The site's nameplate address, given at provisioning as the endpoint named after the meter.
+            address=str((endpoints.get(m.id) or {}).get("address") or m.address),
+            poll_interval_s=m.poll_interval_s,
+        )
+        for m in kind.meters
+    ]
     return AgentConfig(
-        node_id=node.id, config_version=node.config_version, hub=hub, connections=connections, devices=devices
+        node_id=node.id,
+        config_version=node.config_version,
+        hub=hub,
+        connections=connections,
+        devices=devices,
+        meters=meters,
     )

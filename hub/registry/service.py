@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 import hub.registry.accounts  # noqa: F401  (registers the access-control tables on Base)
-from citysense.nodekinds import NodeKind
+from citysense.nodekinds import NodeKind, kind_devices
 from citysense.profiles import ProfileSet
 from hub.errors import NotFound, RegistryError
 from hub.registry.fleet import Fleet
@@ -104,7 +104,7 @@ class Registry:
                 node.endpoints_json = json.dumps({k: v.model_dump(exclude_none=True) for k, v in n.endpoints.items()})
                 s.add(node)
                 existing = {d.local_id: d for d in node.devices}
-                for dt in kind.devices:
+                for dt in kind_devices(kind):
                     if dt.profile not in profiles:
                         raise RegistryError(f"node kind {kind.kind}: unknown profile '{dt.profile}'")
                     dev = existing.get(dt.id) or Device(uid=f"{n.id}.{dt.id}", local_id=dt.id)

@@ -173,7 +173,7 @@ def merged(profiles: ProfileSet, stations: dict[str, StationProfile]) -> Profile
     clash = sorted(set(profiles) & set(stations))
     if clash:
         raise ConfigError(Path("station_profiles"), [(c, "id is also a device profile's") for c in clash])
-    return ProfileSet({**profiles, **{k: as_device_profile(v) for k, v in stations.items()}})
+    return ProfileSet({**profiles, **{k: as_device_profile(v) for k, v in stations.items()}}, profiles.meters)
 
 
 def default_station_profile_dir() -> Path:
