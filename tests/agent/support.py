@@ -150,6 +150,15 @@ async def hub_readings(hub: RunningHub, device: str, metric: str = "count") -> l
     return await hub.services.store.query_range(f"N1.{device}", "test_counter", [metric], 0, 2**62, limit=100_000)
 
 
+async def hub_has_all(hub: RunningHub, rec: Recorder, devices: Sequence[str] = ("c1", "c2")) -> bool:
+    """Whether every ``count`` reading the recorder saw enter the agent's buffer is stored at the hub."""
+    for d in devices:
+        sent = {r.ts_ms for r in rec.seen if r.device == d and r.metric == "count"}
+        if not sent <= {r.ts_ms for r in await hub_readings(hub, d)}:
+            return False
+    return True
+
+
 async def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.25) -> None:
     """Wait until the async ``predicate`` returns true; fail naming ``what``."""
     try:

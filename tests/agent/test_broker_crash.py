@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
-from tests.agent.support import agent_config, counter_server, hub_on, hub_readings, recording, wait_for
+from tests.agent.support import agent_config, counter_server, hub_has_all, hub_on, hub_readings, recording, wait_for
 from tests.harness import MosquittoServer
 
 
@@ -40,15 +40,7 @@ async def test_broker_crash_while_the_hub_is_away_loses_nothing(
             await asyncio.sleep(2)
             broker.start()
             async with hub_on(tmp_path, broker.url) as hub:
-
-                async def has_all() -> bool:
-                    for d in ("c1", "c2"):
-                        sent = {r.ts_ms for r in rec.seen if r.device == d and r.metric == "count"}
-                        if not sent <= {r.ts_ms for r in await hub_readings(hub, d)}:
-                            return False
-                    return True
-
-                await wait_for(has_all, 30, "every reading the agent produced at the hub")
+                await wait_for(lambda: hub_has_all(hub, rec), 30, "every reading the agent produced at the hub")
 
                 async def acknowledged() -> bool:
                     return agent.buffer.acked >= held[-1].seq

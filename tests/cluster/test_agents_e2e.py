@@ -20,7 +20,7 @@ from hub.cluster.partitions import STREAM
 from hub.cluster.settings import ClusterSettings
 from hub.config import HubSettings
 from hub.runtime import running_hub
-from tests.agent.support import agent_config, counter_server, hub_readings, recording, wait_for, write_site
+from tests.agent.support import agent_config, counter_server, hub_has_all, hub_readings, recording, wait_for, write_site
 from tests.cluster.conftest import PARTITIONS
 from tests.harness.nats import NatsCluster
 
@@ -83,15 +83,10 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
                 await wait_for(lambda: acked(3), 30, "the worker's first acknowledgments")
                 leader.kill()  # the stream leader and the agent's broker node at once
 
-                async def has_all() -> bool:
-                    for d in ("c1", "c2"):
-                        sent = {r.ts_ms for r in rec.seen if r.device == d and r.metric == "count"}
-                        if not sent <= {r.ts_ms for r in await hub_readings(hub, d)}:
-                            return False
-                    return True
-
                 await asyncio.sleep(3)  # readings keep coming while the cluster elects and the agent fails over
-                await wait_for(has_all, 60, "every reading the agent recorded, stored by the worker")
+                await wait_for(
+                    lambda: hub_has_all(hub, rec), 60, "every reading the agent recorded, stored by the worker"
+                )
                 held = agent.buffer.unacked()
                 high = held[-1].seq if held else agent.buffer.acked
                 await wait_for(lambda: acked(high), 30, "acknowledgment of everything held after the kill")
