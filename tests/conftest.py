@@ -32,6 +32,14 @@ def mosquitto_fresh() -> Iterator[MosquittoServer]:
     server.close()
 
 
+@pytest.fixture
+def dynsec_broker() -> Iterator[MosquittoServer]:
+    """A broker of this test alone with the dynamic-security plugin, as production runs it."""
+    server = started(lambda: MosquittoServer(dynsec=True))
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def influx() -> Iterator[InfluxServer]:
     """An InfluxDB 1.x server for the whole session; use a database of your own, do not stop it."""

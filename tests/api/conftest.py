@@ -7,7 +7,7 @@ pole in T1's village (department ``urban_management``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
 from hub.store.sqlite import SqliteStore
 from tests.harness.mosquitto import MosquittoServer
-from tests.harness.ports import HarnessError
 
 T1, T2, V1 = "440981103", "440981104", "440981103201"
 EP = {"rs485": {"host": "127.0.0.1", "port": 1502}}
@@ -134,12 +133,6 @@ async def alerted(api: Api) -> Api:
 
 
 @pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    """Mosquitto with dynamic security, as production runs it."""
-    server = MosquittoServer(dynsec=True)
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.close()
+def broker(dynsec_broker: MosquittoServer) -> MosquittoServer:
+    """Mosquitto with dynamic security, of this test alone (tests/conftest.py)."""
+    return dynsec_broker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import aiomqtt
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from citysense.brokerids import control_client_id, control_username, uplink_client_id
 from hub.broker.dynsec import AccountConflict, DynSec
 from tests.harness.mosquitto import DYNSEC_ADMIN, MosquittoServer
-from tests.harness.ports import HarnessError
 
 PREFIX = "citysense/v1"
 HUB = ("citysense-hub", "hub-pw", "citysense-hub")  # username, password, client id
@@ -19,14 +17,9 @@ A, B = "GZ-SP-0001", "GZ-SP-0002"
 
 
 @pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    server = MosquittoServer(dynsec=True)
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.close()
+def broker(dynsec_broker: MosquittoServer) -> MosquittoServer:
+    """Mosquitto with dynamic security, of this test alone (tests/conftest.py)."""
+    return dynsec_broker
 
 
 @pytest.fixture

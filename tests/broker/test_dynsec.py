@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -16,21 +15,14 @@ from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
 from hub.broker.dynsec import DynSec
 from tests.harness.mosquitto import DYNSEC_ADMIN, MosquittoServer
-from tests.harness.ports import HarnessError
 
 PREFIX = "citysense/v1"
 
 
 @pytest.fixture
-def broker() -> Iterator[MosquittoServer]:
-    """A Mosquitto of this test alone with dynamic security on."""
-    server = MosquittoServer(dynsec=True)
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.close()
+def broker(dynsec_broker: MosquittoServer) -> MosquittoServer:
+    """Mosquitto with dynamic security, of this test alone (tests/conftest.py)."""
+    return dynsec_broker
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ async def send_command(
         value=value,
         expires_ms=now + int(body.timeout_s * 1000),
     )
-    what: dict[str, Any] = {"id": cmd.id, **body.model_dump(exclude={"timeout_s"})}
+    what: dict[str, Any] = {"id": cmd.id, **body.model_dump(exclude={"timeout_s", "args"})}
     try:
         reply = await services.commands.send(cmd, body.timeout_s)
     except BrokerError as exc:
