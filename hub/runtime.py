@@ -278,7 +278,7 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         async with asyncio.TaskGroup() as tg:
             if settings.cluster is not None:  # a province worker: partitions from JetStream, not an MQTT subscription
                 ingest = run_cluster_worker(settings.cluster, pipeline, cluster_stop)
-                pipeline.dedupe.exclusive = False  # partitions move between workers
+                pipeline.dedupe.exclusive = True  # a partition's nodes are this worker's alone while it holds it
             else:
                 ingest = consumer.run()
             ingest_task = tg.create_task(ingest, name="hub:ingest")

@@ -101,6 +101,9 @@ class PartitionWorker:
 
     async def _gained(self, p: int, token: int) -> None:
         assert self._tg is not None
+        # While it holds the partition no other worker stores its nodes' batches, so the ledger may skip its query
+        # for a seq above the highest it knows; what it knew before the partition moved away is forgotten.
+        self.pipeline.dedupe.forget_highs()
         self._leaving.discard(p)
         self._tasks[p] = self._tg.create_task(self._consume(p, token), name=f"cluster:{self.leases.worker}:p{p}")
 

@@ -90,6 +90,10 @@ class SeqLedger:
                 self._high.setdefault(pair, highs.get(pair, -1))
         return [(n, e, q) for n, e, q in keys if q <= self._high[n, e]]
 
+    def forget_highs(self) -> None:
+        """Drop the cached highest seqs: another writer may have stored batches meanwhile (a partition came back)."""
+        self._high.clear()
+
     def _db_high(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
         with self.registry.session() as s:

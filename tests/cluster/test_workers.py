@@ -74,6 +74,7 @@ async def _fleet(
             stats=IngestStats(),
             topic_prefix="citysense/v1",
         )
+        pipeline.dedupe.exclusive = True  # as hub/runtime.py runs a cluster worker
         pipeline.on_stored.append(observe)
         js = conn.jetstream()
         pw = PartitionWorker(conn, pipeline, LeaseManager(js, name, LEASES), PARTITIONS, ack_wait_s=3.0)
