@@ -56,8 +56,9 @@ def _site(root: Path, port: int) -> tuple[Path, Path, Path]:
 
 
 async def test_a_meter_of_a_node_kind_is_registered_rendered_polled_and_stored(
-    tmp_path: Path, mosquitto: MosquittoServer
+    tmp_path: Path, mosquitto_fresh: MosquittoServer
 ) -> None:
+    mosquitto = mosquitto_fresh  # a broker of its own: no other test's retained node status reaches this hub
     bus = MeterBus([SimMeter(ADDRESS, THREE)], clock=lambda: 1_716_213_791.0)  # the bus tests' frozen clock
     port = free_port()
     started = asyncio.Event()
