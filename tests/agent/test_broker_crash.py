@@ -41,6 +41,7 @@ async def test_broker_crash_while_the_hub_is_away_loses_nothing(
             broker.start()
             async with hub_on(tmp_path, broker.url) as hub:
                 await wait_for(lambda: hub_has_all(hub, rec), 30, "every reading the agent produced at the hub")
+                recorded = list(rec.seen)  # all stored by now; the agent keeps polling meanwhile
 
                 async def acknowledged() -> bool:
                     return agent.buffer.acked >= held[-1].seq
@@ -48,7 +49,7 @@ async def test_broker_crash_while_the_hub_is_away_loses_nothing(
                 await wait_for(acknowledged, 30, "the hub's acknowledgment of the batches the broker lost")
                 task.cancel()
                 for device in ("c1", "c2"):
-                    sent = [(r.ts_ms, r.value) for r in rec.seen if r.device == device and r.metric == "count"]
+                    sent = [(r.ts_ms, r.value) for r in recorded if r.device == device and r.metric == "count"]
                     stored = [(r.ts_ms, r.value) for r in await hub_readings(hub, device)]
                     assert stored[: len(sent)] == sent  # every reading the agent recorded, once, in order
                     assert len({ts for ts, _ in stored}) == len(stored)

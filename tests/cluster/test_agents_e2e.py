@@ -87,12 +87,13 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
                 await wait_for(
                     lambda: hub_has_all(hub, rec), 60, "every reading the agent recorded, stored by the worker"
                 )
+                recorded = list(rec.seen)  # all stored by now; the agent keeps polling meanwhile
                 held = agent.buffer.unacked()
                 high = held[-1].seq if held else agent.buffer.acked
                 await wait_for(lambda: acked(high), 30, "acknowledgment of everything held after the kill")
                 task.cancel()
             for device in ("c1", "c2"):
-                sent = [(r.ts_ms, r.value) for r in rec.seen if r.device == device and r.metric == "count"]
+                sent = [(r.ts_ms, r.value) for r in recorded if r.device == device and r.metric == "count"]
                 stored = [(r.ts_ms, r.value) for r in await hub_readings(hub, device)]
                 assert stored[: len(sent)] == sent  # every reading the agent recorded, once, in order
                 assert len({ts for ts, _ in stored}) == len(stored)
