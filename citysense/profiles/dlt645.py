@@ -31,7 +31,8 @@ from citysense.codec import DataType
 from citysense.contract import ID_PATTERN
 from citysense.dlt645 import Edition
 from citysense.profiles.alertrules import AlertRule
-from citysense.profiles.model import MetricName, Point, Profile, ReportSpec, Strict, Table
+from citysense.profiles.model import MetricName, Profile, ReportSpec, Strict
+from citysense.profiles.registerless import Metric, registerless_profile
 from citysense.yamlconf import keyed
 
 _FORMAT = re.compile(r"^(X+)(?:\.(X+))?$")
@@ -132,32 +133,9 @@ class MeterProfile(Strict):
 
 
 def as_device_profile(mp: MeterProfile) -> Profile:
-    """The device profile the hub sees for a meter: one float point per metric (read by DI, not by register).
-
-    The hub validates readings, draws charts and binds alert rules by device profile; a meter's
-    points carry no registers, so each gets a placeholder input-register address of its own.
-    """
-    points = [
-        Point(
-            metric=p.metric,
-            name=p.name,
-            table=Table.INPUT,
-            address=i * 4,
-            type=DataType.FLOAT64,
-            unit=p.unit,
-            range=p.range,
-            description=p.description or f"DL/T 645 DI {p.di.upper()}",
-        )
-        for i, p in enumerate(mp.points)
+    """The device profile the hub sees for a meter: one float point per metric (read by DI, not by register)."""
+    metrics = [
+        Metric(p.metric, p.name, p.unit, p.range, p.description or f"DL/T 645 DI {p.di.upper()}") for p in mp.points
     ]
-    return Profile(
-        id=mp.id,
-        model=mp.model,
-        manufacturer=mp.manufacturer,
-        source=mp.source,
-        category=mp.category,
-        description=mp.description or f"A DL/T 645-{mp.edition.value} meter (read by data identifier).",
-        expected_interval_s=mp.expected_interval_s,
-        points=points,
-        alerts=mp.alerts,
-    )
+    description = mp.description or f"A DL/T 645-{mp.edition.value} meter (read by data identifier)."
+    return registerless_profile(mp, metrics, value_type=DataType.FLOAT64, description=description)

@@ -38,7 +38,8 @@ from citysense.contract import ID_PATTERN
 from citysense.errors import ConfigError
 from citysense.profiles import ProfileSet
 from citysense.profiles.alertrules import AlertRule
-from citysense.profiles.model import MetricName, Point, Profile, Strict, Table
+from citysense.profiles.model import MetricName, Profile, Strict
+from citysense.profiles.registerless import Metric, registerless_profile
 from citysense.yamlconf import keyed, load_model
 
 WINDOWS = ("min", "hour", "day")
@@ -120,34 +121,19 @@ def _metrics(e: Element) -> list[tuple[str, bool]]:
 
 def as_device_profile(sp: StationProfile) -> Profile:
     """The device profile the rest of the hub sees: one float point per metric (no registers behind them)."""
-    points: list[Point] = []
-    for e in sp.elements:
-        for metric, ranged in _metrics(e):
-            address = len(points) * 2
-            unit = "h" if metric.endswith("_hours") else e.unit
-            points.append(
-                Point(
-                    metric=metric,
-                    name=e.name,
-                    table=Table.INPUT,
-                    address=address,
-                    type=DataType.FLOAT32,
-                    unit=unit,
-                    range=e.range if ranged else None,
-                    description=f"{sp.protocol} code {e.code}",
-                )
-            )
-    return Profile(
-        id=sp.id,
-        model=sp.model,
-        manufacturer=sp.manufacturer,
-        source=sp.source,
-        category=sp.category,
-        description=sp.description or f"A {sp.protocol} station (station profile; no Modbus registers).",
-        expected_interval_s=sp.expected_interval_s,
-        points=points,
-        alerts=sp.alerts,
-    )
+    metrics = [
+        Metric(
+            metric,
+            e.name,
+            "h" if metric.endswith("_hours") else e.unit,
+            e.range if ranged else None,
+            f"{sp.protocol} code {e.code}",
+        )
+        for e in sp.elements
+        for metric, ranged in _metrics(e)
+    ]
+    description = sp.description or f"A {sp.protocol} station (station profile; no Modbus registers)."
+    return registerless_profile(sp, metrics, value_type=DataType.FLOAT32, description=description)
 
 
 def load_station_profiles(directory: Path) -> dict[str, StationProfile]:
