@@ -25,7 +25,7 @@ OTHER_TABLES = {  # alarms, notification outbox, ingest state: on the same datab
 
 def _check(reg: Registry) -> None:
     reg.migrate()
-    assert migrate.current(reg.engine) == "0007"
+    assert migrate.current(reg.engine) == "0008"
     tables = set(inspect(reg.engine).get_table_names())
     assert tables == REGISTRY_TABLES | OTHER_TABLES | {"alembic_version"}
     reg.migrate()  # a second start is a no-op
@@ -70,7 +70,7 @@ def test_a_database_from_before_0002_keeps_its_alarms(tmp_path: Path) -> None:
         conn.execute(text("INSERT INTO alert_silences (match_json, starts_ms, ends_ms, created_by, comment) "
                           "VALUES ('{}', 1, 2, 'duty', 'pump maintenance')"))  # fmt: skip
     reg.migrate()
-    assert migrate.current(reg.engine) == "0007"
+    assert migrate.current(reg.engine) == "0008"
     with reg.engine.connect() as conn:
         assert conn.execute(text("SELECT comment FROM alert_silences")).scalar_one() == "pump maintenance"
 
@@ -81,3 +81,35 @@ def test_pre_migration_database_is_refused(tmp_path: Path) -> None:
         conn.execute(text("CREATE TABLE nodes (id TEXT PRIMARY KEY)"))
     with pytest.raises(RegistryError, match="predates migrations"):
         migrate.upgrade(engine)
+
+
+def test_postgres_stores_millisecond_times_of_alarms_and_notifications(postgres: PostgresServer) -> None:
+    """PostgreSQL's INTEGER is 32 bits: an alarm raised now (ms since 1970) overflowed it before revision 0008."""
+    import psycopg
+    from alembic import command
+
+    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.url.split("//")[1].split("@")[0],
+                         dbname="postgres", autocommit=True) as conn:  # fmt: skip
+        conn.execute('CREATE DATABASE "times"')
+    engine = create_engine(postgres.url.rsplit("/", 1)[0] + "/times")
+    cfg = migrate.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")  # a hub of the previous release, with a silence in its tables
+        conn.execute(text("INSERT INTO alert_silences (match_json, starts_ms, ends_ms, created_by, comment) "
+                          "VALUES ('{}', 1, 2, 'duty', 'kept')"))  # fmt: skip
+    migrate.upgrade(engine)
+    now_ms = 1_796_193_763_331
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alarms (device, node, rule_id, kind, metric, region_code, department_id, state,"
+                          " is_open, severity, peak_severity, raised_ms, escalation_step, notify_count, assignee,"
+                          " acked_by, notify_reason) VALUES ('N1.d', 'N1', 'high', 'threshold', 'level', '', '',"
+                          " 'active', true, 2, 2, :t, 0, 0, '', '', '')"), {"t": now_ms})  # fmt: skip
+        conn.execute(text("INSERT INTO notify_outbox (id, alarm_ids, channel, kind, recipient, message_json, status,"
+                          " attempts, next_attempt_ms, last_error, created_ms, provider_id, receipt, day)"
+                          " VALUES ('m1', '1', 'hook', 'webhook', '', '{}', 'pending', 0, :t, '', :t, '', '', '')"),
+                     {"t": now_ms})  # fmt: skip
+        assert conn.execute(text("SELECT raised_ms FROM alarms")).scalar_one() == now_ms
+        assert conn.execute(text("SELECT next_attempt_ms FROM notify_outbox")).scalar_one() == now_ms
+        assert conn.execute(text("SELECT comment FROM alert_silences")).scalar_one() == "kept"
+    engine.dispose()
