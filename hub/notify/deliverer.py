@@ -22,6 +22,7 @@ from hub.notify.outbox import Outbox, Outcome
 
 log = logging.getLogger(__name__)
 IDLE_WAIT_S = 60.0
+DB_RETRY_S = 5.0
 
 
 class Deliverer:
@@ -42,28 +43,47 @@ class Deliverer:
         self._wake = asyncio.Event()
         self.sent = 0
         self.failures = 0
+        self.db_errors = 0
 
     def wake(self) -> None:
         """Look at the outbox now (new rows were enqueued)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until cancelled; an outbox the database cannot read now is retried, never fatal."""
+        failing = False
         async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
             while True:
                 self._wake.clear()
-                now_ms = int(self.clock() * 1000)
-                rows = await asyncio.to_thread(self.outbox.due, now_ms)
-                if rows:
-                    await self._attempt_all(client, rows)
-                    continue
-                nxt = await asyncio.to_thread(self.outbox.next_due_ms)
-                wait = IDLE_WAIT_S if nxt is None else max(0.0, nxt / 1000 - self.clock())
                 try:
-                    async with asyncio.timeout(min(wait, IDLE_WAIT_S)):
+                    wait = await self._round(client)
+                except Exception:  # the database went away (a restart, a failover): rows stay due in it
+                    self.db_errors += 1
+                    if not failing:
+                        log.exception("notify: the outbox cannot be read; retrying every %.0f s", DB_RETRY_S)
+                    failing, wait = True, DB_RETRY_S
+                else:
+                    if failing:
+                        log.info("notify: the outbox is readable again")
+                    failing = False
+                if wait is None:
+                    continue
+                try:
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+
+    async def _round(self, client: httpx.AsyncClient) -> float | None:
+        """Attempt what is due; return how long to wait for the next row (None: look again at once)."""
+        now_ms = int(self.clock() * 1000)
+        rows = await asyncio.to_thread(self.outbox.due, now_ms)
+        if rows:
+            await self._attempt_all(client, rows)
+            return None
+        nxt = await asyncio.to_thread(self.outbox.next_due_ms)
+        wait = IDLE_WAIT_S if nxt is None else max(0.0, nxt / 1000 - self.clock())
+        return min(wait, IDLE_WAIT_S)
 
     async def _attempt_all(self, client: httpx.AsyncClient, rows: list[OutboxRow]) -> None:
         async with asyncio.TaskGroup() as tg:
