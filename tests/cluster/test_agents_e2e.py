@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import nats
 import yaml
 
 from edge_agent.app import Agent
@@ -22,25 +21,8 @@ from hub.config import HubSettings
 from hub.runtime import running_hub
 from tests.agent.support import agent_config, counter_server, hub_has_all, hub_readings, recording, wait_for, write_site
 from tests.cluster.conftest import PARTITIONS
+from tests.harness.jetstream import stream_leader
 from tests.harness.nats import NatsCluster
-
-
-async def _stream_leader(cluster: NatsCluster) -> str:
-    nc = await nats.connect(servers=cluster.urls, connect_timeout=5)
-    try:
-        js = nc.jetstream()
-        for _ in range(100):
-            try:
-                info = await js.stream_info(STREAM)
-            except (TimeoutError, nats.errors.Error):
-                await asyncio.sleep(0.2)
-                continue
-            if info.cluster is not None and info.cluster.leader:
-                return str(info.cluster.leader)
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
-    raise AssertionError("the telemetry stream has no leader")
 
 
 async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_dies(
@@ -65,7 +47,7 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
             ),
         )
         async with running_hub(settings) as hub:
-            leader = nats_cluster.node(await _stream_leader(nats_cluster))
+            leader = nats_cluster.node(await stream_leader(nats_cluster.urls, STREAM))
             others = [n for n in nats_cluster.nodes if n is not leader]
             path = agent_config(tmp_path, f"mqtt://127.0.0.1:{leader.mqtt_port}", modbus.port, ack_timeout_s=2)
             cfg = yaml.safe_load(path.read_text())

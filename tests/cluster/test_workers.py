@@ -122,7 +122,9 @@ async def _until_all(seen: list[Key], progress: asyncio.Event, n: int, deadline_
             await progress.wait()
 
 
-def test_workers_join_die_and_leave_and_every_batch_is_handled_once(nats_cluster: NatsCluster, tmp_path: Path) -> None:
+def test_workers_join_die_restart_and_leave_and_every_batch_is_handled_once(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
     seen: list[Key] = []
 
     async def main() -> None:
@@ -142,6 +144,12 @@ def test_workers_join_die_and_leave_and_every_batch_is_handled_once(nats_cluster
             await _publish(nats_cluster, range(20, 25), endpoint=2)
             ws["w-c"].stop.set()  # w-c leaves cleanly
             await asyncio.wait_for(ws["w-c"].task, 15)
+            await b.conn.close()
+            await b.store.close()
+            restarted = await add("w-b")  # w-b restarts under its old name and takes its share back
+            async with asyncio.timeout(20):
+                while not restarted.worker.leases.partitions:  # noqa: ASYNC110 - leases change on the renew timer
+                    await asyncio.sleep(0.1)
             await _publish(nats_cluster, range(25, BATCHES))
             await _until_all(seen, progress, BATCHES * len(NODES))
             await asyncio.sleep(LEASES.ttl_s)  # redeliveries after ack_wait would show up as doubles by now
