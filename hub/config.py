@@ -152,18 +152,31 @@ class HubSettings(Strict):
         return self.mqtt_username or (self.mqtt_client_id if self.broker_admin else None)
 
     @property
+    def session_client_id(self) -> str:
+        """The base of this process's MQTT client ids: ``mqtt_client_id``, and a province worker's name after it.
+
+        Every worker of a province reads the same settings file; sessions under one
+        client id would take each other over (MQTT 3.1.1 §3.1.4: the server
+        disconnects the existing client) in a loop.
+        """
+        if self.cluster is None:
+            return self.mqtt_client_id
+        # NATS refuses MQTT client ids with a '.' (CONNACK 0x02, identifier rejected); host names have them.
+        return f"{self.mqtt_client_id}-{self.cluster.worker_name()}".replace(".", "_")
+
+    @property
     def command_account(self) -> tuple[str | None, str]:
         """``(username, client id)`` of the hub's command session (hub/broker/commands.py)."""
         user = self.mqtt_command_username
         if user is None and self.broker_admin is not None and self.hub_username:
             user = f"{self.hub_username}:cmd"
-        return user or self.hub_username, f"{self.mqtt_client_id}:cmd"
+        return user or self.hub_username, f"{self.session_client_id}:cmd"
 
     @property
     def probe_account(self) -> tuple[str | None, str]:
         """``(username, client id)`` of the broker watch's session (hub/ingest/brokerwatch.py)."""
         user = f"{self.hub_username}:probe" if self.broker_admin is not None and self.hub_username else None
-        return user or self.hub_username, f"{self.mqtt_client_id}:probe"
+        return user or self.hub_username, f"{self.session_client_id}:probe"
 
     def service_names(self) -> list[str | None]:
         """Every broker account name and client id this hub uses: no node may be named after one."""
