@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -90,6 +91,8 @@ class HubSettings(Strict):
 
     data_dir: Path = Path("var/hub")
     mqtt_url: str | None = None
+    # More members of a clustered broker (NATS): the command and probe sessions go to the next when one fails.
+    mqtt_failover_urls: list[str] = Field(default_factory=list, max_length=8)
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
     mqtt_client_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")] = "citysense-hub"
@@ -134,6 +137,10 @@ class HubSettings(Strict):
         # Production refusals (development secrets, embedded broker...) are in hub/production.py: all reported at once.
         if self.mqtt_client_id.casefold().startswith(CLIENT_PREFIX):
             raise keyed("mqtt_client_id", f"'{CLIENT_PREFIX}...' client ids belong to nodes (citysense/brokerids.py)")
+        for i, other in enumerate(self.mqtt_failover_urls):
+            parts = urlsplit(other)
+            if self.mqtt_url is None or parts.scheme != urlsplit(self.mqtt_url).scheme or not parts.hostname:
+                raise keyed(f"mqtt_failover_urls.{i}", "expected mqtt://host[:port] like mqtt_url (which must be set)")
         if self.cluster is not None and self.mqtt_url is None:
             raise keyed("cluster", "needs mqtt_url (a NATS member's MQTT listener, for commands and configuration)")
         if self.influx is not None and self.victoria is not None:
@@ -150,6 +157,10 @@ class HubSettings(Strict):
     def hub_username(self) -> str | None:
         """The hub's ingest account (its client id is ``mqtt_client_id``)."""
         return self.mqtt_username or (self.mqtt_client_id if self.broker_admin else None)
+
+    def mqtt_failover(self) -> tuple[tuple[str, int], ...]:
+        """``(host, port)`` of every ``mqtt_failover_urls`` entry, in order."""
+        return tuple((urlsplit(u).hostname or "", urlsplit(u).port or 1883) for u in self.mqtt_failover_urls)
 
     @property
     def session_client_id(self) -> str:

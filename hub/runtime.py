@@ -232,6 +232,7 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
             prefix=settings.topic_prefix,
             client_id=cmd_client,
             dead=pipeline.dead,
+            failover=settings.mqtt_failover(),
         )
         services.commands = commands
         consumer = Consumer(
@@ -246,7 +247,7 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         services.ingest_connected = consumer.subscribed.is_set
         probe_user, probe_client = settings.probe_account
         services.broker = BrokerWatch(
-            BrokerConn(host, port, probe_user, password, probe_client, settings.topic_prefix),
+            BrokerConn(host, port, probe_user, password, probe_client, settings.topic_prefix, settings.mqtt_failover()),
             interval_s=settings.broker_ping_s,
             silent_after_s=settings.broker_silent_after_s,
         )

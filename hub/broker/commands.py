@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import aiomqtt
@@ -47,8 +48,11 @@ class CommandCenter:
         prefix: str,
         client_id: str,
         dead: DeadLetterSink | None = None,
+        failover: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.host, self.port, self.username, self.password = host, port, username, password
+        self.endpoints = [(host, port), *failover]  # a clustered broker's members, tried in turn
+        self.connected_to: tuple[str, int] | None = None  # the member the session is on now
         self.dead = dead
         self.prefix = prefix
         self.client_id = client_id
@@ -60,17 +64,18 @@ class CommandCenter:
         """Keep the command session up, reconnecting with full-jitter back-off."""
         attempt = 0
         while True:
+            host, port = self.endpoints[attempt % len(self.endpoints)]
             try:
                 async with aiomqtt.Client(
-                    self.host,
-                    self.port,
+                    host,
+                    port,
                     username=self.username,
                     password=self.password,
                     identifier=self.client_id,
                     timeout=10,
                 ) as client:
                     await client.subscribe(f"{self.prefix}/+/{Channel.COMMAND_REPLY.value}", qos=1)
-                    self._client = client
+                    self._client, self.connected_to = client, (host, port)
                     self._ready.set()
                     attempt = 0
                     async for msg in client.messages:
@@ -79,7 +84,7 @@ class CommandCenter:
                 log.warning("hub: command session lost (%s)", exc)
             finally:
                 self._ready.clear()
-                self._client = None
+                self._client = self.connected_to = None
             await asyncio.sleep(random.uniform(0, min(BACKOFF_MAX_S, 0.5 * 2**attempt)))
             attempt += 1
 

@@ -50,6 +50,12 @@ class BrokerConn:
     password: str | None
     client_id: str
     prefix: str
+    failover: tuple[tuple[str, int], ...] = ()  # more members of a clustered broker, tried in turn
+
+    def endpoint(self, attempt: int) -> tuple[str, int]:
+        """Where the ``attempt``-th consecutive try goes: the broker, then each failover member in turn."""
+        endpoints = ((self.host, self.port), *self.failover)
+        return endpoints[attempt % len(endpoints)]
 
 
 class BrokerWatch:
@@ -102,7 +108,7 @@ class BrokerWatch:
         while True:
             check_cancelled()
             try:
-                await self._session()
+                await self._session(attempt)
             except* aiomqtt.MqttError as group:
                 self.error = str(group.exceptions[0])
             self.connected = False
@@ -112,11 +118,12 @@ class BrokerWatch:
             # workers of one hub do not reconnect in step.
             await asyncio.sleep(random.uniform(0.5, 1.0) * min(self.silent_after_s, 0.5 * 2 ** min(attempt, 8)))
 
-    async def _session(self) -> None:
+    async def _session(self, attempt: int) -> None:
         c = self.conn
+        host, port = c.endpoint(attempt)
         client = Client(
-            c.host,
-            c.port,
+            host,
+            port,
             username=c.username,
             password=c.password,
             identifier=c.client_id,  # the probe account is bound to it (HubSettings.probe_account)
