@@ -22,7 +22,7 @@ from hub.api.convert import node_public
 from hub.api.deps import Services, ensure_sees
 from hub.api.policy import ChangeNode, CreateInPlace, InstallInPlace
 from hub.api.schemas import NodeId, NodePublic
-from hub.broker.dynsec import AccountConflict
+from hub.broker.admin import AccountConflict
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.access import Principal
 from hub.registry.models import Node
