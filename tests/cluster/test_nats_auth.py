@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
@@ -21,42 +21,13 @@ import pytest
 from citysense.brokerids import control_client_id, control_username, uplink_client_id
 from hub.broker.admin import AccountConflict
 from hub.broker.natsaccounts import NatsAccounts
-from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.broker.setup import nats_accounts
-from hub.config import BrokerAdminSettings
-from tests.cluster.conftest import PARTITIONS
-from tests.harness.nats import AUTH_SERVICE, WORKER, NatsCluster, callout_conf
-from tests.harness.server import started
+from tests.cluster.conftest import PARTITIONS, admin_settings
+from tests.harness.nats import WORKER, NatsCluster
 
 PREFIX = "citysense/v1"
 HUB = ("citysense-hub", "hub-secret-for-tests")
 SUBACK_FAILURE = 0x80  # MQTT 3.1.1 §3.9.3
-
-
-@pytest.fixture(scope="module")
-def auth_cluster() -> Iterator[tuple[NatsCluster, str]]:
-    """One cluster for the module whose servers send every MQTT login to the hub's callout."""
-    seed = new_account_seed()
-    conf = callout_conf(AccountKey(seed).public_key, PARTITIONS.mapping_conf())
-    cluster = started(lambda: NatsCluster(3, extra_conf=conf))
-    try:
-        yield cluster, seed
-    finally:
-        cluster.close()
-
-
-def admin_settings(cluster: NatsCluster, seed: str) -> BrokerAdminSettings:
-    """The hub's ``broker_admin`` section for this cluster."""
-    return BrokerAdminSettings.model_validate(
-        {
-            "kind": "nats",
-            "username": AUTH_SERVICE[0],
-            "password": AUTH_SERVICE[1],
-            "nats_urls": cluster.urls,
-            "signing_seed": seed,
-            "replicas": 3,
-        }
-    )
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ async def claim_node(services: Services, principal: InstallInPlace, body: ClaimR
 
 @router.post("/nodes/{node_id}/credentials", operation_id="rotateNodeCredentials", tags=["nodes"])
 async def rotate_credentials(services: Services, principal: ChangeNode, node_id: NodeId) -> ClaimResult:
-    """Issue new MQTT credentials for a node; the old password stops working at once."""
+    """Issue new MQTT credentials for a node; the old password stops working (NATS tier: at its next login)."""
     await _scoped_node(services, principal, node_id)
     try:
         creds = await claimflow.rotate(services, principal.user_id, node_id)
