@@ -15,7 +15,9 @@ from citysense.brokerids import CLIENT_PREFIX
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
 from citysense.yamlconf import keyed
+from hub.broker.natsjwt import AccountKey
 from hub.cluster.settings import ClusterSettings
+from hub.errors import BrokerError
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.stations.settings import StationsSettings
 from hub.store.retention import RetentionSettings
@@ -101,8 +103,12 @@ class BrokerAdminSettings(Strict):
         if not self.nats_urls:
             raise keyed("nats_urls", "kind nats needs every NATS member's client URL")
         seed = self.signing_seed.get_secret_value() if self.signing_seed else ""
-        if not seed.startswith("SA"):
-            raise keyed("signing_seed", "kind nats needs the auth-callout account seed (SA...; docs/scale-out.md)")
+        try:
+            AccountKey(seed)
+        except BrokerError as exc:
+            raise keyed(
+                "signing_seed", f"kind nats needs the auth-callout account seed (docs/scale-out.md): {exc}"
+            ) from exc
         return self
 
 

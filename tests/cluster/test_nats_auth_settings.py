@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub import production
+from hub.broker.natscallout import CalloutResponder
 from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.cli import main
 from hub.config import DEV_NATS_SIGNING_SEED, HubSettings
@@ -84,3 +85,13 @@ def test_nats_key_prints_a_seed_and_its_issuer(capsys: pytest.CaptureFixture[str
     seed = next(v.strip() for k, v in lines.items() if k.startswith("signing_seed"))
     issuer = next(v.strip() for k, v in lines.items() if k.startswith("issuer"))
     assert AccountKey(seed).public_key == issuer and issuer.startswith("A")
+
+
+async def test_callout_drops_what_is_not_a_server_signed_request() -> None:
+    key = AccountKey(new_account_seed())
+    responder = CalloutResponder(None, None, key, account="CITYSENSE", prefix="citysense/v1", session_ttl_s=60)  # type: ignore[arg-type]
+    forged = key.encode({"sub": key.public_key, "nats": {"type": "authorization_request", "server_id": {"id": "NX"}}})
+    tampered = forged[:-4] + ("AAAA" if not forged.endswith("AAAA") else "BBBB")
+    for data in (b"not a jwt", b"x" * 70_000, forged.encode(), tampered.encode()):
+        assert await responder.respond(data) is None  # the server refuses that login at its timeout
+    assert responder.counts["dropped"] == 4
