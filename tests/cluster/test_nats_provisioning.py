@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,14 @@ async def _push_config(api: httpx.AsyncClient, admin: dict[str, str]) -> None:
     raise AssertionError("the hub's command session never connected")
 
 
+async def _until(ok: Callable[[], bool], what: str) -> None:
+    for _ in range(100):  # 20 s: the broker watch pings every broker_ping_s (5 s)
+        if ok():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(what)
+
+
 async def test_claim_rotate_and_revoke_through_the_api(tmp_path: Path, auth_cluster: tuple[NatsCluster, str]) -> None:
     cluster, seed = auth_cluster
     async with (
@@ -92,6 +101,8 @@ async def test_claim_rotate_and_revoke_through_the_api(tmp_path: Path, auth_clus
             async with asyncio.timeout(10):
                 msg = await anext(aiter(uplink.messages))
             assert str(msg.topic) == f"{PREFIX}/{NODE}/config"
+        probe = hub.services.broker
+        await _until(lambda: probe is not None and probe.echoes > 0, "the hub's probe account never heard its echo")
 
         r = await api.post(f"/api/v1/nodes/{NODE}/credentials", headers=admin)
         assert r.status_code == 200, r.text
