@@ -23,7 +23,7 @@ from hub.errors import BrokerError
 
 
 class AccountConflict(BrokerError):
-    """A broker account of that name exists and is not the one the hub would manage under it."""
+    """The broker cannot take the account: one of that name is not the hub's, or the broker forbids the name."""
 
 
 class BrokerAdmin(Protocol):

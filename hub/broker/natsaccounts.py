@@ -22,6 +22,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 
 import nats.errors
@@ -29,12 +30,14 @@ import nats.js.errors
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from citysense.brokerids import uplink_client_id
 from hub.broker.acls import HUB_ROLE, node_role
 from hub.broker.admin import AccountConflict, create_together, node_accounts
 from hub.errors import BrokerError
 from hub.registry.secrets import CLAIM_PBKDF2_ROUNDS, hash_password
 
 log = logging.getLogger(__name__)
+NATS_CLIENT_ID = re.compile(r"[^.\s*>]+")
 HASH_ROUNDS = CLAIM_PBKDF2_ROUNDS
 """The callout checks a password at every connect: a reconnect wave of a county's nodes must stay cheap."""
 MAX_RECORD_BYTES = 2048
@@ -148,6 +151,9 @@ class NatsAccounts:
 
     async def create_node(self, node_id: str, password: str) -> None:
         """Create the node's two accounts, or reset their password; undo what was created if a step fails."""
+        if not NATS_CLIENT_ID.fullmatch(uplink_client_id(node_id)):
+            # nats-server refuses MQTT client ids that are not valid NATS names (server/mqtt.go, isValidName).
+            raise AccountConflict(f"node id '{node_id}': the NATS MQTT listener cannot take a client id with '.'")
         created = await create_together(
             node_accounts(node_id),
             lambda username, client_id: self._ensure(username, client_id, node_role(node_id), password=password),

@@ -152,3 +152,17 @@ async def test_node_credentials_give_no_plain_nats_login_and_no_hub_account(
     worker = await nats.connect(servers=cluster.urls, user=WORKER[0], password=WORKER[1], connect_timeout=5)
     with contextlib.suppress(nats.errors.Error):
         await worker.close()
+
+
+async def test_a_node_id_the_nats_mqtt_listener_cannot_take_is_refused_at_provisioning(
+    auth_cluster: tuple[NatsCluster, str], accounts: NatsAccounts
+) -> None:
+    # nats-server refuses MQTT client ids holding "." (server/mqtt.go, isValidName): such a node could never log in.
+    cluster, _ = auth_cluster
+    node = "GZ.B.0005"
+    with pytest.raises(AccountConflict, match="cannot"):
+        await accounts.create_node(node, "node-secret-0005")
+    assert await accounts.get(node) is None and await accounts.get(control_username(node)) is None
+    with pytest.raises(aiomqtt.MqttError):  # what the node would have met
+        async with _mqtt(cluster, 1, *HUB, uplink_client_id(node)):
+            pass
