@@ -166,3 +166,16 @@ async def test_a_node_id_the_nats_mqtt_listener_cannot_take_is_refused_at_provis
     with pytest.raises(aiomqtt.MqttError):  # what the node would have met
         async with _mqtt(cluster, 1, *HUB, uplink_client_id(node)):
             pass
+
+
+async def test_logins_go_on_when_one_hub_process_answering_the_callout_stops(
+    auth_cluster: tuple[NatsCluster, str], accounts: NatsAccounts
+) -> None:
+    cluster, seed = auth_cluster
+    node, pw = "GZ-A-0006", "node-secret-0006"
+    await accounts.create_node(node, pw)
+    async with nats_accounts(admin_settings(cluster, seed), PREFIX, PARTITIONS):
+        assert not await _refused(cluster, node, pw, uplink_client_id(node))
+    # That second worker is gone (its subscription with it); the fixture's still answers every login.
+    for _ in range(3):
+        assert not await _refused(cluster, node, pw, uplink_client_id(node))
