@@ -93,6 +93,9 @@ class BrokerAdminSettings(Strict):
     account: str = Field(default="CITYSENSE", pattern=NATS_NAME)
     bucket: str = Field(default="citysense-broker-accounts", pattern=NATS_NAME)
     replicas: Annotated[int, Field(ge=1, le=5)] = 3
+    # A system-account user (auth_users): rotation and revocation then cut live sessions at once.
+    system_username: str | None = None
+    system_password: SecretStr | None = None
     # A session authorised by the callout ends this long after its connect; the client then logs in again.
     session_ttl_s: Annotated[float, Field(ge=30, le=86400)] = 900.0
 
@@ -102,6 +105,8 @@ class BrokerAdminSettings(Strict):
             return self
         if not self.nats_urls:
             raise keyed("nats_urls", "kind nats needs every NATS member's client URL")
+        if (self.system_username is None) != (self.system_password is None):
+            raise keyed("system_username", "set both system_username and system_password, or neither")
         seed = self.signing_seed.get_secret_value() if self.signing_seed else ""
         try:
             AccountKey(seed)

@@ -33,6 +33,7 @@ from nats.js.kv import KeyValue
 from citysense.brokerids import uplink_client_id
 from hub.broker.acls import HUB_ROLE, node_role
 from hub.broker.admin import AccountConflict, create_together, node_accounts
+from hub.broker.natskick import SessionCutter
 from hub.errors import BrokerError
 from hub.registry.secrets import CLAIM_PBKDF2_ROUNDS, hash_password
 
@@ -84,9 +85,21 @@ def account_key(username: str) -> str:
 class NatsAccounts:
     """Broker accounts in a KV bucket, read by the auth callout; the ``nats`` :class:`~hub.broker.admin.BrokerAdmin`."""
 
-    def __init__(self, kv: KeyValue, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, kv: KeyValue, *, timeout_s: float = 10.0, cutter: SessionCutter | None = None) -> None:
         self.kv = kv
         self.timeout_s = timeout_s
+        self.cutter = cutter  # with a system-account user: live sessions are cut at once, else at their expiry
+
+    async def _cut(self, node_id: str) -> None:
+        """Disconnect the node's live sessions; their next login meets the changed store. Never raises."""
+        if self.cutter is None:
+            return
+        try:
+            cut = await self.cutter.cut([client_id for _, client_id in node_accounts(node_id)])
+        except BrokerError as exc:
+            log.error("%s: live sessions not cut, they end at their expiry: %s", node_id, exc)  # noqa: TRY400
+        else:
+            log.info("%s: %d live broker sessions cut", node_id, cut)
 
     async def get(self, username: str) -> tuple[AccountRecord, int] | None:
         """The account and its revision, or None when there is none."""
@@ -162,14 +175,16 @@ class NatsAccounts:
         log.info("%s: broker accounts %s", node_id, "created" if created else "reset")
 
     async def set_password(self, node_id: str, password: str) -> None:
-        """Rotate: the old password is refused at the next connect (a live session runs to its expiry)."""
+        """Rotate: the old password is refused from now on; live sessions are cut (or run to their expiry)."""
         await self.create_node(node_id, password)
+        await self._cut(node_id)
         log.info("%s: broker password rotated", node_id)
 
     async def disable(self, node_id: str) -> None:
-        """Revoke: both accounts are refused at their next connect (a live session runs to its expiry)."""
+        """Revoke: both accounts are refused from now on; live sessions are cut (or run to their expiry)."""
         for username, client_id in node_accounts(node_id):
             await self._ensure(username, client_id, node_role(node_id), enabled=False)
+        await self._cut(node_id)
         log.info("%s: broker accounts disabled", node_id)
 
     async def bind_uplink(self, node_id: str) -> bool:

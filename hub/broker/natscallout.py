@@ -15,8 +15,9 @@ enabled, the password matches its hash and the client id is the one the
 account is bound to; the user JWT then allows exactly that account's topics
 (hub/broker/acls.py) on MQTT connections only, and expires after
 ``session_ttl_s``: the server ends the session then and the client logs in
-again, so a disabled account or an old password is refused at the latest
-that long after the change (NATS cannot withdraw a callout grant earlier).
+again. A grant cannot be withdrawn earlier; the account store cuts a
+revoked node's open sessions through the system account instead
+(hub/broker/natskick.py), or they end at that expiry.
 Everything else gets a signed refusal. A request that is not a valid
 server-signed JWT is dropped (the server refuses the login at its timeout).
 """

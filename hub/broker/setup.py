@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import nats
 import nats.errors
+from nats.aio.client import Client as Nats
 from sqlalchemy import select
 
 from citysense.runner import cancel_and_wait
@@ -24,6 +25,7 @@ from hub.broker.dynsec import DynSec
 from hub.broker.natsaccounts import NatsAccounts
 from hub.broker.natscallout import CalloutResponder
 from hub.broker.natsjwt import AccountKey
+from hub.broker.natskick import SessionCutter
 from hub.cluster.errors import ClusterError
 from hub.cluster.leases import open_bucket
 from hub.cluster.partitions import PartitionMap
@@ -55,6 +57,20 @@ async def bind_older_nodes(admin: BrokerAdmin, registry: Registry) -> None:
             log.warning("%s: cannot bind its broker account yet: %s", node_id, exc)
 
 
+async def _connect(ba: BrokerAdminSettings, user: str, password: str, name: str) -> Nats:
+    try:
+        return await nats.connect(
+            servers=ba.nats_urls,
+            name=name,
+            user=user,
+            password=password,
+            connect_timeout=ba.timeout_s,
+            max_reconnect_attempts=-1,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        raise BrokerError(f"cannot connect to the NATS cluster as '{user}': {exc!r}") from exc
+
+
 @contextlib.asynccontextmanager
 async def nats_accounts(
     ba: BrokerAdminSettings, prefix: str, partitions: PartitionMap | None
@@ -62,27 +78,30 @@ async def nats_accounts(
     """Connect as the auth service user, open the account store and answer the auth callout until exit."""
     assert ba.signing_seed is not None
     key = AccountKey(ba.signing_seed.get_secret_value())
-    try:
-        conn = await nats.connect(
-            servers=ba.nats_urls,
-            name="citysense-hub-auth",
-            user=ba.username,
-            password=ba.password.get_secret_value(),
-            connect_timeout=ba.timeout_s,
-            max_reconnect_attempts=-1,
+    async with contextlib.AsyncExitStack() as stack:
+        conn = await _connect(ba, ba.username, ba.password.get_secret_value(), "citysense-hub-auth")
+        stack.push_async_callback(conn.close)
+        cutter = None
+        if ba.system_username is not None and ba.system_password is not None:
+            sys_conn = await _connect(
+                ba, ba.system_username, ba.system_password.get_secret_value(), "citysense-hub-sys"
+            )
+            stack.push_async_callback(sys_conn.close)
+            cutter = SessionCutter(sys_conn, members=len(ba.nats_urls), timeout_s=ba.timeout_s)
+        try:
+            kv = await open_bucket(conn.jetstream(), ba.bucket, ba.timeout_s, replicas=ba.replicas, history=1)
+        except (ClusterError, TimeoutError, nats.errors.Error) as exc:
+            raise BrokerError(f"cannot open the broker account store {ba.bucket}: {exc!r}") from exc
+        accounts = NatsAccounts(kv, timeout_s=ba.timeout_s, cutter=cutter)
+        responder = CalloutResponder(
+            conn,
+            accounts,
+            key,
+            account=ba.account,
+            prefix=prefix,
+            session_ttl_s=ba.session_ttl_s,
+            partitions=partitions,
         )
-    except (OSError, TimeoutError, nats.errors.Error) as exc:
-        raise BrokerError(f"cannot connect to the NATS cluster as '{ba.username}': {exc!r}") from exc
-    try:
-        kv = await open_bucket(conn.jetstream(), ba.bucket, ba.timeout_s, replicas=ba.replicas, history=1)
-    except (ClusterError, TimeoutError, nats.errors.Error) as exc:
-        await conn.close()
-        raise BrokerError(f"cannot open the broker account store {ba.bucket}: {exc!r}") from exc
-    accounts = NatsAccounts(kv, timeout_s=ba.timeout_s)
-    responder = CalloutResponder(
-        conn, accounts, key, account=ba.account, prefix=prefix, session_ttl_s=ba.session_ttl_s, partitions=partitions
-    )
-    try:
         async with asyncio.TaskGroup() as tg:  # the responder failing stops the hub: no login would be answered
             task = tg.create_task(responder.run(), name="hub:auth-callout")
             try:
@@ -90,8 +109,6 @@ async def nats_accounts(
                 yield accounts
             finally:
                 await cancel_and_wait([task])
-    finally:
-        await conn.close()
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ import pytest
 from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.cluster.partitions import PartitionMap
 from hub.config import BrokerAdminSettings
-from tests.harness.nats import AUTH_SERVICE, NatsCluster, callout_conf
+from tests.harness.nats import AUTH_SERVICE, SYSTEM, NatsCluster, callout_conf
 from tests.harness.server import started
 
 PARTITIONS = PartitionMap(8)
@@ -47,5 +47,7 @@ def admin_settings(cluster: NatsCluster, seed: str) -> BrokerAdminSettings:
             "nats_urls": cluster.urls,
             "signing_seed": seed,
             "replicas": 3,
+            "system_username": SYSTEM[0],
+            "system_password": SYSTEM[1],
         }
     )

@@ -179,3 +179,27 @@ async def test_logins_go_on_when_one_hub_process_answering_the_callout_stops(
     # That second worker is gone (its subscription with it); the fixture's still answers every login.
     for _ in range(3):
         assert not await _refused(cluster, node, pw, uplink_client_id(node))
+
+
+async def test_revocation_and_rotation_cut_live_sessions_on_every_member(
+    auth_cluster: tuple[NatsCluster, str], accounts: NatsAccounts
+) -> None:
+    cluster, _ = auth_cluster
+    node, pw = "GZ-A-0007", "node-secret-0007"
+    await accounts.create_node(node, pw)
+    # Two sessions on two members; the rotation drops both (their grants would otherwise last session_ttl_s).
+    async with (
+        _mqtt(cluster, 1, node, pw, uplink_client_id(node)) as uplink,
+        _mqtt(cluster, 2, control_username(node), pw, control_client_id(node)) as control,
+    ):
+        await uplink.subscribe(f"{PREFIX}/{node}/config", qos=1)
+        await control.subscribe(f"{PREFIX}/{node}/cmd", qos=1)
+        await accounts.set_password(node, "rotated-0007")
+        for session in (uplink, control):
+            with pytest.raises(aiomqtt.MqttError):
+                await _next(session)
+    async with _mqtt(cluster, 0, node, "rotated-0007", uplink_client_id(node)) as uplink:
+        await uplink.subscribe(f"{PREFIX}/{node}/config", qos=1)
+        await accounts.disable(node)
+        with pytest.raises(aiomqtt.MqttError):
+            await _next(uplink)
