@@ -88,6 +88,9 @@ async def nats_accounts(
             )
             stack.push_async_callback(sys_conn.close)
             cutter = SessionCutter(sys_conn, members=len(ba.nats_urls), timeout_s=ba.timeout_s)
+        else:
+            why = "no broker_admin.system_username: revoked nodes keep their session up to %.0f s"
+            log.warning(why, ba.session_ttl_s)
         try:
             kv = await open_bucket(conn.jetstream(), ba.bucket, ba.timeout_s, replicas=ba.replicas, history=1)
         except (ClusterError, TimeoutError, nats.errors.Error) as exc:
