@@ -23,6 +23,7 @@ import base64
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import nats.errors
@@ -89,6 +90,7 @@ class NatsAccounts:
         self.kv = kv
         self.timeout_s = timeout_s
         self.cutter = cutter  # with a system-account user: live sessions are cut at once, else at their expiry
+        self.logins: Counter[str] = Counter()  # the callout's answers: "allowed", "refused", "dropped"
 
     async def _cut(self, node_id: str) -> None:
         """Disconnect the node's live sessions; their next login meets the changed store. Never raises."""

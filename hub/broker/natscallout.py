@@ -71,7 +71,7 @@ class CalloutResponder:
         self.conn, self.accounts, self.key = conn, accounts, key
         self.partitions = partitions
         self.account, self.prefix, self.session_ttl_s = account, prefix, session_ttl_s
-        self.counts: Counter[str] = Counter()  # "allowed", "refused", "dropped"
+        self.counts: Counter[str] = accounts.logins if accounts is not None else Counter()  # for /metrics
         self.ready = asyncio.Event()
 
     async def run(self) -> None:

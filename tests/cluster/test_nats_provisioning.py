@@ -67,6 +67,10 @@ async def _push_config(api: httpx.AsyncClient, admin: dict[str, str]) -> None:
     raise AssertionError("the hub's command session never connected")
 
 
+def _sample(text: str, series: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(series + " "))
+
+
 async def _until(ok: Callable[[], bool], what: str) -> None:
     for _ in range(100):  # 20 s: the broker watch pings every broker_ping_s (5 s)
         if ok():
@@ -113,3 +117,8 @@ async def test_claim_rotate_and_revoke_through_the_api(tmp_path: Path, auth_clus
 
         assert (await api.delete(f"/api/v1/nodes/{NODE}/credentials", headers=admin)).status_code == 204
         assert await _refused(cluster, user, new_pw, uplink_client_id(NODE))
+
+        # The operator sees the callout's answers (this hub is the only one answering here).
+        text = (await api.get("/metrics", headers=admin)).text
+        counts = {r: _sample(text, f'citysense_broker_logins_total{{result="{r}"}}') for r in ("allowed", "refused")}
+        assert counts["allowed"] >= 3 and counts["refused"] >= 2, counts
