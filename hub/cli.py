@@ -11,6 +11,7 @@ from citysense.errors import ConfigError
 from citysense.runner import run_until_interrupted
 from citysense.yamlconf import load_model
 from hub import production
+from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.config import HubSettings
 from hub.errors import ProductionRefused
 from hub.gcpolicy import tune_gc
@@ -33,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--log-level", default="INFO")
     check = sub.add_parser("validate", help="check a settings file")
     check.add_argument("--config", type=Path, required=True)
+    sub.add_parser("nats-key", help="make an auth-callout signing key for the NATS tier (docs/scale-out.md)")
     args = parser.parse_args(argv)
+    if args.command == "nats-key":
+        seed = new_account_seed()
+        print(f"signing_seed (broker_admin, keep secret): {seed}")
+        print(f"issuer (auth_callout, every NATS member):  {AccountKey(seed).public_key}")
+        return 0
     try:
         settings = load_model(HubSettings, args.config) if args.config else HubSettings()
     except ConfigError as exc:

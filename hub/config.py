@@ -16,7 +16,9 @@ from citysense.brokerids import CLIENT_PREFIX
 from citysense.contract import DEFAULT_PREFIX
 from citysense.profiles.model import Strict
 from citysense.yamlconf import keyed
+from hub.broker.natsjwt import AccountKey
 from hub.cluster.settings import ClusterSettings
+from hub.errors import BrokerError
 from hub.gcpolicy import DEFAULT_YOUNG_THRESHOLD
 from hub.stations.settings import StationsSettings
 from hub.store.retention import RetentionSettings
@@ -64,15 +66,56 @@ class VictoriaSettings(Strict):
 DEV_ADMIN_TOKEN = "cs_devadmin_citysense-development-only"  # noqa: S105  (refused outside development)
 
 
-class BrokerAdminSettings(Strict):
-    """The Mosquitto dynamic-security administrator the hub manages node accounts with (docs/security.md)."""
+# The signing key whose public key the shipped deploy/nats/citysense-nats.conf names: refused in production.
+DEV_NATS_SIGNING_SEED = "SAAA3LRTMV6NR7U2L6PL7ADHD5OCER3XSGGUYC5UXBZV4VOOAUPWV5TAMM"
+NATS_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 
+
+class BrokerAdminSettings(Strict):
+    """The broker's account store the hub manages node accounts in (docs/security.md).
+
+    ``kind: mosquitto`` (the default): Mosquitto's dynamic-security
+    administrator ``username``/``password``. ``kind: nats``: the NATS auth
+    service user (listed in the servers' ``auth_callout.auth_users``) with
+    ``nats_urls``, and ``signing_seed``, the account seed whose public key is
+    the servers' ``auth_callout.issuer`` (docs/scale-out.md).
+    """
+
+    kind: Literal["mosquitto", "nats"] = "mosquitto"
     username: str
     password: SecretStr
     # The client id the administrator connects with; set it when you bound the account to one (docs/security.md).
     client_id: str | None = None
     # Each dynamic-security request gives up after this; a claim or rotation after three times this.
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 10.0
+    # kind nats: every member's client URL, the signing key, where MQTT users land, the account store.
+    nats_urls: list[str] = Field(default_factory=list, max_length=16)
+    signing_seed: SecretStr | None = None
+    account: str = Field(default="CITYSENSE", pattern=NATS_NAME)
+    bucket: str = Field(default="citysense-broker-accounts", pattern=NATS_NAME)
+    replicas: Annotated[int, Field(ge=1, le=5)] = 3
+    # A system-account user (auth_users): rotation and revocation then cut live sessions at once.
+    system_username: str | None = None
+    system_password: SecretStr | None = None
+    # A session authorised by the callout ends this long after its connect; the client then logs in again.
+    session_ttl_s: Annotated[float, Field(ge=30, le=86400)] = 900.0
+
+    @model_validator(mode="after")
+    def _nats_needs_keys(self) -> Self:
+        if self.kind != "nats":
+            return self
+        if not self.nats_urls:
+            raise keyed("nats_urls", "kind nats needs every NATS member's client URL")
+        if (self.system_username is None) != (self.system_password is None):
+            raise keyed("system_username", "set both system_username and system_password, or neither")
+        seed = self.signing_seed.get_secret_value() if self.signing_seed else ""
+        try:
+            AccountKey(seed)
+        except BrokerError as exc:
+            raise keyed(
+                "signing_seed", f"kind nats needs the auth-callout account seed (docs/scale-out.md): {exc}"
+            ) from exc
+        return self
 
 
 class HubSettings(Strict):
@@ -147,6 +190,8 @@ class HubSettings(Strict):
             raise keyed("victoria", "set either influx or victoria, not both")
         if self.broker_ping_s >= self.broker_silent_after_s:
             raise keyed("broker_ping_s", "must be shorter than broker_silent_after_s")
+        if self.broker_admin is not None and self.broker_admin.kind == "nats" and self.cluster is None:
+            raise keyed("broker_admin", "kind nats needs the cluster section (its partitions scope what nodes publish)")
         if self.broker_admin is not None and (self.mqtt_url is None or self.mqtt_password is None):
             raise ValueError(
                 "broker_admin: needs mqtt_url and mqtt_password (the hub's own account is created with it)"

@@ -11,7 +11,7 @@
     │   └── ReservedName        a node id is malformed or names a broker service account (hub.registry.names)
     ├── BrokerError             the broker cannot start, or refused/ignored a request
     │   ├── CommandTimeout      a node did not answer a command in time (hub.broker.commands)
-    │   └── AccountConflict     a broker account exists that the hub does not own (hub.broker.dynsec)
+    │   └── AccountConflict     a broker account the hub does not own, or a name the broker forbids (hub.broker.admin)
     └── ProductionRefused       production settings keep a development default (hub.production)
 
 The store has its own tree (:mod:`hub.store.errors`); declarative file

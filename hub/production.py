@@ -11,6 +11,8 @@ reports the same list, all at once; ``citysense-hub run`` and
   (an anonymous login to the broker);
 * the data directory was used by a development hub, or the registry still
   holds the development token (the data of the demo is not production data);
+* the NATS back end signs with the development key of the shipped
+  deploy/nats/citysense-nats.conf (anyone could sign themselves in);
 * the alerts file keeps the default or a short ``ack_secret`` (anyone could
   forge acknowledge links).
 
@@ -30,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from citysense.errors import ConfigError
 from citysense.yamlconf import load_model
-from hub.config import DEV_ADMIN_TOKEN, HubSettings
+from hub.config import DEV_ADMIN_TOKEN, DEV_NATS_SIGNING_SEED, HubSettings
 
 MIN_SECRET_BYTES = 32
 TOKEN_RE = re.compile(r"cs_([A-Za-z0-9]{1,32})_([A-Za-z0-9_-]+)\Z")
@@ -112,6 +114,10 @@ def problems(settings: HubSettings, source: Path | str = "hub settings", *, offl
     elif holds_dev_token(settings, offline=offline):
         where = "registry_url" if settings.registry_url else "data_dir"
         found.append((where, "the registry holds the development admin token (demo data); use a fresh registry"))
+    ba = settings.broker_admin
+    if ba is not None and ba.signing_seed is not None and ba.signing_seed.get_secret_value() == DEV_NATS_SIGNING_SEED:
+        why = "is the development key of the shipped NATS config; make your own (docs/scale-out.md, Keys)"
+        found.append(("broker_admin.signing_seed", why))
     errors = [ConfigError(source, found)] if found else []
     return errors + _alerts_problems(settings)
 

@@ -28,7 +28,7 @@ from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.embedded import EmbeddedBroker
-from hub.broker.setup import bind_older_nodes, hub_accounts
+from hub.broker.setup import bind_older_nodes, broker_admin
 from hub.cluster.service import run_cluster_worker
 from hub.config import HubSettings
 from hub.errors import ProductionRefused
@@ -166,7 +166,7 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         stats = IngestStats()
         spool = Spool(settings.data_dir / "spool.db", max_readings=settings.spool_max_readings)
         stack.callback(spool.close)
-        dynsec = await hub_accounts(settings, host, port)
+        dynsec = await stack.enter_async_context(broker_admin(settings, host, port))
         if dynsec is not None:
             await bind_older_nodes(dynsec, registry)
         cmd_user, cmd_client = settings.command_account

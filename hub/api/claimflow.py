@@ -5,7 +5,7 @@ The broker call happens outside every registry transaction and within
 timeout too), so a slow or stopped broker makes the claim answer 503 and
 never holds the registry's write lock (hub/registry/claims.py). If the broker
 refuses or does not answer, the compensating step gives the node back to its
-claim code; the broker side undoes what it created (hub/broker/dynsec.py).
+claim code; the broker side undoes what it created (hub/broker/admin.py).
 One claim or rotation per node at a time in this process.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.api.services import HubServices
-from hub.broker.dynsec import DynSec
+from hub.broker.admin import BrokerAdmin
 from hub.errors import BrokerError
 from hub.registry.access import Principal
 from hub.registry.claims import (
@@ -34,7 +34,7 @@ from hub.registry.provision import Provisioning
 log = logging.getLogger(__name__)
 
 
-async def _in_broker(services: HubServices, what: str, call: Callable[[DynSec], Awaitable[None]]) -> None:
+async def _in_broker(services: HubServices, what: str, call: Callable[[BrokerAdmin], Awaitable[None]]) -> None:
     """Run one broker change (when the hub manages accounts) within ``broker_deadline_s``."""
     if services.dynsec is None:
         return

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from hub.api.healthview import liveness, now_ms
 from hub.api.services import HubServices
+from hub.broker.natsaccounts import NatsAccounts
 from hub.ingest.stats import WRITE_BUCKETS_S
 from hub.registry.models import Node
 
@@ -53,6 +54,19 @@ class HubCollector(Collector):
         yield from self._nodes()
         if self.services.station_stats is not None:
             yield from self.services.station_stats.prometheus()
+        if isinstance(self.services.dynsec, NatsAccounts):
+            yield self._logins(self.services.dynsec)
+
+    @staticmethod
+    def _logins(accounts: NatsAccounts) -> Metric:
+        fam = CounterMetricFamily(
+            "citysense_broker_logins",
+            "MQTT logins this hub's NATS auth callout answered, by result.",
+            labels=["result"],
+        )
+        for result in ("allowed", "refused", "dropped"):
+            fam.add_metric([result], accounts.logins[result])
+        return fam
 
     def _ingest(self) -> Iterator[Metric]:
         s, spool = self.services.stats, self.services.spool

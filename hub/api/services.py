@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import NodeKind
 from citysense.profiles import ProfileSet
+from hub.broker.admin import BrokerAdmin
 from hub.broker.commands import CommandCenter
-from hub.broker.dynsec import DynSec
 from hub.ingest.brokerwatch import BrokerWatch
 from hub.ingest.nodehealth import NodeHealthBook
 from hub.ingest.spool import Spool
@@ -39,7 +39,7 @@ class HubServices:
     spool: Spool | None = None
     # Device management (issue 6): node kinds for provisioning, the broker admin, how agents reach the hub.
     kinds: dict[str, NodeKind] = field(default_factory=dict)
-    dynsec: DynSec | None = None
+    dynsec: BrokerAdmin | None = None  # Mosquitto's dynamic security or the NATS account store (hub/broker/admin.py)
     broker_deadline_s: float = 30.0  # a claim or rotation gives up on the broker after this (hub/api/claimflow.py)
     node_locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     hub_link: HubLink = field(default_factory=HubLink)

@@ -33,6 +33,7 @@ import aiomqtt
 
 from citysense.brokerids import control_client_id, control_username, uplink_client_id
 from hub.broker.acls import HUB_ROLE, hub_acls, node_acls, node_role
+from hub.broker.admin import AccountConflict, create_together, node_accounts
 from hub.errors import BrokerError
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,14 @@ ALREADY = ("already exists",)
 NOT_FOUND = ("not found",)
 
 
-class AccountConflict(BrokerError):
-    """A broker account of that name exists and is not the one the hub would manage under it."""
+__all__ = ["AccountConflict", "DynSec"]
 
 
 class DynSec:
-    """A dynamic-security administrator session (one short MQTT connection per request)."""
+    """A dynamic-security administrator session (one short MQTT connection per request).
+
+    The Mosquitto back end of :class:`hub.broker.admin.BrokerAdmin`.
+    """
 
     def __init__(
         self,
@@ -159,16 +162,11 @@ class DynSec:
     async def create_node(self, node_id: str, password: str) -> None:
         """Create the node's two accounts, or reset their password; undo what was created if a step fails."""
         role, acls = node_role(node_id), node_acls(self.prefix, node_id)
-        accounts = [(node_id, uplink_client_id(node_id)), (control_username(node_id), control_client_id(node_id))]
-        created: list[str] = []
-        try:
-            for username, client_id in accounts:
-                if await self._ensure_account(username, password, client_id, role, acls):
-                    created.append(username)
-        except BaseException:
-            if created:
-                await asyncio.shield(self._delete(created))
-            raise
+        created = await create_together(
+            node_accounts(node_id),
+            lambda username, client_id: self._ensure_account(username, password, client_id, role, acls),
+            self._delete,
+        )
         log.info("%s: broker accounts %s", node_id, "created" if created else "reset")
 
     async def set_password(self, node_id: str, password: str) -> None:

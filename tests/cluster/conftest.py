@@ -1,4 +1,4 @@
-"""A three-node NATS cluster (JetStream R3, MQTT on every node) for the cluster tests."""
+"""Three-node NATS clusters (JetStream R3, MQTT on every node) for the cluster tests, open or with the auth callout."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.cluster.partitions import PartitionMap
-from tests.harness.nats import NatsCluster
+from hub.config import BrokerAdminSettings
+from tests.harness.nats import AUTH_SERVICE, SYSTEM, NatsCluster, callout_conf
 from tests.harness.server import started
 
 PARTITIONS = PartitionMap(8)
@@ -21,3 +23,31 @@ def nats_cluster() -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def auth_cluster() -> Iterator[tuple[NatsCluster, str]]:
+    """One cluster per module whose servers send every MQTT login to the hub's callout; and its signing seed."""
+    seed = new_account_seed()
+    conf = callout_conf(AccountKey(seed).public_key, PARTITIONS.mapping_conf())
+    cluster = started(lambda: NatsCluster(3, extra_conf=conf))
+    try:
+        yield cluster, seed
+    finally:
+        cluster.close()
+
+
+def admin_settings(cluster: NatsCluster, seed: str) -> BrokerAdminSettings:
+    """The hub's ``broker_admin`` section for that cluster."""
+    return BrokerAdminSettings.model_validate(
+        {
+            "kind": "nats",
+            "username": AUTH_SERVICE[0],
+            "password": AUTH_SERVICE[1],
+            "nats_urls": cluster.urls,
+            "signing_seed": seed,
+            "replicas": 3,
+            "system_username": SYSTEM[0],
+            "system_password": SYSTEM[1],
+        }
+    )

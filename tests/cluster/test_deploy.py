@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from hub.broker.natsjwt import AccountKey
 from hub.cluster.partitions import PartitionMap
+from hub.config import DEV_NATS_SIGNING_SEED
 from tests.harness.nats import nats_binary
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "citysense-nats.conf"
@@ -21,3 +23,8 @@ def test_shipped_mapping_is_the_hubs_partition_map() -> None:
     text = CONF.read_text()
     for source, dest in PartitionMap(64).mappings().items():
         assert f'"{source}": "{dest}"' in text
+
+
+def test_shipped_issuer_is_the_development_key_a_production_hub_refuses() -> None:
+    # An operator who forgets to replace the issuer runs a key whose seed is public; the hub refuses that seed.
+    assert f'issuer: "{AccountKey(DEV_NATS_SIGNING_SEED).public_key}"' in CONF.read_text()

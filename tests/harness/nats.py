@@ -26,6 +26,35 @@ from tests.harness.ports import HarnessError, free_port, log_tail, wait_port
 from tests.harness.server import LocalServer
 
 CLUSTER_NAME = "citysense"
+AUTH_SERVICE = ("citysense-auth", "auth-service-secret")  # the hub's NATS back end logs in as this
+WORKER = ("citysense-worker", "worker-secret")  # hub workers' JetStream connection
+SYSTEM = ("citysense-sys", "system-secret")  # the hub cuts revoked nodes' sessions with it
+
+
+def callout_conf(issuer: str, mappings: str = "", account: str = "CITYSENSE") -> str:
+    """The auth-callout section of deploy/nats/citysense-nats.conf with test credentials (docs/scale-out.md).
+
+    ``AUTH`` holds the auth service user and its account store; MQTT logins
+    are sent to the hub's callout and placed in ``account``, which also holds
+    the workers' user and the partition ``mappings``.
+    """
+    auth_user, auth_pw = AUTH_SERVICE
+    worker, worker_pw = WORKER
+    sys_user, sys_pw = SYSTEM
+    return (
+        "accounts {\n"
+        f'  AUTH {{ jetstream: enabled, users: [ {{ user: "{auth_user}", password: "{auth_pw}" }} ] }}\n'
+        f'  {account} {{ jetstream: enabled, users: [ {{ user: "{worker}", password: "{worker_pw}" }} ]\n'
+        f"{mappings}  }}\n"
+        f'  SYS {{ users: [ {{ user: "{sys_user}", password: "{sys_pw}" }} ] }}\n'
+        "}\n"
+        "system_account: SYS\n"
+        "authorization {\n"
+        "  timeout: 3\n"
+        f'  auth_callout {{ issuer: "{issuer}", account: AUTH,\n'
+        f'    auth_users: [ "{auth_user}", "{worker}", "{sys_user}" ] }}\n'
+        "}\n"
+    )
 
 
 def nats_binary() -> str:

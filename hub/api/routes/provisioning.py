@@ -22,7 +22,7 @@ from hub.api.convert import node_public
 from hub.api.deps import Services, ensure_sees
 from hub.api.policy import ChangeNode, CreateInPlace, InstallInPlace
 from hub.api.schemas import NodeId, NodePublic
-from hub.broker.dynsec import AccountConflict
+from hub.broker.admin import AccountConflict
 from hub.errors import BrokerError, NotFound, RegistryError
 from hub.registry.access import Principal
 from hub.registry.models import Node
@@ -169,7 +169,7 @@ async def claim_node(services: Services, principal: InstallInPlace, body: ClaimR
 
 @router.post("/nodes/{node_id}/credentials", operation_id="rotateNodeCredentials", tags=["nodes"])
 async def rotate_credentials(services: Services, principal: ChangeNode, node_id: NodeId) -> ClaimResult:
-    """Issue new MQTT credentials for a node; the old password stops working at once."""
+    """Issue new MQTT credentials for a node; the old password stops working (NATS tier: at its next login)."""
     await _scoped_node(services, principal, node_id)
     try:
         creds = await claimflow.rotate(services, principal.user_id, node_id)
