@@ -223,16 +223,21 @@ class HubSettings(Strict):
     @property
     def command_account(self) -> tuple[str | None, str]:
         """``(username, client id)`` of the hub's command session (hub/broker/commands.py)."""
-        user = self.mqtt_command_username
-        if user is None and self.broker_admin is not None and self.hub_username:
-            user = f"{self.hub_username}:cmd"
+        user = self.mqtt_command_username or self._managed_username("cmd")
         return user or self.hub_username, f"{self.session_client_id}:cmd"
 
     @property
     def probe_account(self) -> tuple[str | None, str]:
         """``(username, client id)`` of the broker watch's session (hub/ingest/brokerwatch.py)."""
-        user = f"{self.hub_username}:probe" if self.broker_admin is not None and self.hub_username else None
-        return user or self.hub_username, f"{self.session_client_id}:probe"
+        return self._managed_username("probe") or self.hub_username, f"{self.session_client_id}:probe"
+
+    def _managed_username(self, role: str) -> str | None:
+        """The account ``broker_admin`` creates for a session: one per worker, as each is bound to one client id."""
+        if self.broker_admin is None or not self.hub_username:
+            return None
+        if self.cluster is None:
+            return f"{self.hub_username}:{role}"
+        return f"{self.hub_username}-{self.cluster.worker_name()}:{role}".replace(".", "_")
 
     def service_names(self) -> list[str | None]:
         """Every broker account name and client id this hub uses: no node may be named after one."""

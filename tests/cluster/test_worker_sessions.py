@@ -70,6 +70,7 @@ async def test_a_worker_moves_its_command_and_probe_sessions_to_another_member_w
         commands = hub.services.commands
         assert commands is not None
         await wait_for(_async(lambda: watch.echoes > 0), 20, "the first echo through the first member")
+        await wait_for(_async(lambda: commands.connected_to is not None), 20, "the command session")
         assert commands.connected_to == ("127.0.0.1", first.mqtt_port)
         first.kill()
         echoes = watch.echoes
