@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -155,6 +156,19 @@ async def timed_until(
         return start, time.perf_counter(), {p: cpu_s(p) - c for p, c in cpu0.items()}
 
 
+async def subscribed(hub: Hub, deadline_s: float) -> None:
+    """Wait until the hub's MQTT session is subscribed (its ``citysense_ingest_connected`` gauge is 1)."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        deadline = time.perf_counter() + deadline_s
+        while time.perf_counter() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                text = (await client.get(f"http://127.0.0.1:{hub.port}/metrics")).text
+                if any(line.startswith("citysense_ingest_connected 1") for line in text.splitlines()):
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the county hub never subscribed")
+
+
 def stop(hubs: Sequence[Hub]) -> None:
     for hub in hubs:
         hub.proc.terminate()
@@ -175,7 +189,7 @@ async def county(work: Path, site: dict[str, str], batches: dict[str, list[str]]
         cfg = {**site, "mqtt_url": broker.url, "mqtt_client_id": "bench-hub", "victoria": {"insert_url": vm.url}}
         hub = start_hub(work, "county", cfg)  # creates its persistent session, then the queue is filled
         try:
-            await asyncio.sleep(3)
+            await subscribed(hub, 60)
             hub.proc.terminate()
             hub.proc.wait(30)
             for node, lines in batches.items():
