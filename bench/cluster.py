@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +109,7 @@ class Hub:
     port: int
 
 
-def start_hub(work: Path, name: str, cfg: dict[str, object]) -> Hub:
+def start_hub(work: Path, name: str, cfg: Mapping[str, object]) -> Hub:
     port = free_port()
     path = work / f"{name}.yaml"
     path.write_text(json.dumps({**cfg, "api_port": port, "data_dir": str(work / name)}))
@@ -136,24 +136,41 @@ async def stored(client: httpx.AsyncClient, hubs: Sequence[Hub]) -> int:
     return total
 
 
-async def timed_until(
-    hubs: Sequence[Hub], total: int, deadline_s: float, pids: Sequence[int] = ()
-) -> tuple[float, float, dict[int, float]]:
-    """Wall time from the first stored reading to ``total``: (start, end) perf_counter stamps, and the CPU-seconds
-    each of ``pids`` spent between them (start-up, imports and migrations left out)."""
+@dataclass
+class Window:
+    """The timed part of a run: the points stored in it, its wall time and each process's CPU-seconds in it."""
+
+    points: int
+    wall_s: float
+    cpu: dict[int, float]
+
+
+async def timed_until(hubs: Sequence[Hub], total: int, deadline_s: float, pids: Sequence[int] = ()) -> Window:
+    """From the first stored reading until ``total`` are stored, with the CPU of ``pids`` meanwhile (start-up,
+    imports and migrations left out, and the readings stored before the first scrape too).
+
+    Each ``/metrics`` scrape costs the hub a registry query, so the end is watched every 0.5 s and the moment
+    the count crossed ``total`` interpolated between the last two scrapes.
+    """
     async with httpx.AsyncClient(timeout=5) as client:
         deadline = time.perf_counter() + deadline_s
-        while await stored(client, hubs) == 0:
+        while (first := await stored(client, hubs)) == 0:
             if time.perf_counter() > deadline:
                 raise TimeoutError("nothing stored")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
         start, cpu0 = time.perf_counter(), {p: cpu_s(p) for p in pids}
-        while await stored(client, hubs) < total:
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"only {await stored(client, hubs)} of {total} stored")
-            # Each scrape costs the hub a registry query: poll more rarely as the run grows (end within 2 %).
-            await asyncio.sleep(min(0.5, max(0.02, (time.perf_counter() - start) / 50)))
-        return start, time.perf_counter(), {p: cpu_s(p) - c for p, c in cpu0.items()}
+        before, then = first, start
+        while True:
+            await asyncio.sleep(0.5)
+            now, count = time.perf_counter(), await stored(client, hubs)
+            if count >= total:
+                break
+            if now > deadline:
+                raise TimeoutError(f"only {count} of {total} stored")
+            before, then = count, now
+        cpu = {p: cpu_s(p) - c for p, c in cpu0.items()}
+        end = then + (now - then) * (total - before) / max(count - before, 1)
+        return Window(total - first, end - start, cpu)
 
 
 async def subscribed(hub: Hub, deadline_s: float) -> None:
@@ -197,10 +214,8 @@ async def county(work: Path, site: dict[str, str], batches: dict[str, list[str]]
             assert broker._proc is not None
             hub = start_hub(work, "county", cfg)
             pids = {"hub": hub.proc.pid, "broker": broker._proc.pid, "store": victoria_pid(vm)}
-            start, end, cpu = await timed_until([hub], total, 300, list(pids.values()))
-            out = {"points_s": total / (end - start)}
-            # Counted from the first stored reading: the readings stored before it cost CPU outside the window.
-            return out | {k: cpu[p] / total * 1000 for k, p in pids.items()}
+            w = await timed_until([hub], total, 300, list(pids.values()))
+            return {"points_s": w.points / w.wall_s} | {k: w.cpu[p] / w.points * 1000 for k, p in pids.items()}
         finally:
             stop([hub])
 
@@ -238,11 +253,11 @@ async def province(
             hubs.append(start_hub(run, f"w{i + 1}", {**cfg, "cluster": section}))
         try:
             worker_pids = [h.proc.pid for h in hubs]
-            start, end, cpu = await timed_until(hubs, total, 600, [*worker_pids, *nats_pids, victoria_pid(vm)])
-            out["points_s"] = total / (end - start)
-            out["workers"] = sum(cpu[p] for p in worker_pids) / total * 1000
-            out["broker_delivery"] = sum(cpu[p] for p in nats_pids) / total * 1000
-            out["store"] = cpu[victoria_pid(vm)] / total * 1000
+            w = await timed_until(hubs, total, 600, [*worker_pids, *nats_pids, victoria_pid(vm)])
+            out["points_s"] = w.points / w.wall_s
+            out["workers"] = sum(w.cpu[p] for p in worker_pids) / w.points * 1000
+            out["broker_delivery"] = sum(w.cpu[p] for p in nats_pids) / w.points * 1000
+            out["store"] = w.cpu[victoria_pid(vm)] / w.points * 1000
         finally:
             stop(hubs)
         return out

@@ -33,6 +33,7 @@ from citysense.contract import Channel
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
+from hub.cluster.pull import Puller, ensure_consumer
 from hub.ingest.acks import ack_payload
 from hub.ingest.pipeline import Pipeline
 
@@ -150,15 +151,15 @@ class PartitionWorker:
             deliver_policy=DeliverPolicy.ALL,
             filter_subject=self.partitions.subject(p),
         )
-        sub = None
+        puller = None
         try:
             while p not in self._leaving:
                 try:
-                    if sub is None:
-                        sub = await self.js.pull_subscribe(
-                            self.partitions.subject(p), durable=f"part-{p}", stream=STREAM, config=config
-                        )
-                    msgs = await sub.fetch(self.batch, timeout=self.fetch_wait_s)
+                    if puller is None:
+                        await ensure_consumer(self.js, STREAM, config)
+                        puller = Puller(self.nc, STREAM, f"part-{p}")
+                        await puller.open()
+                    msgs = await puller.fetch(self.batch, self.fetch_wait_s)
                 except TimeoutError:  # nothing to fetch (nats-py raises asyncio's, or its own subclass of it)
                     continue
                 except nats.errors.Error as exc:  # no stream leader for a moment (an election), a node gone
@@ -182,6 +183,6 @@ class PartitionWorker:
                 "worker %s: partition %d fenced (%s); the next owner gets its messages", self.leases.worker, p, exc
             )
         finally:
-            if sub is not None:
+            if puller is not None:
                 with contextlib.suppress(nats.errors.Error):
-                    await sub.unsubscribe()
+                    await puller.close()
