@@ -63,6 +63,27 @@ def cpu_of(pids: Iterable[int]) -> float:
     return sum(cpu_s(p) for p in pids)
 
 
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU-seconds of ``root`` and every live descendant (PostgreSQL: the postmaster and one backend per
+    connection), by pid."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    tree, todo = {root}, [root]
+    while todo:
+        here = todo.pop()
+        kids = [p for p, pp in parent.items() if pp == here]
+        tree.update(kids)
+        todo += kids
+    out = {}
+    for pid in tree:
+        with contextlib.suppress(OSError):
+            out[pid] = cpu_s(pid)
+    return out
+
+
 def messages(nodes: Sequence[str], n: int, t0: int) -> dict[str, list[str]]:
     """``n`` messages, round-robin over ``nodes``, as one JSON line each, per node."""
     out: dict[str, list[str]] = {node: [] for node in nodes}
@@ -253,7 +274,11 @@ async def province(
             hubs.append(start_hub(run, f"w{i + 1}", {**cfg, "cluster": section}))
         try:
             worker_pids = [h.proc.pid for h in hubs]
+            assert pg._proc is not None
+            pg0 = tree_cpu(pg._proc.pid)
             w = await timed_until(hubs, total, 600, [*worker_pids, *nats_pids, victoria_pid(vm)])
+            # Backends that ended inside the window are missed: the workers keep their pooled connections.
+            out["registry_db"] = sum(c - pg0.get(p, 0.0) for p, c in tree_cpu(pg._proc.pid).items()) / w.points * 1000
             out["points_s"] = w.points / w.wall_s
             out["workers"] = sum(w.cpu[p] for p in worker_pids) / w.points * 1000
             out["broker_delivery"] = sum(w.cpu[p] for p in nats_pids) / w.points * 1000
@@ -282,7 +307,8 @@ async def main(args: argparse.Namespace) -> None:
                   f" = {r['points_s'] / base['points_s']:.2f}x (a); CPU-s per 1k points: workers {r['workers']:.4f}"
                   f" ({r['workers'] / base['hub']:.2f}x the county hub), NATS ingest {r['broker_ingest']:.4f}"
                   f" + delivery {r['broker_delivery']:.4f} ({broker / max(base['broker'], 1e-9):.1f}x Mosquitto),"
-                  f" store {r['store']:.4f}; MQTT into the stream {r['mqtt_in_points_s']:,.0f} points/s",
+                  f" store {r['store']:.4f}, PostgreSQL {r['registry_db']:.4f};"
+                  f" MQTT into the stream {r['mqtt_in_points_s']:,.0f} points/s",
                   flush=True)  # fmt: skip
 
 

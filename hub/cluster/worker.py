@@ -145,6 +145,9 @@ class PartitionWorker:
     async def _consume(self, p: int, token: int) -> None:
         config = ConsumerConfig(
             durable_name=f"part-{p}",
+            # One ack per message: a work-queue stream refuses any other policy (the server's error 10098,
+            # "workqueue stream requires explicit ack"), so AckPolicy.ALL is not open to it. The acks of a
+            # group go out in one write (nats-py buffers publishes until its flusher runs).
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_ack_pending=self.max_ack_pending,
@@ -157,8 +160,9 @@ class PartitionWorker:
                 try:
                     if puller is None:
                         await ensure_consumer(self.js, STREAM, config)
-                        puller = Puller(self.nc, STREAM, f"part-{p}")
-                        await puller.open()
+                        fresh = Puller(self.nc, STREAM, f"part-{p}")
+                        await fresh.open()
+                        puller = fresh
                     msgs = await puller.fetch(self.batch, self.fetch_wait_s)
                 except TimeoutError:  # nothing to fetch (nats-py raises asyncio's, or its own subclass of it)
                     continue
