@@ -2,21 +2,25 @@
 
 nats-py's ``PullSubscription.fetch`` waits for each message of a batch with
 ``next_msg``, which creates a task, a ``wait_for`` timer and a UUID per
-message: at 500 messages a fetch, more CPU than the pull itself. This speaks
-the same wire protocol through the client's public calls only (a plain inbox
-subscription and a publish), as NATS ADR-13 ("JetStream Pull Subscribe")
-describes it: a request ``{"batch": n, "no_wait": true}`` to
+message. This speaks the same wire protocol through the client's public
+calls only (an inbox subscription with a callback, and a publish), as NATS
+ADR-13 ("JetStream Pull Subscribe") describes it: a request
+``{"batch": n, "no_wait": true}`` to
 ``$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`` returns what the consumer
 has at once, ended by a status message (``404 No Messages`` or ``408 Request
 Timeout``) when that is less than ``n``; with nothing there, a lingering
-request ``{"batch": n, "expires": <ns>}`` waits for the first messages until it
+request ``{"batch": n, "expires": <ns>}`` waits for messages until it
 expires (``408``). ``409`` (a leadership change, the consumer deleted or its
 limits reached) ends a request too. Messages keep their reply subject, so
 ``Msg.ack`` acknowledges them as usual.
 
-A message or status that arrives after its request timed out here stays in
-the inbox and is taken by the next fetch (as nats-py does); a late status
-then ends that fetch early, which costs a round trip, never a message.
+The callback keeps every delivered message in the puller's buffer, in
+delivery order; a fetch hands out at most ``batch`` of them. A lingering
+request returns with its first message, and whatever else it brings (or an
+earlier request that timed out here brings late) waits in the buffer for
+the next fetch. A late status may end a later fetch early: that costs a
+round trip, never a message. What the buffer held when the puller closes was
+never acknowledged, so JetStream delivers it again after the ack wait.
 """
 
 from __future__ import annotations
