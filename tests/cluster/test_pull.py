@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
 
 from hub.cluster.pull import Puller, ensure_consumer
@@ -23,7 +24,7 @@ def _config(ack_wait_s: float = 30.0) -> ConsumerConfig:
     )
 
 
-async def _stream(nc: nats.NATS, count: int) -> None:
+async def _stream(nc: NatsClient, count: int) -> None:
     js = nc.jetstream()
     config = StreamConfig(name=STREAM, subjects=["pt.>"], retention=RetentionPolicy.WORK_QUEUE, num_replicas=3)
     for _ in range(40):  # a fresh cluster elects its JetStream leader first
