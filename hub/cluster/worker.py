@@ -164,7 +164,7 @@ class PartitionWorker:
                         await fresh.open()
                         puller = fresh
                     msgs = await puller.fetch(self.batch, self.fetch_wait_s)
-                except TimeoutError:  # nothing to fetch (nats-py raises asyncio's, or its own subclass of it)
+                except TimeoutError:  # nothing to fetch (or a consumer look-up that timed out: nats-py's subclass)
                     continue
                 except nats.errors.Error as exc:  # no stream leader for a moment (an election), a node gone
                     log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
