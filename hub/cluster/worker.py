@@ -33,6 +33,7 @@ from citysense.contract import Channel
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
+from hub.cluster.pull import Puller, ensure_consumer
 from hub.ingest.acks import ack_payload
 from hub.ingest.pipeline import Pipeline
 
@@ -144,22 +145,26 @@ class PartitionWorker:
     async def _consume(self, p: int, token: int) -> None:
         config = ConsumerConfig(
             durable_name=f"part-{p}",
+            # One ack per message: a work-queue stream refuses any other policy (the server's error 10098,
+            # "workqueue stream requires explicit ack"), so AckPolicy.ALL is not open to it. The acks of a
+            # group go out in one write (nats-py buffers publishes until its flusher runs).
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_ack_pending=self.max_ack_pending,
             deliver_policy=DeliverPolicy.ALL,
             filter_subject=self.partitions.subject(p),
         )
-        sub = None
+        puller = None
         try:
             while p not in self._leaving:
                 try:
-                    if sub is None:
-                        sub = await self.js.pull_subscribe(
-                            self.partitions.subject(p), durable=f"part-{p}", stream=STREAM, config=config
-                        )
-                    msgs = await sub.fetch(self.batch, timeout=self.fetch_wait_s)
-                except TimeoutError:  # nothing to fetch (nats-py raises asyncio's, or its own subclass of it)
+                    if puller is None:
+                        await ensure_consumer(self.js, STREAM, config)
+                        fresh = Puller(self.nc, STREAM, f"part-{p}")
+                        await fresh.open()
+                        puller = fresh
+                    msgs = await puller.fetch(self.batch, self.fetch_wait_s)
+                except TimeoutError:  # nothing to fetch (or a consumer look-up that timed out: nats-py's subclass)
                     continue
                 except nats.errors.Error as exc:  # no stream leader for a moment (an election), a node gone
                     log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
@@ -182,6 +187,6 @@ class PartitionWorker:
                 "worker %s: partition %d fenced (%s); the next owner gets its messages", self.leases.worker, p, exc
             )
         finally:
-            if sub is not None:
+            if puller is not None:
                 with contextlib.suppress(nats.errors.Error):
-                    await sub.unsubscribe()
+                    await puller.close()

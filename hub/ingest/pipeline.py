@@ -284,16 +284,12 @@ class Pipeline:
         await self._touch_nodes(step.nodes, step.now_ms)
 
     async def _touch_nodes(self, nodes: set[str], now_ms: int) -> None:
-        """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node (one DB write each)."""
+        """Record traffic as liveness, at most every ``TOUCH_EVERY_MS`` per node (one transaction for all due)."""
         due = [n for n in nodes if now_ms - self._touched.get(n, 0) >= TOUCH_EVERY_MS]
         for node in due:
             self._touched[node] = now_ms
         if due:
-            await asyncio.to_thread(self._set_online, due, now_ms)
-
-    def _set_online(self, nodes: list[str], now_ms: int) -> None:
-        for node in nodes:
-            self.registry.set_node_status(node, True, now_ms)
+            await asyncio.to_thread(self.registry.set_nodes_seen, due, now_ms)
 
     async def drain(self) -> None:
         """Move spooled batches into the store, oldest first, forever (run as a task)."""

@@ -53,6 +53,13 @@ _T = cast("Table", StoredBatch.__table__)  # the hot path uses Core statements o
 _SQLITE_MARK = (
     "INSERT OR IGNORE INTO ingest_stored_batches (node, epoch, seq, digest, stored_ms) VALUES (?, ?, ?, ?, ?)"
 )
+# PostgreSQL: a group's marks as one statement of five arrays (one round trip, one prepared plan for any size;
+# PostgreSQL manual, "INSERT ... ON CONFLICT" and "unnest"). A batch already marked keeps its row, as on SQLite.
+_PG_MARK = (
+    "INSERT INTO ingest_stored_batches (node, epoch, seq, digest, stored_ms)"
+    " SELECT n, e, q, d, %(now)s FROM unnest(%(n)s::varchar[], %(e)s::varchar[], %(q)s::bigint[], %(d)s::bigint[])"
+    " AS t(n, e, q, d) ON CONFLICT (node, epoch, seq) DO NOTHING"
+)
 _CHUNK = 300  # keys per query: three bound parameters each, under SQLite's limit of 999
 
 
@@ -136,7 +143,10 @@ class SeqLedger:
                 # The driver's own executemany: SQLAlchemy's statement and parameter handling cost more than SQLite.
                 rows = [(n, e, q, d, now) for (n, e, q), d in keys]
                 s.connection().exec_driver_sql(_SQLITE_MARK, rows)
-            else:
+            elif s.bind is not None and s.bind.dialect.name == "postgresql":
+                cols = {"n": [k[0] for k, _ in keys], "e": [k[1] for k, _ in keys], "q": [k[2] for k, _ in keys]}
+                s.connection().exec_driver_sql(_PG_MARK, {**cols, "d": [d for _, d in keys], "now": now})
+            else:  # another SQLAlchemy dialect: its portable upsert, one row at a time
                 for (n, e, q), d in keys:
                     s.merge(StoredBatch(node=n, epoch=e, seq=q, digest=d, stored_ms=now))
 

@@ -215,18 +215,15 @@ class Registry:
         """Record a node's liveness from its birth/death or its traffic."""
         with self._write_lock, self.session() as s, s.begin():
             node = s.get(Node, node_id)
-            if node is None:
-                return
-            node.online = online
-            node.last_seen_ms = max(node.last_seen_ms or 0, seen_ms)
-            if agent_version is not None:
-                node.agent_version = agent_version
-            if config_version is not None:
-                node.config_version = config_version
-            if online and node.status == "claimed":
-                # The first connection with the handed-out credentials confirms the claim.
-                node.status = "commissioned"
-                log.info("%s: commissioned", node_id)
+            if node is not None:
+                _seen(node, online, seen_ms, agent_version, config_version)
+
+    def set_nodes_seen(self, node_ids: Sequence[str], seen_ms: int) -> None:
+        """Record traffic from these nodes as liveness, as :meth:`set_node_status` does, in one transaction."""
+        with self._write_lock, self.session() as s, s.begin():
+            for i in range(0, len(node_ids), 500):
+                for node in s.scalars(select(Node).where(Node.id.in_(node_ids[i : i + 500]))):
+                    _seen(node, True, seen_ms)
 
     def set_node_epochs(self, epochs: Mapping[str, str]) -> dict[str, tuple[str | None, str]]:
         """Record the epoch each node's batches now carry (one transaction); return ``node -> (old, new)`` changed."""
@@ -263,3 +260,18 @@ class Registry:
             q = q.where(DeadLetter.reason == reason)
         with self.session() as s:
             return list(s.scalars(q))
+
+
+def _seen(node: Node, online: bool, seen_ms: int, agent_version: str | None = None, config_version: int | None = None
+          ) -> None:  # fmt: skip
+    """Apply one sighting of ``node`` (its birth, death or traffic)."""
+    node.online = online
+    node.last_seen_ms = max(node.last_seen_ms or 0, seen_ms)
+    if agent_version is not None:
+        node.agent_version = agent_version
+    if config_version is not None:
+        node.config_version = config_version
+    if online and node.status == "claimed":
+        # The first connection with the handed-out credentials confirms the claim.
+        node.status = "commissioned"
+        log.info("%s: commissioned", node.id)

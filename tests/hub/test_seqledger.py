@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from hub.ingest.seqledger import SeqLedger
+from hub.ingest.seqledger import SeqLedger, StoredBatch
 from hub.registry.service import Registry
+from tests.harness.postgres import PostgresServer
+from tests.harness.server import started
 
 E = "e1"
 
@@ -17,6 +21,30 @@ def registry(tmp_path: Path) -> Registry:
     reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     reg.create_all()
     return reg
+
+
+@pytest.fixture
+def pg_registry() -> Iterator[Registry]:
+    server = started(PostgresServer)
+    reg = Registry(server.url)
+    try:
+        reg.create_all()
+        yield reg
+    finally:
+        reg.engine.dispose()
+        server.close()
+
+
+async def test_workers_sharing_postgresql_see_each_others_batches_once(pg_registry: Registry) -> None:
+    first, second = SeqLedger(pg_registry, exclusive=True), SeqLedger(pg_registry)
+    await first.mark_many([(("N1", E, 0), 10), (("N1", E, 1), 11), (("N2", E, 0), 20)])
+    # A redelivered group marked again by the next owner, beside a new batch: one row each, the first digest kept.
+    await second.mark_many([(("N1", E, 1), 11), (("N1", E, 2), 12), (("N1", E, 1), 11)])
+    third = SeqLedger(pg_registry, exclusive=True)
+    keys = [("N1", E, 0), ("N1", E, 1), ("N1", E, 2), ("N1", E, 3), ("N2", E, 0), ("N2", "e2", 0)]
+    assert await third.seen_many(keys) == {("N1", E, 0): 10, ("N1", E, 1): 11, ("N1", E, 2): 12, ("N2", E, 0): 20}
+    with pg_registry.session() as s:
+        assert s.scalar(select(func.count()).select_from(StoredBatch)) == 4
 
 
 @pytest.mark.parametrize("exclusive", [False, True])
