@@ -20,7 +20,8 @@ request returns with its first message, and whatever else it brings (or an
 earlier request that timed out here brings late) waits in the buffer for
 the next fetch. A late status may end a later fetch early: that costs a
 round trip, never a message. What the buffer held when the puller closes was
-never acknowledged, so JetStream delivers it again after the ack wait.
+never acknowledged: it is NAKed, so JetStream delivers it to the next owner at
+once rather than after the ack wait.
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ class Puller:
         self._sub = await self.nc.subscribe(self.nc.new_inbox(), cb=self._deliver)
 
     async def close(self) -> None:
-        """Unsubscribe; what was delivered and not acknowledged is delivered again after the consumer's ack wait."""
+        """Unsubscribe, and hand back what was delivered and not handed out (see :meth:`release`)."""
         if self._sub is not None:
             sub, self._sub = self._sub, None
             await sub.unsubscribe()
-        self._buf.clear()
+        held, self._buf = self._buf, []
+        await release(held)
 
     async def _deliver(self, msg: Msg) -> None:
         """The inbox's callback (one call per message, in order, from the subscription's own task)."""
@@ -115,6 +117,17 @@ class Puller:
             await asyncio.wait_for(self._ended.wait(), within_s)
         if self._error is not None:
             raise self._error
+
+
+async def release(msgs: list[Msg]) -> None:
+    """NAK messages this worker will not handle, so JetStream delivers them to the next owner now.
+
+    Without it they wait out the consumer's ack wait. Best effort: a NAK that
+    does not arrive (the connection gone) leaves them to the ack wait as before.
+    """
+    for m in msgs:
+        with contextlib.suppress(nats.errors.Error):
+            await m.nak()
 
 
 async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:

@@ -33,7 +33,7 @@ from citysense.contract import Channel
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
-from hub.cluster.pull import Puller, ensure_consumer
+from hub.cluster.pull import Puller, ensure_consumer, release
 from hub.ingest.acks import ack_payload
 from hub.ingest.pipeline import Pipeline
 
@@ -155,6 +155,7 @@ class PartitionWorker:
             filter_subject=self.partitions.subject(p),
         )
         puller = None
+        failing = False
         try:
             while p not in self._leaving:
                 try:
@@ -167,16 +168,23 @@ class PartitionWorker:
                 except TimeoutError:  # nothing to fetch (or a consumer look-up that timed out: nats-py's subclass)
                     continue
                 except nats.errors.Error as exc:  # no stream leader for a moment (an election), a node gone
-                    log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
+                    if not failing:  # once per outage, not every retry
+                        log.warning("worker %s: partition %d: %r; retrying", self.leases.worker, p, exc)
+                    failing = True
                     await asyncio.sleep(self.fetch_wait_s)
                     continue
+                if failing:
+                    log.info("worker %s: partition %d: fetching again", self.leases.worker, p)
+                    failing = False
                 items = [(self.partitions.topic_of(m.subject), m.data) for m in msgs]
                 async with self._lock:  # one pipeline per worker, one group at a time (as the MQTT consumer)
                     if p in self._leaving or self.leases.token(p) != token:
+                        await release(msgs)  # the next owner's, at once
                         return
                     await self.pipeline.handle_many(items)
                     moved = self.pipeline.progress.take_moved()
                 if self.leases.token(p) != token:  # still ours: only then may JetStream forget them
+                    await release(msgs)  # stored: the next owner's dedupe drops them, and acknowledges
                     return
                 for m in msgs:
                     await m.ack()

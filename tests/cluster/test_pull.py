@@ -8,7 +8,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StreamConfig
 
-from hub.cluster.pull import Puller, ensure_consumer
+from hub.cluster.pull import Puller, ensure_consumer, release
 from tests.harness.nats import NatsCluster
 
 STREAM = "PULLTEST"
@@ -85,6 +85,29 @@ async def test_what_was_fetched_and_not_acknowledged_is_delivered_again(nats_clu
                 again.setdefault(m.data, m.metadata.num_delivered)
         assert list(again) == [b"2", b"3", b"4", b"5"]
         assert all(n >= 2 for n in again.values())
+        await heir.close()
+    finally:
+        await nc.close()
+
+
+async def test_what_a_leaving_worker_releases_goes_to_the_next_at_once_not_after_the_ack_wait(
+    nats_cluster: NatsCluster,
+) -> None:
+    nc = await nats.connect(servers=nats_cluster.urls)
+    try:
+        await _stream(nc, 6)
+        await ensure_consumer(nc.jetstream(), STREAM, _config(ack_wait_s=120.0))
+        leaving = Puller(nc, STREAM, "part-0")
+        await leaving.open()
+        got = await leaving.fetch(6, 0.5)
+        for m in got[:2]:
+            await m.ack()
+        await release(got[2:])  # what a worker that lost the partition does with the group it will not handle
+        await leaving.close()
+        heir = Puller(nc, STREAM, "part-0")
+        await heir.open()
+        again = await heir.fetch(10, 5.0)  # well inside the two minutes of ack wait
+        assert [m.data for m in again] == [b"2", b"3", b"4", b"5"]
         await heir.close()
     finally:
         await nc.close()
