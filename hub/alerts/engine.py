@@ -9,7 +9,13 @@
 
 Evaluation states live in memory and are flushed to the database every
 ``flush_s`` when they changed in a way a restart must not forget (pending
-timers, active alarms, windows), so a restart resumes a pending ``for``.
+timers, active alarms, windows), so a restart resumes a pending ``for``; a
+transition is written together with the state that produced it.
+
+A province worker passes a :class:`~hub.alerts.scope.PartitionScope`: the
+engine then evaluates only the nodes of the partitions the worker holds,
+loads a partition's states when it gains it and writes them under the
+partition's fencing token (:mod:`hub.alerts.handover`, :mod:`hub.alerts.fences`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,8 +34,11 @@ from hub.alerts import core
 from hub.alerts.binding import Bound, Key, bind, has_timer
 from hub.alerts.config import AlertConfig, Match
 from hub.alerts.core import EvalState, Transition
+from hub.alerts.errors import AlertsFenced
+from hub.alerts.handover import drop_partition
 from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
+from hub.alerts.scope import PartitionScope
 from hub.alerts.silencing import active_matches
 from hub.alerts.store import AlarmStore, Where
 from hub.alerts.topology import Topology, load_topology
@@ -41,6 +51,7 @@ from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -69,8 +80,10 @@ class AlertEngine:
         profiles: ProfileSet,
         cfg: AlertConfig,
         clock: Callable[[], float] = time.time,
+        scope: PartitionScope | None = None,
     ) -> None:
         self.registry = registry
+        self.scope = scope
         self.snapshot = snapshot
         self.profiles = profiles
         self.cfg = cfg
@@ -97,6 +110,8 @@ class AlertEngine:
         self._nd_seen = np.zeros(0)
         self._nd_limit = np.zeros(0)
         self._nd_active = np.zeros(0, dtype=bool)
+        self._nd_owned = np.zeros(0, dtype=bool)  # evaluated here: all (a county) or the held partitions' nodes
+        self.keys_of: dict[int, list[Key]] = {}  # partition -> keys of its nodes (scoped engines only)
         self.started_ms = 0
         self.evaluations = 0
         self.errors = 0
@@ -107,7 +122,8 @@ class AlertEngine:
         self.started_ms = int(self.clock() * 1000)
         self.topology = await asyncio.to_thread(load_topology, self.registry)
         self.router = Router(self.cfg, self.topology)
-        saved = await asyncio.to_thread(self.store.load_states)
+        # A province worker loads each partition's states when it gains it (hub/alerts/handover.py).
+        saved = {} if self.scope is not None else await asyncio.to_thread(self.store.load_states)
 
         def restored(key: Key) -> EvalState:
             text = saved.get(key)
@@ -153,6 +169,18 @@ class AlertEngine:
             self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
             self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
+        if self.scope is None:
+            self._nd_owned = np.ones(n, dtype=bool)
+            return
+        scope, keys_of = self.scope, dict[int, list[Key]]()
+        for key, bound in self.bound.items():
+            keys_of.setdefault(scope.partition(bound.where.node), []).append(key)
+        self.keys_of = keys_of
+        self._nd_owned = np.array([scope.owns(self.bound[k].where.node) for k in self._nodata], dtype=bool)
+
+    def node_of(self, key: Key) -> str:
+        """The node a bound key belongs to."""
+        return self.bound[key].where.node
 
     def rules_for(self, node_id: str, device_uid: str, profile_id: str) -> list[AlertRule]:
         """The rules in force for one device: its profile's, overridden by region and device rules."""
@@ -171,7 +199,10 @@ class AlertEngine:
     async def on_stored(self, readings: Sequence[StoredReading]) -> None:
         """Evaluate the rules of freshly stored readings (the ingest pipeline's observer)."""
         out: list[tuple[Where, Transition]] = []
+        scope = self.scope
         for r in readings:
+            if scope is not None and not scope.owns(r.node):
+                continue  # a spooled reading of a partition that moved on: its owner evaluates that node now
             idx = self._nodata_dev.get(r.device)
             if idx is not None:
                 for i in idx:
@@ -184,6 +215,8 @@ class AlertEngine:
             for b in metrics.get(r.metric, ()):
                 value = float(r.value) if isinstance(r.value, int | float) else None
                 st = self.states[b.key]
+                if scope is not None and st.last_seen_ms is not None and r.ts_ms <= st.last_seen_ms:
+                    continue  # delivered again after a worker died: this state has counted it already
                 before = _fingerprint(st)
                 tr = core.evaluate(b.rule, st, value, r.quality, r.ts_ms)
                 self.evaluations += 1
@@ -214,8 +247,40 @@ class AlertEngine:
         for where, tr in items:
             log.info("%s: %s %s (severity %d, value %s)", where.device, where.rule_id, tr.kind, tr.severity, tr.value)
             self.dirty.add((where.device, where.rule_id))
-        await asyncio.to_thread(self.store.record, items, self.group_wait_ms)
+        states = {(w.device, w.rule_id): self.states[(w.device, w.rule_id)].to_json() for w, _ in items}
+
+        def record(part: list[tuple[Where, Transition]], fence: dict[int, int] | None) -> None:
+            keys = {(w.device, w.rule_id) for w, _ in part}
+            rows = [(k[0], k[1], text) for k, text in states.items() if k in keys]
+            actor = "engine" if self.scope is None else self.scope.actor
+            self.store.record(part, self.group_wait_ms, states=rows, fence=fence, actor=actor)
+
+        await self._write(items, lambda item: item[0].node, record)
         self._route_now.set()
+
+    async def _write(
+        self, items: list[T], node_of: Callable[[T], str], call: Callable[[list[T], dict[int, int] | None], None]
+    ) -> None:
+        """Run ``call`` in a thread; a scoped engine writes only its partitions' items, under their tokens.
+
+        A partition the database says is fenced (a newer owner sealed it) is
+        dropped here and the rest written again: its new owner evaluates it.
+        """
+        scope = self.scope
+        if scope is None:
+            await asyncio.to_thread(call, items, None)
+            return
+        while True:
+            items = [i for i in items if scope.owns(node_of(i))]
+            if not items:
+                return
+            try:
+                await asyncio.to_thread(call, items, scope.fence(node_of(i) for i in items))
+            except AlertsFenced as exc:
+                log.warning("alerts: %s; its nodes are evaluated by their new owner", exc)
+                drop_partition(self, exc.partition)
+            else:
+                return
 
     async def tick(self) -> None:
         """Advance timers: pending durations, window expiry, silence (numpy over all devices), node liveness."""
@@ -223,6 +288,9 @@ class AlertEngine:
         out: list[tuple[Where, Transition]] = []
         for key in list(self.timed):
             b, st = self.bound[key], self.states[key]
+            if self.scope is not None and not self.scope.owns(b.where.node):
+                self.timed.discard(key)
+                continue
             tr = core.tick(b.rule, st, now_ms, b.interval_s)
             self.dirty.add(key)
             self._track(key, st)
@@ -230,7 +298,7 @@ class AlertEngine:
                 out.append((b.where, tr))
         if len(self._nodata):
             silent = (now_ms - self._nd_seen) > self._nd_limit
-            for i in np.flatnonzero(silent != self._nd_active):
+            for i in np.flatnonzero((silent != self._nd_active) & self._nd_owned):
                 key = self._nodata[int(i)]
                 b, st = self.bound[key], self.states[key]
                 st.last_seen_ms = int(self._nd_seen[i])
@@ -254,10 +322,11 @@ class AlertEngine:
         for node, online, seen in await asyncio.to_thread(read):
             key = (node, "node_offline")
             b = self.bound.get(key)
-            if b is None:
+            if b is None or (self.scope is not None and not self.scope.owns(node)):
                 continue
-            quiet_since = seen if seen is not None else self.started_ms
-            alive = (online or seen is None) and now_ms - max(quiet_since, self.started_ms) <= silence_ms
+            since = self.started_ms if self.scope is None else self.scope.since_ms[self.scope.partition(node)]
+            quiet_since = seen if seen is not None else since
+            alive = (online or seen is None) and now_ms - max(quiet_since, since) <= silence_ms
             st = self.states[key]
             before = st.active
             tr = core.evaluate_node(b.rule, st, alive, now_ms)
@@ -271,34 +340,50 @@ class AlertEngine:
         """Nodes with an active node-offline alarm (their sensors' alarms are inhibited)."""
         return {k[0] for k, st in self.states.items() if k[1] == "node_offline" and st.active}
 
-    async def flush(self) -> None:
-        """Persist changed evaluation states."""
-        if not self.dirty:
+    async def flush(self, keys: Iterable[Key] | None = None) -> None:
+        """Persist changed evaluation states (all, or those of ``keys``)."""
+        if keys is None:
+            keys, self.dirty = self.dirty, set()
+        else:
+            keys = self.dirty.intersection(keys)
+            self.dirty.difference_update(keys)
+        if not keys:
             return
-        keys, self.dirty = self.dirty, set()
         items = [(k[0], k[1], self.states[k].to_json()) for k in keys]
-        await asyncio.to_thread(self.store.save_states, items, int(self.clock() * 1000))
+        now_ms = int(self.clock() * 1000)
+
+        def save(part: list[tuple[str, str, str]], fence: dict[int, int] | None) -> None:
+            self.store.save_states(part, now_ms, fence)
+
+        await self._write(items, lambda item: self.node_of((item[0], item[1])), save)
 
     async def route(self) -> None:
-        """Turn pending alarms into outbox rows."""
+        """Turn pending alarms into outbox rows (one routing pass at a time across a province's workers)."""
         now_ms = int(self.clock() * 1000)
-        alarms = await asyncio.to_thread(self.store.due, now_ms)
-        if not alarms:
-            return
-        silences = await asyncio.to_thread(self._silences, now_ms)
-        decision = await asyncio.to_thread(
-            self.router.decide,
-            alarms,
-            now_ms,
-            offline_nodes=self.offline_nodes(),
-            silences=silences,
-            sms_spent=self.outbox.sms_count,
-        )
-        if decision.rows:
-            await asyncio.to_thread(self.outbox.enqueue, decision.rows)
+        offline = self.offline_nodes() if self.scope is None else None  # a province's are in the database
+        if await asyncio.to_thread(self._route_pass, now_ms, offline):
             self.deliverer.wake()
-        if decision.updates:
-            await asyncio.to_thread(self.store.mark_notified, decision.updates, now_ms)
+
+    def _route_pass(self, now_ms: int, offline: set[str] | None) -> bool:
+        """Due alarms -> outbox rows and bookkeeping, under the routing turn; True when rows were enqueued."""
+        with self.store.routing_turn() as mine:
+            if not mine:
+                return False  # another worker is routing these very alarms now
+            alarms = self.store.due(now_ms)
+            if not alarms:
+                return False
+            decision = self.router.decide(
+                alarms,
+                now_ms,
+                offline_nodes=offline if offline is not None else self.store.offline_nodes(),
+                silences=self._silences(now_ms),
+                sms_spent=self.outbox.sms_count,
+            )
+            if decision.rows:
+                self.outbox.enqueue(decision.rows)
+            if decision.updates:
+                self.store.mark_notified(decision.updates, now_ms)
+            return bool(decision.rows)
 
     def _silences(self, now_ms: int) -> list[Match]:
         return active_matches(self.cfg, self.store, now_ms)
@@ -313,7 +398,8 @@ class AlertEngine:
                 tg.create_task(self._router_loop(), name="alerts:router")
                 tg.create_task(self.deliverer.run(), name="alerts:deliver")
         finally:
-            await asyncio.shield(self.flush())
+            if self.scope is None:  # a province worker flushes each partition as it hands it over
+                await asyncio.shield(self.flush())
 
     async def _every(self, period_s: float, fn: Callable[[], Awaitable[None]]) -> None:
         failing = False

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.registry.models import Base
@@ -18,7 +18,7 @@ class EvalStateRow(Base):
     device: Mapped[str] = mapped_column(String(129), primary_key=True)
     rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state_json: Mapped[str] = mapped_column(Text)
-    updated_ms: Mapped[int] = mapped_column(Integer)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class Alarm(Base):
@@ -38,18 +38,18 @@ class Alarm(Base):
     severity: Mapped[int] = mapped_column(Integer)
     peak_severity: Mapped[int] = mapped_column(Integer)
     value: Mapped[float | None] = mapped_column(Float, default=None)
-    raised_ms: Mapped[int] = mapped_column(Integer)
-    acked_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    raised_ms: Mapped[int] = mapped_column(BigInteger)
+    acked_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     acked_by: Mapped[str] = mapped_column(String(128), default="")
-    cleared_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    cleared_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     assignee: Mapped[str] = mapped_column(String(128), default="")
     # Notification bookkeeping, persisted so a restart keeps repeats and escalations on time.
-    notify_due_ms: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    notify_due_ms: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
     notify_reason: Mapped[str] = mapped_column(String(16), default="")
-    next_repeat_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    next_repeat_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     notify_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_notified_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_notified_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     __table_args__ = (Index("ix_alarms_open_pair", "device", "rule_id", "is_open"),)
 
 
@@ -59,7 +59,7 @@ class AlarmEvent(Base):
     __tablename__ = "alarm_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alarm_id: Mapped[int] = mapped_column(Integer, index=True)
-    ts_ms: Mapped[int] = mapped_column(Integer)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
     actor: Mapped[str] = mapped_column(String(128))  # "engine" or a person
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
@@ -71,7 +71,17 @@ class SilenceRow(Base):
     __tablename__ = "alert_silences"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     match_json: Mapped[str] = mapped_column(Text)
-    starts_ms: Mapped[int] = mapped_column(Integer)
-    ends_ms: Mapped[int] = mapped_column(Integer)
+    starts_ms: Mapped[int] = mapped_column(BigInteger)
+    ends_ms: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(128))
     comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertFence(Base):
+    """The fencing token of the worker holding one partition of the province tier (hub/alerts/fences.py)."""
+
+    __tablename__ = "alert_fences"
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[int] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(64))
+    sealed_ms: Mapped[int] = mapped_column(BigInteger)

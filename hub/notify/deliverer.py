@@ -40,6 +40,8 @@ class Deliverer:
         self.timeout_s = timeout_s
         self.clock = clock
         self._wake = asyncio.Event()
+        # A claimed row is due again after this: longer than any attempt (one per row, each under the timeout).
+        self.hold_ms = int((2 * timeout_s + 5) * 1000)
         self.sent = 0
         self.failures = 0
 
@@ -53,7 +55,7 @@ class Deliverer:
             while True:
                 self._wake.clear()
                 now_ms = int(self.clock() * 1000)
-                rows = await asyncio.to_thread(self.outbox.due, now_ms)
+                rows = await asyncio.to_thread(self.outbox.claim, now_ms, self.hold_ms)
                 if rows:
                     await self._attempt_all(client, rows)
                     continue

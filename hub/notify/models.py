@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.registry.models import Base
@@ -20,10 +20,10 @@ class OutboxRow(Base):
     message_json: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending|sent|delivered|failed|given_up|skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_ms: Mapped[int] = mapped_column(Integer, index=True)
+    next_attempt_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_ms: Mapped[int] = mapped_column(Integer)
-    sent_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
     provider_id: Mapped[str] = mapped_column(String(128), default="", index=True)
     receipt: Mapped[str] = mapped_column(String(64), default="")
     day: Mapped[str] = mapped_column(String(10), default="")  # local date, for the daily SMS budget
