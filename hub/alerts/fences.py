@@ -40,7 +40,8 @@ def check(s: Session, tokens: Mapping[int, int]) -> None:
     if not tokens:
         return
     q = select(AlertFence.partition, AlertFence.token).where(AlertFence.partition.in_(sorted(tokens)))
-    stored = dict(s.execute(q.order_by(AlertFence.partition).with_for_update(read=True)).tuples())
+    rows = s.execute(q.order_by(AlertFence.partition).with_for_update(read=True))
+    stored = {p: token for p, token in rows}
     for p, token in tokens.items():
         if stored.get(p) != token:
             raise AlertsFenced(p, token, stored.get(p))
