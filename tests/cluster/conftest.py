@@ -1,4 +1,4 @@
-"""A three-node NATS cluster (JetStream R3, MQTT on every node) for the cluster tests."""
+"""A three-node NATS cluster (JetStream R3, MQTT on every node) and PostgreSQL for the cluster tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from hub.cluster.partitions import PartitionMap
 from tests.harness.nats import NatsCluster
+from tests.harness.postgres import PostgresServer
 from tests.harness.server import started
 
 PARTITIONS = PartitionMap(8)
@@ -21,3 +22,13 @@ def nats_cluster() -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test alone (the province's registry, ledger, alarms and outbox)."""
+    server = started(PostgresServer)
+    try:
+        yield server
+    finally:
+        server.close()

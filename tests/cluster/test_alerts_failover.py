@@ -18,7 +18,7 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from tests.alerts.stack import SECRET
 from tests.cluster.conftest import PARTITIONS
 from tests.harness.nats import NatsCluster
 from tests.harness.postgres import PostgresServer
-from tests.harness.server import started
+from tests.hub.conftest import KIND
 
 NODES = [f"N{i:02d}" for i in range(8)]
 QUIET = "N00"  # stops publishing after the kill; its partition stays with w-a throughout
@@ -68,13 +68,6 @@ alerts:
   - {{id: level_high, kind: threshold, metric: level, above: 3.5, clear_below: 3.3, for_s: {FOR_S}}}
   - {{id: silent, kind: no_data, tolerance: 4}}
 """
-KIND = """
-kind: test_site
-name: Test site
-department: water
-connections: [{id: bus, type: modbus_tcp}]
-devices: [{id: gauge, profile: test_gauge, connection: bus, unit_id: 1}]
-"""
 FLEET = {
     "regions": [{"code": "440981", "name": "City", "level": "city"}],
     "departments": [{"id": "water", "name": "Water"}],
@@ -92,14 +85,6 @@ def _owner(node: str, members: list[str]) -> str | None:
 QUIET_RULES = {"silent", "node_offline"}
 MOVED = [n for n in NODES if _owner(n, ["w-a", "w-b"]) == "w-b"]  # w-b's while it lives
 JOINED = [n for n in NODES if _owner(n, ["w-a", "w-c"]) == "w-c"]  # handed to w-c when it joins
-
-
-@pytest.fixture
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test alone."""
-    server = started(PostgresServer)
-    yield server
-    server.close()
 
 
 def _registry(tmp_path: Path, url: str) -> tuple[Registry, ProfileSet]:
