@@ -32,14 +32,13 @@ from citysense.profiles import ProfileSet
 from citysense.profiles.alertrules import AlertRule
 from hub.alerts import core
 from hub.alerts.binding import Bound, Key, bind, has_timer
-from hub.alerts.config import AlertConfig, Match
+from hub.alerts.config import AlertConfig
 from hub.alerts.core import EvalState, Transition
-from hub.alerts.errors import AlertsFenced
 from hub.alerts.handover import drop_partition
 from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
-from hub.alerts.scope import PartitionScope
-from hub.alerts.silencing import active_matches
+from hub.alerts.routing import route_pass
+from hub.alerts.scope import PartitionScope, fenced_write
 from hub.alerts.store import AlarmStore, Where
 from hub.alerts.topology import Topology, load_topology
 from hub.notify.config import build_provider
@@ -261,26 +260,11 @@ class AlertEngine:
     async def _write(
         self, items: list[T], node_of: Callable[[T], str], call: Callable[[list[T], dict[int, int] | None], None]
     ) -> None:
-        """Run ``call`` in a thread; a scoped engine writes only its partitions' items, under their tokens.
-
-        A partition the database says is fenced (a newer owner sealed it) is
-        dropped here and the rest written again: its new owner evaluates it.
-        """
-        scope = self.scope
-        if scope is None:
+        """Run ``call`` in a thread; a scoped engine writes only its partitions' items, under their tokens."""
+        if self.scope is None:
             await asyncio.to_thread(call, items, None)
-            return
-        while True:
-            items = [i for i in items if scope.owns(node_of(i))]
-            if not items:
-                return
-            try:
-                await asyncio.to_thread(call, items, scope.fence(node_of(i) for i in items))
-            except AlertsFenced as exc:
-                log.warning("alerts: %s; its nodes are evaluated by their new owner", exc)
-                drop_partition(self, exc.partition)
-            else:
-                return
+        else:
+            await fenced_write(self.scope, items, node_of, call, lambda p: drop_partition(self, p))
 
     async def tick(self) -> None:
         """Advance timers: pending durations, window expiry, silence (numpy over all devices), node liveness."""
@@ -361,32 +345,8 @@ class AlertEngine:
         """Turn pending alarms into outbox rows (one routing pass at a time across a province's workers)."""
         now_ms = int(self.clock() * 1000)
         offline = self.offline_nodes() if self.scope is None else None  # a province's are in the database
-        if await asyncio.to_thread(self._route_pass, now_ms, offline):
+        if await asyncio.to_thread(route_pass, self.store, self.outbox, self.router, self.cfg, now_ms, offline):
             self.deliverer.wake()
-
-    def _route_pass(self, now_ms: int, offline: set[str] | None) -> bool:
-        """Due alarms -> outbox rows and bookkeeping, under the routing turn; True when rows were enqueued."""
-        with self.store.routing_turn() as mine:
-            if not mine:
-                return False  # another worker is routing these very alarms now
-            alarms = self.store.due(now_ms)
-            if not alarms:
-                return False
-            decision = self.router.decide(
-                alarms,
-                now_ms,
-                offline_nodes=offline if offline is not None else self.store.offline_nodes(),
-                silences=self._silences(now_ms),
-                sms_spent=self.outbox.sms_count,
-            )
-            if decision.rows:
-                self.outbox.enqueue(decision.rows)
-            if decision.updates:
-                self.store.mark_notified(decision.updates, now_ms)
-            return bool(decision.rows)
-
-    def _silences(self, now_ms: int) -> list[Match]:
-        return active_matches(self.cfg, self.store, now_ms)
 
     # -- tasks -----------------------------------------------------------------
     async def run(self) -> None:

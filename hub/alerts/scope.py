@@ -14,8 +14,16 @@ from a restart).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from hub.alerts.errors import AlertsFenced
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,3 +55,29 @@ class PartitionScope:
     def actor(self) -> str:
         """Who the audit trail names for this worker's transitions."""
         return f"engine@{self.worker}"
+
+
+async def fenced_write(
+    scope: PartitionScope,
+    items: list[T],
+    node_of: Callable[[T], str],
+    call: Callable[[list[T], dict[int, int] | None], None],
+    fenced: Callable[[int], None],
+) -> None:
+    """Run ``call(items of held partitions, their tokens)`` in a thread.
+
+    A partition the database says is fenced (a newer owner sealed it) is
+    handed to ``fenced`` (which drops it) and the rest written again: its new
+    owner evaluates that partition's nodes now.
+    """
+    while True:
+        items = [i for i in items if scope.owns(node_of(i))]
+        if not items:
+            return
+        try:
+            await asyncio.to_thread(call, items, scope.fence(node_of(i) for i in items))
+        except AlertsFenced as exc:
+            log.warning("alerts: %s; its nodes are evaluated by their new owner", exc)
+            fenced(exc.partition)
+        else:
+            return
