@@ -25,6 +25,7 @@ from pathlib import Path
 import aiomqtt
 import nats
 import pytest
+import yaml
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select
 
@@ -37,12 +38,15 @@ from hub.alerts.handover import AlertPartitions
 from hub.alerts.models import Alarm, AlarmEvent, AlertFence
 from hub.alerts.scope import PartitionScope
 from hub.cluster.leases import LeaseManager, LeaseSettings, rendezvous_owner
+from hub.cluster.settings import ClusterSettings
 from hub.cluster.worker import PartitionWorker, ensure_stream
+from hub.config import HubSettings
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.stats import IngestStats
 from hub.latest import LatestCache
 from hub.registry.fleet import Fleet
 from hub.registry.service import Registry
+from hub.runtime import running_hub
 from hub.store.sqlite import SqliteStore
 from tests.alerts.httpfake import FakeServer, Seen, fake_provider
 from tests.alerts.stack import SECRET
@@ -87,11 +91,16 @@ MOVED = [n for n in NODES if _owner(n, ["w-a", "w-b"]) == "w-b"]  # w-b's while 
 JOINED = [n for n in NODES if _owner(n, ["w-a", "w-c"]) == "w-c"]  # handed to w-c when it joins
 
 
-def _registry(tmp_path: Path, url: str) -> tuple[Registry, ProfileSet]:
+def _site(tmp_path: Path, for_s: float = FOR_S) -> None:
+    """The profile and node kind under ``tmp_path`` (``profiles/``, ``kinds/``)."""
     (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "test_gauge.yaml").write_text(PROFILE)
+    (tmp_path / "profiles" / "test_gauge.yaml").write_text(PROFILE.replace(f"for_s: {FOR_S}", f"for_s: {for_s}"))
     (tmp_path / "kinds").mkdir()
     (tmp_path / "kinds" / "test_site.yaml").write_text(KIND)
+
+
+def _registry(tmp_path: Path, url: str) -> tuple[Registry, ProfileSet]:
+    _site(tmp_path)
     profiles = load_profiles(tmp_path / "profiles")
     registry = Registry(url)
     registry.migrate()
@@ -99,17 +108,19 @@ def _registry(tmp_path: Path, url: str) -> tuple[Registry, ProfileSet]:
     return registry, profiles
 
 
+def _alerts_yaml(webhook: str) -> dict[str, object]:
+    return {
+        "tick_s": 0.2,
+        "flush_s": 0.2,
+        "retry_schedule_s": [0, 0.5, 1],
+        "node_offline": {"severity": "major", "silence_s": 8},
+        "channels": {"ops": {"type": "webhook", "url": webhook, "secret": SECRET}},
+        "policies": [{"name": "duty", "channels": ["ops"], "group_wait_s": 0, "repeat_interval_s": 3600}],
+    }
+
+
 def _alerts(webhook: str) -> AlertConfig:
-    return AlertConfig.model_validate(
-        {
-            "tick_s": 0.2,
-            "flush_s": 0.2,
-            "retry_schedule_s": [0, 0.5, 1],
-            "node_offline": {"severity": "major", "silence_s": 8},
-            "channels": {"ops": {"type": "webhook", "url": webhook, "secret": SECRET}},
-            "policies": [{"name": "duty", "channels": ["ops"], "group_wait_s": 0, "repeat_interval_s": 3600}],
-        }
-    )
+    return AlertConfig.model_validate(_alerts_yaml(webhook))
 
 
 @dataclass
@@ -345,3 +356,46 @@ def test_alert_state_moves_with_its_partition_and_every_alarm_fires_and_is_told_
     for d in level_high:
         assert told[(d, "level_high", "alarm.raised")] == 1
         assert told[(d, "level_high", "alarm.cleared")] == 1
+
+
+def test_a_hub_worker_runs_its_alert_engine_on_the_partitions_it_holds(
+    nats_cluster: NatsCluster, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The hub process in province mode (hub/runtime.py): alarms of its nodes, named after it, told once."""
+    _site(tmp_path, for_s=0)
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(FLEET))
+    level_high = {f"{n}.gauge" for n in NODES if n != QUIET}
+
+    async def main(webhook: FakeServer) -> None:
+        (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(_alerts_yaml(webhook.url)))
+        settings = HubSettings(
+            data_dir=tmp_path / "hub",
+            api_port=0,
+            profiles_dir=tmp_path / "profiles",
+            node_kinds_dir=tmp_path / "kinds",
+            fleet_file=tmp_path / "fleet.yaml",
+            registry_url=postgres.url,
+            alerts_file=tmp_path / "alerts.yaml",
+            mqtt_url=f"mqtt://127.0.0.1:{nats_cluster.nodes[0].mqtt_port}",
+            cluster=ClusterSettings(
+                nats_urls=nats_cluster.urls, worker="w1", partitions=PARTITIONS.count, lease_ttl_s=3, lease_renew_s=0.5
+            ),
+        )
+        async with running_hub(settings) as hub, asyncio.TaskGroup() as tg:
+            assert hub.alerts is not None
+            registry = hub.alerts.registry
+            agents = _Agents(level=4.0)
+            publishing = tg.create_task(agents.run(nats_cluster), name="test:agents")
+            await _until(registry, "raised", lambda a: {x.device for x in a if x.rule_id == "level_high"} == level_high)
+            await _until(registry, "told", lambda a: all(x.notify_count == 1 for x in a))
+            publishing.cancel()
+            _, events = await asyncio.to_thread(_alarms, registry)
+            result["actors"] = {e.actor for e in events if e.action == "raised"}
+
+    result: dict[str, set[str]] = {}
+    with fake_provider(lambda _req: (200, "application/json", b"{}")) as webhook:
+        asyncio.run(main(webhook))
+        seen = list(webhook.seen)
+    assert result["actors"] == {"engine@w1"}
+    told = Counter(alarm for _, kind, alarm in _deliveries(seen) if kind == "alarm.raised")
+    assert len(told) == len(level_high) and set(told.values()) == {1}
