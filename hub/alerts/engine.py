@@ -33,7 +33,7 @@ from citysense.profiles.alertrules import AlertRule
 from hub.alerts import core
 from hub.alerts.binding import Bound, Key, bind, has_timer
 from hub.alerts.config import AlertConfig
-from hub.alerts.core import EvalState, Transition
+from hub.alerts.core import EvalState, Transition, silence_from
 from hub.alerts.handover import drop_partition
 from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
@@ -164,8 +164,9 @@ class AlertEngine:
         self._nd_active = np.zeros(n, dtype=bool)
         for i, key in enumerate(self._nodata):
             st, rule = self.states[key], self.bound[key]
-            # Silence is counted from the restart (or the device's arrival) at the earliest.
-            self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
+            # Silence is counted from the restart (or the device's arrival) at the earliest; an alarm already
+            # active stays so until the device is heard again.
+            self._nd_seen[i] = seen.get(key, silence_from(st, since_ms))
             self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
         if self.scope is None:
@@ -308,10 +309,11 @@ class AlertEngine:
             b = self.bound.get(key)
             if b is None or (self.scope is not None and not self.scope.owns(node)):
                 continue
+            st = self.states[key]
             since = self.started_ms if self.scope is None else self.scope.since_ms[self.scope.partition(node)]
+            since = 0 if st.active else since  # an offline alarm stays active until the node is heard again
             quiet_since = seen if seen is not None else since
             alive = (online or seen is None) and now_ms - max(quiet_since, since) <= silence_ms
-            st = self.states[key]
             before = st.active
             tr = core.evaluate_node(b.rule, st, alive, now_ms)
             if tr is not None or st.active != before:

@@ -8,7 +8,8 @@
   as its previous owner last wrote them: pending ``for`` timers, windows,
   active alarms — and evaluate its nodes from then on. Silence (no-data, node
   offline) is counted from the gain at the earliest, as from a restart: while
-  nobody held the partition nobody heard its nodes.
+  nobody held the partition nobody heard its nodes. A silence alarm already
+  active stays active until its device or node is heard again.
 * **lost** (after the group in hand is finished): write the partition's
   changed states under the old token (refused if a newer owner sealed it
   already), then forget them.
@@ -25,7 +26,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hub.alerts import fences
-from hub.alerts.core import EvalState
+from hub.alerts.core import EvalState, silence_from
 
 if TYPE_CHECKING:
     from hub.alerts.binding import Key
@@ -49,7 +50,7 @@ def adopt_partition(engine: AlertEngine, p: int, token: int, saved: dict[Key, st
         engine.states[key] = st
         engine._track(key, st)
         for i in _nodata_index(engine, key):
-            engine._nd_seen[i] = max(st.last_seen_ms or 0, now_ms)
+            engine._nd_seen[i] = silence_from(st, now_ms)
             engine._nd_active[i] = st.active
             engine._nd_owned[i] = True
 
