@@ -51,6 +51,7 @@ from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_UNRECORDED = 10_000
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -111,6 +112,7 @@ class AlertEngine:
         self._nd_active = np.zeros(0, dtype=bool)
         self._nd_owned = np.zeros(0, dtype=bool)  # evaluated here: all (a county) or the held partitions' nodes
         self.keys_of: dict[int, list[Key]] = {}  # partition -> keys of its nodes (scoped engines only)
+        self._unrecorded: list[tuple[Where, Transition]] = []  # refused by the database: retried first
         self.started_ms = 0
         self.evaluations = 0
         self.errors = 0
@@ -225,7 +227,7 @@ class AlertEngine:
                     self._track(b.key, st)
                 if tr is not None:
                     out.append((b.where, tr))
-        if out:
+        if out or self._unrecorded:
             await self._record(out)
 
     def _eval_nodata(self, i: int, r: StoredReading, out: list[tuple[Where, Transition]]) -> None:
@@ -244,10 +246,18 @@ class AlertEngine:
             self.timed.discard(key)
 
     async def _record(self, items: list[tuple[Where, Transition]]) -> None:
+        """Write transitions with their states; what the database did not take is retried first next time.
+
+        The evaluation state has moved on already (an alarm raised in memory),
+        so a transition lost to a database hiccup would never be raised again.
+        """
         for where, tr in items:
             log.info("%s: %s %s (severity %d, value %s)", where.device, where.rule_id, tr.kind, tr.severity, tr.value)
             self.dirty.add((where.device, where.rule_id))
-        states = {(w.device, w.rule_id): self.states[(w.device, w.rule_id)].to_json() for w, _ in items}
+        items, self._unrecorded = self._unrecorded + items, []
+        states = {
+            (w.device, w.rule_id): st.to_json() for w, _ in items if (st := self.states.get((w.device, w.rule_id)))
+        }
 
         def record(part: list[tuple[Where, Transition]], fence: dict[int, int] | None) -> None:
             keys = {(w.device, w.rule_id) for w, _ in part}
@@ -255,7 +265,14 @@ class AlertEngine:
             actor = "engine" if self.scope is None else self.scope.actor
             self.store.record(part, self.group_wait_ms, states=rows, fence=fence, actor=actor)
 
-        await self._write(items, lambda item: item[0].node, record)
+        try:
+            await self._write(items, lambda item: item[0].node, record)
+        except Exception:
+            kept = (items + self._unrecorded)[-MAX_UNRECORDED:]
+            if len(kept) < len(items) + len(self._unrecorded):
+                log.exception("alerts: more than %d transitions not recorded; the oldest are dropped", MAX_UNRECORDED)
+            self._unrecorded = kept
+            raise
         self._route_now.set()
 
     async def _write(
@@ -294,7 +311,7 @@ class AlertEngine:
                     out.append((b.where, tr))
         if self.cfg.node_offline.enabled:
             out.extend(await self._node_liveness(now_ms))
-        if out:
+        if out or self._unrecorded:
             await self._record(out)
 
     async def _node_liveness(self, now_ms: int) -> list[tuple[Where, Transition]]:

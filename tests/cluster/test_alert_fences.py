@@ -6,7 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
 
 from citysense.profiles import ProfileSet
 from citysense.quality import Quality
@@ -106,3 +108,34 @@ def test_two_workers_never_take_the_same_notification_or_route_at_once(postgres:
         assert theirs  # released with a's pass
     a.engine.dispose()
     b.engine.dispose()
+
+
+def test_a_transition_the_database_refused_is_recorded_when_it_answers_again(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    registry, profiles = _registry(tmp_path, postgres.url)
+    t0 = int(time.time() * 1000)
+
+    def audit_trail(available: bool) -> None:  # a real failure of the alarm transaction, then its repair
+        with registry.engine.begin() as conn:
+            old, new = ("alarm_events_away", "alarm_events") if available else ("alarm_events", "alarm_events_away")
+            conn.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    async def main() -> None:
+        engine = await _engine(postgres.url, "w-1", registry, profiles)
+        await AlertPartitions(engine).gained(PARTITIONS.partition_of(NODE), 3)
+        await engine.on_stored([_reading(4.0, t0)])
+        audit_trail(available=False)
+        with pytest.raises(ProgrammingError):  # what the ingest pipeline logs for its observer
+            await engine.on_stored([_reading(4.0, t0 + int(FOR_S * 1000) + 1000)])  # raised in memory only
+        audit_trail(available=True)
+        await engine.tick()  # nothing new to raise: the refused transition goes first
+        engine.registry.engine.dispose()
+
+    asyncio.run(main())
+    with registry.session() as s:
+        alarms = list(s.scalars(select(Alarm)))
+        events = [e.action for e in s.scalars(select(AlarmEvent))]
+    assert [(a.device, a.rule_id, a.is_open) for a in alarms] == [(*KEY, True)]
+    assert events == ["raised"]
+    registry.engine.dispose()
