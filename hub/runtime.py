@@ -23,12 +23,15 @@ from citysense.yamlconf import load_model
 from hub import production
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
+from hub.alerts.handover import AlertPartitions
+from hub.alerts.scope import PartitionScope
 from hub.api.app import create_app
 from hub.api.routes import alarms as alarm_routes
 from hub.api.services import HubServices
 from hub.broker.commands import CommandCenter
 from hub.broker.embedded import EmbeddedBroker
 from hub.broker.setup import bind_older_nodes, broker_admin
+from hub.cluster.partitions import PartitionMap
 from hub.cluster.service import run_cluster_worker
 from hub.config import HubSettings
 from hub.errors import ProductionRefused
@@ -186,11 +189,16 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         )
         alerts: AlertEngine | None = None
         if settings.alerts_file is not None:
+            scope = None
+            if settings.cluster is not None:  # a province worker evaluates the nodes of the partitions it holds
+                partition_map = PartitionMap(settings.cluster.partitions, settings.topic_prefix)
+                scope = PartitionScope(partition_map.partition_of, settings.cluster.worker_name())
             alerts = AlertEngine(
                 registry=registry,
                 snapshot=snapshot,
                 profiles=profiles,
                 cfg=load_model(AlertConfig, settings.alerts_file),
+                scope=scope,
             )
             await alerts.start()
         pipeline = Pipeline(
@@ -278,7 +286,8 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
         cluster_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             if settings.cluster is not None:  # a province worker: partitions from JetStream, not an MQTT subscription
-                ingest = run_cluster_worker(settings.cluster, pipeline, cluster_stop)
+                observer = AlertPartitions(alerts) if alerts is not None else None
+                ingest = run_cluster_worker(settings.cluster, pipeline, cluster_stop, observer)
                 pipeline.dedupe.exclusive = True  # a partition's nodes are this worker's alone while it holds it
             else:
                 ingest = consumer.run()

@@ -182,6 +182,17 @@ def evaluate_node(rule: AlertRule, st: EvalState, online: bool, ts_ms: int) -> T
     return _debounce(rule, st, 0 if online else int(rule.sev), ts_ms, None)
 
 
+def silence_from(st: EvalState, since_ms: int) -> int:
+    """When a ``no_data`` rule's silence counts from after a restart or a take-over at ``since_ms``.
+
+    Not before ``since_ms`` (nobody listened meanwhile), unless its alarm is
+    active: that one stays active until the device is heard again.
+    """
+    if st.active:
+        return st.last_seen_ms or st.created_ms
+    return max(st.last_seen_ms or 0, since_ms)
+
+
 def tick(rule: AlertRule, st: EvalState, now_ms: int, expected_interval_s: float) -> Transition | None:
     """Advance timers without a new sample: pending ``for``/``clear_for`` and silence."""
     if rule.kind is RuleKind.NO_DATA:

@@ -9,7 +9,13 @@
 
 Evaluation states live in memory and are flushed to the database every
 ``flush_s`` when they changed in a way a restart must not forget (pending
-timers, active alarms, windows), so a restart resumes a pending ``for``.
+timers, active alarms, windows), so a restart resumes a pending ``for``; a
+transition is written together with the state that produced it.
+
+A province worker passes a :class:`~hub.alerts.scope.PartitionScope`: the
+engine then evaluates only the nodes of the partitions the worker holds,
+loads a partition's states when it gains it and writes them under the
+partition's fencing token (:mod:`hub.alerts.handover`, :mod:`hub.alerts.fences`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,11 +32,13 @@ from citysense.profiles import ProfileSet
 from citysense.profiles.alertrules import AlertRule
 from hub.alerts import core
 from hub.alerts.binding import Bound, Key, bind, has_timer
-from hub.alerts.config import AlertConfig, Match
-from hub.alerts.core import EvalState, Transition
+from hub.alerts.config import AlertConfig
+from hub.alerts.core import EvalState, Transition, silence_from
+from hub.alerts.handover import drop_partition
 from hub.alerts.resolve import effective_rules
 from hub.alerts.router import Router
-from hub.alerts.silencing import active_matches
+from hub.alerts.routing import route_pass
+from hub.alerts.scope import PartitionScope, fenced_write
 from hub.alerts.store import AlarmStore, Where
 from hub.alerts.topology import Topology, load_topology
 from hub.notify.config import build_provider
@@ -41,6 +50,8 @@ from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_UNRECORDED = 10_000
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -69,8 +80,10 @@ class AlertEngine:
         profiles: ProfileSet,
         cfg: AlertConfig,
         clock: Callable[[], float] = time.time,
+        scope: PartitionScope | None = None,
     ) -> None:
         self.registry = registry
+        self.scope = scope
         self.snapshot = snapshot
         self.profiles = profiles
         self.cfg = cfg
@@ -97,6 +110,9 @@ class AlertEngine:
         self._nd_seen = np.zeros(0)
         self._nd_limit = np.zeros(0)
         self._nd_active = np.zeros(0, dtype=bool)
+        self._nd_owned = np.zeros(0, dtype=bool)  # evaluated here: all (a county) or the held partitions' nodes
+        self.keys_of: dict[int, list[Key]] = {}  # partition -> keys of its nodes (scoped engines only)
+        self._unrecorded: list[tuple[Where, Transition]] = []  # refused by the database: retried first
         self.started_ms = 0
         self.evaluations = 0
         self.errors = 0
@@ -107,7 +123,8 @@ class AlertEngine:
         self.started_ms = int(self.clock() * 1000)
         self.topology = await asyncio.to_thread(load_topology, self.registry)
         self.router = Router(self.cfg, self.topology)
-        saved = await asyncio.to_thread(self.store.load_states)
+        # A province worker loads each partition's states when it gains it (hub/alerts/handover.py).
+        saved = {} if self.scope is not None else await asyncio.to_thread(self.store.load_states)
 
         def restored(key: Key) -> EvalState:
             text = saved.get(key)
@@ -149,10 +166,23 @@ class AlertEngine:
         self._nd_active = np.zeros(n, dtype=bool)
         for i, key in enumerate(self._nodata):
             st, rule = self.states[key], self.bound[key]
-            # Silence is counted from the restart (or the device's arrival) at the earliest.
-            self._nd_seen[i] = seen.get(key, max(st.last_seen_ms or 0, since_ms))
+            # Silence is counted from the restart (or the device's arrival) at the earliest; an alarm already
+            # active stays so until the device is heard again.
+            self._nd_seen[i] = seen.get(key, silence_from(st, since_ms))
             self._nd_limit[i] = rule.interval_s * rule.rule.tolerance * 1000
             self._nd_active[i] = st.active
+        if self.scope is None:
+            self._nd_owned = np.ones(n, dtype=bool)
+            return
+        scope, keys_of = self.scope, dict[int, list[Key]]()
+        for key, bound in self.bound.items():
+            keys_of.setdefault(scope.partition(bound.where.node), []).append(key)
+        self.keys_of = keys_of
+        self._nd_owned = np.array([scope.owns(self.bound[k].where.node) for k in self._nodata], dtype=bool)
+
+    def node_of(self, key: Key) -> str:
+        """The node a bound key belongs to."""
+        return self.bound[key].where.node
 
     def rules_for(self, node_id: str, device_uid: str, profile_id: str) -> list[AlertRule]:
         """The rules in force for one device: its profile's, overridden by region and device rules."""
@@ -171,7 +201,10 @@ class AlertEngine:
     async def on_stored(self, readings: Sequence[StoredReading]) -> None:
         """Evaluate the rules of freshly stored readings (the ingest pipeline's observer)."""
         out: list[tuple[Where, Transition]] = []
+        scope = self.scope
         for r in readings:
+            if scope is not None and not scope.owns(r.node):
+                continue  # a spooled reading of a partition that moved on: its owner evaluates that node now
             idx = self._nodata_dev.get(r.device)
             if idx is not None:
                 for i in idx:
@@ -184,6 +217,8 @@ class AlertEngine:
             for b in metrics.get(r.metric, ()):
                 value = float(r.value) if isinstance(r.value, int | float) else None
                 st = self.states[b.key]
+                if scope is not None and st.last_seen_ms is not None and r.ts_ms <= st.last_seen_ms:
+                    continue  # delivered again after a worker died: this state has counted it already
                 before = _fingerprint(st)
                 tr = core.evaluate(b.rule, st, value, r.quality, r.ts_ms)
                 self.evaluations += 1
@@ -192,7 +227,7 @@ class AlertEngine:
                     self._track(b.key, st)
                 if tr is not None:
                     out.append((b.where, tr))
-        if out:
+        if out or self._unrecorded:
             await self._record(out)
 
     def _eval_nodata(self, i: int, r: StoredReading, out: list[tuple[Where, Transition]]) -> None:
@@ -211,11 +246,43 @@ class AlertEngine:
             self.timed.discard(key)
 
     async def _record(self, items: list[tuple[Where, Transition]]) -> None:
+        """Write transitions with their states; what the database did not take is retried first next time.
+
+        The evaluation state has moved on already (an alarm raised in memory),
+        so a transition lost to a database hiccup would never be raised again.
+        """
         for where, tr in items:
             log.info("%s: %s %s (severity %d, value %s)", where.device, where.rule_id, tr.kind, tr.severity, tr.value)
             self.dirty.add((where.device, where.rule_id))
-        await asyncio.to_thread(self.store.record, items, self.group_wait_ms)
+        items, self._unrecorded = self._unrecorded + items, []
+        states = {
+            (w.device, w.rule_id): st.to_json() for w, _ in items if (st := self.states.get((w.device, w.rule_id)))
+        }
+
+        def record(part: list[tuple[Where, Transition]], fence: dict[int, int] | None) -> None:
+            keys = {(w.device, w.rule_id) for w, _ in part}
+            rows = [(k[0], k[1], text) for k, text in states.items() if k in keys]
+            actor = "engine" if self.scope is None else self.scope.actor
+            self.store.record(part, self.group_wait_ms, states=rows, fence=fence, actor=actor)
+
+        try:
+            await self._write(items, lambda item: item[0].node, record)
+        except Exception:
+            kept = (items + self._unrecorded)[-MAX_UNRECORDED:]
+            if len(kept) < len(items) + len(self._unrecorded):
+                log.exception("alerts: more than %d transitions not recorded; the oldest are dropped", MAX_UNRECORDED)
+            self._unrecorded = kept
+            raise
         self._route_now.set()
+
+    async def _write(
+        self, items: list[T], node_of: Callable[[T], str], call: Callable[[list[T], dict[int, int] | None], None]
+    ) -> None:
+        """Run ``call`` in a thread; a scoped engine writes only its partitions' items, under their tokens."""
+        if self.scope is None:
+            await asyncio.to_thread(call, items, None)
+        else:
+            await fenced_write(self.scope, items, node_of, call, lambda p: drop_partition(self, p))
 
     async def tick(self) -> None:
         """Advance timers: pending durations, window expiry, silence (numpy over all devices), node liveness."""
@@ -223,6 +290,9 @@ class AlertEngine:
         out: list[tuple[Where, Transition]] = []
         for key in list(self.timed):
             b, st = self.bound[key], self.states[key]
+            if self.scope is not None and not self.scope.owns(b.where.node):
+                self.timed.discard(key)
+                continue
             tr = core.tick(b.rule, st, now_ms, b.interval_s)
             self.dirty.add(key)
             self._track(key, st)
@@ -230,7 +300,7 @@ class AlertEngine:
                 out.append((b.where, tr))
         if len(self._nodata):
             silent = (now_ms - self._nd_seen) > self._nd_limit
-            for i in np.flatnonzero(silent != self._nd_active):
+            for i in np.flatnonzero((silent != self._nd_active) & self._nd_owned):
                 key = self._nodata[int(i)]
                 b, st = self.bound[key], self.states[key]
                 st.last_seen_ms = int(self._nd_seen[i])
@@ -241,7 +311,7 @@ class AlertEngine:
                     out.append((b.where, tr))
         if self.cfg.node_offline.enabled:
             out.extend(await self._node_liveness(now_ms))
-        if out:
+        if out or self._unrecorded:
             await self._record(out)
 
     async def _node_liveness(self, now_ms: int) -> list[tuple[Where, Transition]]:
@@ -254,11 +324,13 @@ class AlertEngine:
         for node, online, seen in await asyncio.to_thread(read):
             key = (node, "node_offline")
             b = self.bound.get(key)
-            if b is None:
+            if b is None or (self.scope is not None and not self.scope.owns(node)):
                 continue
-            quiet_since = seen if seen is not None else self.started_ms
-            alive = (online or seen is None) and now_ms - max(quiet_since, self.started_ms) <= silence_ms
             st = self.states[key]
+            since = self.started_ms if self.scope is None else self.scope.since_ms[self.scope.partition(node)]
+            since = 0 if st.active else since  # an offline alarm stays active until the node is heard again
+            quiet_since = seen if seen is not None else since
+            alive = (online or seen is None) and now_ms - max(quiet_since, since) <= silence_ms
             before = st.active
             tr = core.evaluate_node(b.rule, st, alive, now_ms)
             if tr is not None or st.active != before:
@@ -271,37 +343,29 @@ class AlertEngine:
         """Nodes with an active node-offline alarm (their sensors' alarms are inhibited)."""
         return {k[0] for k, st in self.states.items() if k[1] == "node_offline" and st.active}
 
-    async def flush(self) -> None:
-        """Persist changed evaluation states."""
-        if not self.dirty:
+    async def flush(self, keys: Iterable[Key] | None = None) -> None:
+        """Persist changed evaluation states (all, or those of ``keys``)."""
+        if keys is None:
+            keys, self.dirty = self.dirty, set()
+        else:
+            keys = self.dirty.intersection(keys)
+            self.dirty.difference_update(keys)
+        if not keys:
             return
-        keys, self.dirty = self.dirty, set()
         items = [(k[0], k[1], self.states[k].to_json()) for k in keys]
-        await asyncio.to_thread(self.store.save_states, items, int(self.clock() * 1000))
+        now_ms = int(self.clock() * 1000)
+
+        def save(part: list[tuple[str, str, str]], fence: dict[int, int] | None) -> None:
+            self.store.save_states(part, now_ms, fence)
+
+        await self._write(items, lambda item: self.node_of((item[0], item[1])), save)
 
     async def route(self) -> None:
-        """Turn pending alarms into outbox rows."""
+        """Turn pending alarms into outbox rows (one routing pass at a time across a province's workers)."""
         now_ms = int(self.clock() * 1000)
-        alarms = await asyncio.to_thread(self.store.due, now_ms)
-        if not alarms:
-            return
-        silences = await asyncio.to_thread(self._silences, now_ms)
-        decision = await asyncio.to_thread(
-            self.router.decide,
-            alarms,
-            now_ms,
-            offline_nodes=self.offline_nodes(),
-            silences=silences,
-            sms_spent=self.outbox.sms_count,
-        )
-        if decision.rows:
-            await asyncio.to_thread(self.outbox.enqueue, decision.rows)
+        offline = self.offline_nodes() if self.scope is None else None  # a province's are in the database
+        if await asyncio.to_thread(route_pass, self.store, self.outbox, self.router, self.cfg, now_ms, offline):
             self.deliverer.wake()
-        if decision.updates:
-            await asyncio.to_thread(self.store.mark_notified, decision.updates, now_ms)
-
-    def _silences(self, now_ms: int) -> list[Match]:
-        return active_matches(self.cfg, self.store, now_ms)
 
     # -- tasks -----------------------------------------------------------------
     async def run(self) -> None:
@@ -313,7 +377,8 @@ class AlertEngine:
                 tg.create_task(self._router_loop(), name="alerts:router")
                 tg.create_task(self.deliverer.run(), name="alerts:deliver")
         finally:
-            await asyncio.shield(self.flush())
+            if self.scope is None:  # a province worker flushes each partition as it hands it over
+                await asyncio.shield(self.flush())
 
     async def _every(self, period_s: float, fn: Callable[[], Awaitable[None]]) -> None:
         failing = False

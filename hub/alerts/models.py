@@ -75,3 +75,13 @@ class SilenceRow(Base):
     ends_ms: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(128))
     comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertFence(Base):
+    """The fencing token of the worker holding one partition of the province tier (hub/alerts/fences.py)."""
+
+    __tablename__ = "alert_fences"
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[int] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(64))
+    sealed_ms: Mapped[int] = mapped_column(BigInteger)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.alerts import lifecycle
+from hub.alerts import fences, lifecycle
 from hub.alerts.core import Transition
 from hub.alerts.errors import AlarmNotFound
 from hub.alerts.models import Alarm, AlarmEvent, EvalStateRow, SilenceRow
 from hub.registry.service import Registry
+
+ROUTING_LOCK = 0x43535F52  # "CS_R": the advisory lock key of the routing pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +41,33 @@ class AlarmStore:
     """Evaluation states, alarms with their audit trail, and API silences."""
 
     def __init__(self, registry: Registry) -> None:
+        self._engine = registry.engine
         self._session: sessionmaker[Session] = sessionmaker(registry.engine, expire_on_commit=False)
         self._lock = threading.Lock()
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory (for :mod:`hub.alerts.fences`)."""
+        return self._session
+
+    @contextlib.contextmanager
+    def routing_turn(self) -> Iterator[bool]:
+        """Whether this process may route now: one routing pass at a time across the workers of one database.
+
+        On PostgreSQL a transaction-scoped advisory lock, held on its own
+        connection for the pass and released when that transaction ends (or
+        the connection drops with a dead worker). A pass that finds it taken
+        is skipped: the holder routes the same alarms. SQLite has one hub.
+        """
+        if self._engine.dialect.name != "postgresql":
+            yield True
+            return
+        with self._engine.connect() as conn:
+            got = conn.execute(select(func.pg_try_advisory_xact_lock(ROUTING_LOCK))).scalar()
+            try:
+                yield bool(got)
+            finally:
+                conn.rollback()
 
     # -- evaluation state ----------------------------------------------------
     def load_states(self) -> dict[tuple[str, str], str]:
@@ -45,24 +75,25 @@ class AlarmStore:
         with self._session() as s:
             return {(r.device, r.rule_id): r.state_json for r in s.scalars(select(EvalStateRow))}
 
-    def save_states(self, items: Sequence[tuple[str, str, str]], now_ms: int) -> None:
-        """Upsert (device, rule, state json) rows in one transaction."""
+    def load_states_of(self, devices: Sequence[str]) -> dict[tuple[str, str], str]:
+        """The persisted evaluation states of these devices (and nodes: a node's rules are keyed by its id)."""
+        out: dict[tuple[str, str], str] = {}
+        with self._session() as s:
+            for i in range(0, len(devices), 500):
+                q = select(EvalStateRow).where(EvalStateRow.device.in_(devices[i : i + 500]))
+                out.update({(r.device, r.rule_id): r.state_json for r in s.scalars(q)})
+        return out
+
+    def save_states(
+        self, items: Sequence[tuple[str, str, str]], now_ms: int, fence: Mapping[int, int] | None = None
+    ) -> None:
+        """Upsert (device, rule, state json) rows in one transaction (refused if ``fence`` no longer holds)."""
         if not items:
             return
-        rows = [{"device": d, "rule_id": r, "state_json": t, "updated_ms": now_ms} for d, r, t in items]
         with self._lock, self._session() as s, s.begin():
-            if s.get_bind().dialect.name == "sqlite":  # one statement per batch instead of a SELECT per row
-                stmt = sqlite_insert(EvalStateRow)
-                s.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["device", "rule_id"],
-                        set_={"state_json": stmt.excluded.state_json, "updated_ms": stmt.excluded.updated_ms},
-                    ),
-                    rows,
-                )
-            else:
-                for row in rows:
-                    s.merge(EvalStateRow(**row))
+            if fence is not None:
+                fences.check(s, fence)
+            _upsert_states(s, items, now_ms)
 
     # -- alarms --------------------------------------------------------------
     def open_alarms(self) -> list[Alarm]:
@@ -70,10 +101,26 @@ class AlarmStore:
         with self._session() as s:
             return list(s.scalars(select(Alarm).where(Alarm.is_open)))
 
-    def record(self, items: Sequence[tuple[Where, Transition]], group_wait_ms: int) -> list[Alarm]:
-        """Apply transitions (open, change or clear alarms) and write the audit trail."""
+    def record(
+        self,
+        items: Sequence[tuple[Where, Transition]],
+        group_wait_ms: int,
+        *,
+        states: Sequence[tuple[str, str, str]] = (),
+        fence: Mapping[int, int] | None = None,
+        actor: str = "engine",
+    ) -> list[Alarm]:
+        """Apply transitions (open, change or clear alarms), write the audit trail and the states behind them.
+
+        One transaction: an alarm and the evaluation state that opened it are
+        never found apart (a restart, or the next owner of a partition, resumes
+        from both or neither). A raise of an alarm already open (a reading seen
+        twice across a handover) changes nothing.
+        """
         out: list[Alarm] = []
         with self._lock, self._session() as s, s.begin():
+            if fence is not None:
+                fences.check(s, fence)
             for where, tr in items:
                 alarm = s.scalars(
                     select(Alarm).where(Alarm.device == where.device, Alarm.rule_id == where.rule_id, Alarm.is_open)
@@ -84,15 +131,21 @@ class AlarmStore:
                     alarm, change = lifecycle.new_alarm(tr, group_wait_ms, **dataclasses.asdict(where))
                     s.add(alarm)
                     s.flush()
+                elif tr.kind == "raised":
+                    continue
                 else:
                     change = lifecycle.apply(alarm, tr, group_wait_ms)
-                s.add(
-                    AlarmEvent(
-                        alarm_id=alarm.id, ts_ms=tr.ts_ms, actor="engine", action=change.action, detail=change.detail
-                    )
-                )
+                s.add(AlarmEvent(alarm_id=alarm.id, ts_ms=tr.ts_ms, actor=actor, action=change.action,
+                                 detail=change.detail))  # fmt: skip
                 out.append(alarm)
+            _upsert_states(s, states, max((tr.ts_ms for _, tr in items), default=0))
         return out
+
+    def offline_nodes(self) -> set[str]:
+        """Nodes with an open node-offline alarm, whichever worker opened it."""
+        with self._session() as s:
+            q = select(Alarm.node).where(Alarm.kind == "node_offline", Alarm.is_open)
+            return set(s.scalars(q))
 
     def change(self, alarm_id: int, actor: str, now_ms: int, what: str, arg: str = "") -> Alarm:
         """Acknowledge, assign or comment by a person; raises AlarmNotFound / AlarmStateError."""
@@ -190,3 +243,25 @@ class AlarmStore:
         with self._lock, self._session() as s, s.begin():
             if s.execute(delete(SilenceRow).where(SilenceRow.id == silence_id)).rowcount == 0:  # type: ignore[attr-defined]
                 raise AlarmNotFound(f"no silence {silence_id}")
+
+
+def _upsert_states(s: Session, items: Sequence[tuple[str, str, str]], now_ms: int) -> None:
+    if not items:
+        return
+    rows = [{"device": d, "rule_id": r, "state_json": t, "updated_ms": now_ms} for d, r, t in items]
+    dialect = s.get_bind().dialect.name
+    if dialect not in _UPSERT:
+        for row in rows:
+            s.merge(EvalStateRow(**row))
+        return
+    stmt = _UPSERT[dialect](EvalStateRow)  # one statement per batch instead of a SELECT per row
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["device", "rule_id"],
+            set_={"state_json": stmt.excluded.state_json, "updated_ms": stmt.excluded.updated_ms},
+        ),
+        rows,
+    )
+
+
+_UPSERT: dict[str, Callable[[type[EvalStateRow]], Any]] = {"sqlite": sqlite_insert, "postgresql": pg_insert}

@@ -209,12 +209,25 @@ class LeaseManager:
             await self.on_lost(p, 0)
 
     async def release_all(self) -> None:
-        """Give every partition back and leave the membership (a clean stop)."""
+        """Give every partition back and leave the membership (a clean stop).
+
+        A key that cannot be removed now (JetStream electing a leader, a member
+        down) is left to the bucket's TTL: the stop goes on, and the others
+        take over after the TTL instead of at once.
+        """
         assert self._members is not None
         for p in list(self.held):
-            await self._release(p)
-        with contextlib.suppress(KeyNotFoundError):
-            await asyncio.wait_for(self._members.purge(self.worker), self.settings.op_timeout_s)
+            await self._tolerant(f"partition {p}", self._release(p))
+        purge = asyncio.wait_for(self._members.purge(self.worker), self.settings.op_timeout_s)
+        await self._tolerant("membership", purge)
+
+    async def _tolerant(self, what: str, step: Awaitable[object]) -> None:
+        try:
+            await step
+        except KeyNotFoundError:
+            pass
+        except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
+            log.warning("worker %s: %s not released (%r); it expires after the TTL", self.worker, what, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Step every ``renew_s`` until ``stop`` is set, then release everything."""

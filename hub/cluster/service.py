@@ -10,14 +10,23 @@ import nats
 from hub.cluster.leases import LeaseManager, LeaseSettings
 from hub.cluster.partitions import PartitionMap
 from hub.cluster.settings import ClusterSettings
-from hub.cluster.worker import PartitionWorker, ensure_stream
+from hub.cluster.worker import PartitionObserver, PartitionWorker, ensure_stream
 from hub.ingest.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
-async def run_cluster_worker(settings: ClusterSettings, pipeline: Pipeline, stop: asyncio.Event) -> None:
-    """Consume this worker's partitions until ``stop`` is set; partitions are released on the way out."""
+async def run_cluster_worker(
+    settings: ClusterSettings,
+    pipeline: Pipeline,
+    stop: asyncio.Event,
+    partition_observer: PartitionObserver | None = None,
+) -> None:
+    """Consume this worker's partitions until ``stop`` is set; partitions are released on the way out.
+
+    ``partition_observer`` (the alert engine's :class:`~hub.alerts.handover.AlertPartitions`)
+    is told of every partition gained and lost.
+    """
     name = settings.worker_name()
     conn = await nats.connect(
         servers=settings.nats_urls,
@@ -48,6 +57,7 @@ async def run_cluster_worker(settings: ClusterSettings, pipeline: Pipeline, stop
             PartitionMap(settings.partitions, pipeline.prefix),
             batch=settings.fetch_batch,
             ack_wait_s=settings.ack_wait_s,
+            partition_observer=partition_observer,
         )
         log.info("hub worker %s: consuming %d partitions' share from %s", name, settings.partitions, settings.nats_urls)
         await worker.run(stop)

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -66,6 +67,16 @@ async def ensure_stream(
             return
 
 
+class PartitionObserver(Protocol):
+    """Told when this worker starts and stops handling a partition (the alert engine's state follows it)."""
+
+    async def gained(self, p: int, token: int) -> None:
+        """Before the first batch of ``p`` is consumed under ``token``; raising delays consuming (retried)."""
+
+    async def lost(self, p: int, token: int) -> None:
+        """After the last batch of ``p`` under ``token`` was handled (never for a worker killed outright)."""
+
+
 @dataclass
 class PartitionWorker:
     """Consumes the partitions its :class:`LeaseManager` holds."""
@@ -80,8 +91,11 @@ class PartitionWorker:
     max_ack_pending: int = 5_000
     acked: int = 0
     stop_grace_s: float = 30.0
+    partition_observer: PartitionObserver | None = None
+    observer_retry_s: float = 1.0
     _tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     _leaving: set[int] = field(default_factory=set)
+    _tokens: dict[int, int] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tg: asyncio.TaskGroup | None = None
 
@@ -106,7 +120,22 @@ class PartitionWorker:
         # for a seq above the highest it knows; what it knew before the partition moved away is forgotten.
         self.pipeline.dedupe.forget_highs()
         self._leaving.discard(p)
-        self._tasks[p] = self._tg.create_task(self._consume(p, token), name=f"cluster:{self.leases.worker}:p{p}")
+        self._tokens[p] = token
+        work = self._consume(p, token) if self.partition_observer is None else self._observed(p, token)
+        self._tasks[p] = self._tg.create_task(work, name=f"cluster:{self.leases.worker}:p{p}")
+
+    async def _observed(self, p: int, token: int) -> None:
+        """Tell the observer, retrying while it fails (the database away) and the lease holds; then consume."""
+        assert self.partition_observer is not None
+        while p not in self._leaving and self._tokens.get(p) == token:
+            try:
+                await self.partition_observer.gained(p, token)
+            except Exception:
+                log.exception("worker %s: partition %d: observer not ready; retrying", self.leases.worker, p)
+                await asyncio.sleep(self.observer_retry_s)
+            else:
+                await self._consume(p, token)
+                return
 
     async def _lost(self, p: int, _token: int) -> None:
         """Stop consuming ``p`` after the group in hand (never in the middle of one: its claims would linger).
@@ -118,19 +147,24 @@ class PartitionWorker:
             return
         self._leaving.add(p)
         assert self._tg is not None
-        drain = self._drain(task)
+        drain = self._drain(p, self._tokens.pop(p, 0), task)
         try:
             self._tg.create_task(drain, name=f"cluster:{self.leases.worker}:drain-p{p}")
         except RuntimeError:  # the worker itself is being cancelled: its consumers are cancelled with it
             drain.close()
 
-    async def _drain(self, task: asyncio.Task[None]) -> None:
+    async def _drain(self, p: int, token: int, task: asyncio.Task[None]) -> None:
         done, _ = await asyncio.wait({task}, timeout=self.stop_grace_s)
         if not done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self.pipeline.forget_inflight()  # nothing of that group was acknowledged: JetStream delivers it again
+        if self.partition_observer is not None:
+            try:
+                await self.partition_observer.lost(p, token)
+            except Exception:
+                log.exception("worker %s: partition %d: observer failed at its loss", self.leases.worker, p)
 
     async def _acknowledge(self, moved: list[tuple[str, str, int]]) -> None:
         """Tell each node how far its batches are durable (core NATS: MQTT subscribers of ``<node>/ack`` get it).

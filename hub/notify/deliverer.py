@@ -41,6 +41,8 @@ class Deliverer:
         self.timeout_s = timeout_s
         self.clock = clock
         self._wake = asyncio.Event()
+        # A claimed row is due again after this: longer than any attempt (one per row, each under the timeout).
+        self.hold_ms = int((2 * timeout_s + 5) * 1000)
         self.sent = 0
         self.failures = 0
         self.db_errors = 0
@@ -77,7 +79,7 @@ class Deliverer:
     async def _round(self, client: httpx.AsyncClient) -> float | None:
         """Attempt what is due; return how long to wait for the next row (None: look again at once)."""
         now_ms = int(self.clock() * 1000)
-        rows = await asyncio.to_thread(self.outbox.due, now_ms)
+        rows = await asyncio.to_thread(self.outbox.claim, now_ms, self.hold_ms)
         if rows:
             await self._attempt_all(client, rows)
             return None

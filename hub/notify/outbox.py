@@ -60,16 +60,28 @@ class Outbox:
             )
             return int(s.scalar(q) or 0)
 
-    def due(self, now_ms: int, limit: int = 200) -> list[OutboxRow]:
-        """Pending rows whose next attempt is due, oldest first."""
-        with self._session() as s:
+    def claim(self, now_ms: int, hold_ms: int, limit: int = 200) -> list[OutboxRow]:
+        """Take the pending rows whose next attempt is due, oldest first, for one attempt each.
+
+        Several hub workers share the outbox on PostgreSQL: ``FOR UPDATE SKIP
+        LOCKED`` lets each take rows no other is taking, and the claim moves
+        their next attempt ``hold_ms`` ahead in the same transaction, so no
+        other worker finds them due while the attempt is under way. If the
+        worker dies before it records the outcome, the row is due again after
+        ``hold_ms`` and is sent again with the same id (receivers drop it by id).
+        """
+        with self._lock, self._session() as s, s.begin():
             q = (
                 select(OutboxRow)
                 .where(OutboxRow.status == PENDING, OutboxRow.next_attempt_ms <= now_ms)
                 .order_by(OutboxRow.next_attempt_ms)
                 .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            return list(s.scalars(q))
+            rows = list(s.scalars(q))
+            for row in rows:
+                row.next_attempt_ms = now_ms + hold_ms
+            return rows
 
     def next_due_ms(self) -> int | None:
         """When the earliest pending row is due."""

@@ -1,4 +1,4 @@
-"""Three-node NATS clusters (JetStream R3, MQTT on every node) for the cluster tests, open or with the auth callout."""
+"""Three-node NATS clusters (JetStream R3, MQTT on every node), open or with the auth callout, and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hub.broker.natsjwt import AccountKey, new_account_seed
 from hub.cluster.partitions import PartitionMap
 from hub.config import BrokerAdminSettings
 from tests.harness.nats import AUTH_SERVICE, SYSTEM, NatsCluster, callout_conf
+from tests.harness.postgres import PostgresServer
 from tests.harness.server import started
 
 PARTITIONS = PartitionMap(8)
@@ -51,3 +52,13 @@ def admin_settings(cluster: NatsCluster, seed: str) -> BrokerAdminSettings:
             "system_password": SYSTEM[1],
         }
     )
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test alone (the province's registry, ledger, alarms and outbox)."""
+    server = started(PostgresServer)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -19,13 +19,13 @@ REGISTRY_TABLES = {
 }  # fmt: skip
 OTHER_TABLES = {  # alarms, notification outbox, ingest state: on the same database since revision 0002
     "alarms", "alarm_events", "alert_eval_states", "alert_silences", "notify_outbox", "ingest_stored_batches",
-    "stations", "station_reports",
+    "stations", "station_reports", "alert_fences",
 }  # fmt: skip
 
 
 def _check(reg: Registry) -> None:
     reg.migrate()
-    assert migrate.current(reg.engine) == "0008"
+    assert migrate.current(reg.engine) == "0009"
     tables = set(inspect(reg.engine).get_table_names())
     assert tables == REGISTRY_TABLES | OTHER_TABLES | {"alembic_version"}
     reg.migrate()  # a second start is a no-op
@@ -70,7 +70,7 @@ def test_a_database_from_before_0002_keeps_its_alarms(tmp_path: Path) -> None:
         conn.execute(text("INSERT INTO alert_silences (match_json, starts_ms, ends_ms, created_by, comment) "
                           "VALUES ('{}', 1, 2, 'duty', 'pump maintenance')"))  # fmt: skip
     reg.migrate()
-    assert migrate.current(reg.engine) == "0008"
+    assert migrate.current(reg.engine) == "0009"
     with reg.engine.connect() as conn:
         assert conn.execute(text("SELECT comment FROM alert_silences")).scalar_one() == "pump maintenance"
 
