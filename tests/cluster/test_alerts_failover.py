@@ -39,6 +39,7 @@ from hub.alerts.handover import AlertPartitions
 from hub.alerts.models import Alarm, AlarmEvent, AlertFence
 from hub.alerts.scope import PartitionScope
 from hub.cluster.leases import LeaseManager, LeaseSettings, rendezvous_owner
+from hub.cluster.partitions import STREAM
 from hub.cluster.settings import ClusterSettings
 from hub.cluster.worker import PartitionWorker, ensure_stream
 from hub.config import HubSettings
@@ -52,7 +53,7 @@ from hub.store.sqlite import SqliteStore
 from tests.alerts.httpfake import FakeServer, Seen, fake_provider
 from tests.alerts.stack import SECRET
 from tests.cluster.conftest import PARTITIONS
-from tests.cluster.test_agents_e2e import _stream_leader
+from tests.harness.jetstream import stream_leader
 from tests.harness.nats import NatsCluster
 from tests.harness.postgres import PostgresServer
 from tests.hub.conftest import KIND
@@ -332,7 +333,7 @@ def test_alert_state_moves_with_its_partition_and_every_alarm_fires_and_is_told_
                 tier.workers["w-b (dead)"] = ws.pop("w-b")
                 await _add(tier, "w-b")
                 await _until_sealed(registry, "w-b", [n for n in NODES if _owner(n, ["w-a", "w-b", "w-c"]) == "w-b"])
-                nats_cluster.node(await _stream_leader(nats_cluster)).kill()
+                nats_cluster.node(await stream_leader(nats_cluster.urls, STREAM)).kill()
                 agents.level = 4.0
                 await asyncio.sleep(2)
                 ws["w-c"].stop.set()  # releases its partitions after writing their pending timers

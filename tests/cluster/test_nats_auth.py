@@ -101,7 +101,7 @@ async def test_node_reaches_its_own_topics_and_nothing_else(
         await hub.publish(f"{PREFIX}/{node}/cmd", b"reboot", qos=1)
         assert (await _next(control)).payload == b"reboot"
         await control.publish(f"{PREFIX}/{node}/cmd/reply", b"done", qos=1)
-        topics = []
+        topics: list[str] = []
         while len(topics) < 4 and f"{PREFIX}/{node}/cmd/reply" not in topics:  # the hub sees its own sends too
             topics.append(str((await _next(hub)).topic))
         assert f"{PREFIX}/{node}/cmd/reply" in topics

@@ -29,12 +29,12 @@ def _settings(tmp_path: Path, cluster: NatsCluster, seed: str) -> HubSettings:
     return HubSettings(
         data_dir=tmp_path / "hub",
         mqtt_url=f"mqtt://{host}:{port}",
-        mqtt_password="hub-secret-province",  # type: ignore[arg-type]
+        mqtt_password="hub-secret-province",
         broker_admin=admin_settings(cluster, seed),
         cluster=ClusterSettings(
             nats_urls=cluster.urls,
             username=WORKER[0],
-            password=WORKER[1],  # type: ignore[arg-type]
+            password=WORKER[1],
             partitions=PARTITIONS.count,
             worker="w1",
         ),
