@@ -131,8 +131,8 @@ class DurableBuffer:
             return
         body = "\n".join([fragment(r) for r in readings]).encode()
         first = self.last_id + 1
-        with self._tx():
-            self._db.execute("INSERT INTO readings VALUES (?, ?, ?, ?)", (first, _now_ms(), len(readings), body))
+        # One statement: SQLite commits it as its own transaction (autocommit), as durable as BEGIN ... COMMIT.
+        self._db.execute("INSERT INTO readings VALUES (?, ?, ?, ?)", (first, _now_ms(), len(readings), body))
         self.last_id = first + len(readings) - 1
         self._bytes += len(body)
         if self._bytes > self.max_bytes:

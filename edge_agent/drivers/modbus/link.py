@@ -11,10 +11,8 @@ with the quality code the affected points get. It knows nothing of profiles.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -24,15 +22,8 @@ from pymodbus.framer import FramerType
 from citysense.agentconfig import Connection, ConnectionType
 from citysense.profiles.model import Table
 from citysense.quality import Quality
-from edge_agent.drivers.modbus.mbap import (
-    DeviceException,
-    FrameError,
-    read_answer,
-    read_request,
-    write_answer,
-    write_request,
-)
-from edge_agent.drivers.modbus.tcpclient import LeanTcpClient
+from edge_agent.drivers.modbus.buslock import BusLock
+from edge_agent.drivers.modbus.leantcp import LeanTcpLink
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
@@ -68,45 +59,6 @@ class RegisterLink(Protocol):
         ...
 
 
-class BusLock:
-    """One owner of the bus at a time; writes (``urgent``) are served before waiting polls."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._waiters: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
-
-    @contextlib.asynccontextmanager
-    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        """Own the bus for the block."""
-        if self._held or any(self._waiters):
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            queue = self._waiters[0 if urgent else 1]
-            queue.append(fut)
-            try:
-                await fut
-            except BaseException:
-                if fut.done() and not fut.cancelled():
-                    self._release()  # ownership was handed to us as we were cancelled: pass it on
-                else:
-                    queue.remove(fut)
-                raise
-        else:
-            self._held = True
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        for queue in self._waiters:
-            while queue:
-                fut = queue.popleft()
-                if not fut.done():
-                    fut.set_result(None)  # ownership passes directly; _held stays True
-                    return
-        self._held = False
-
-
 class ModbusLink:
     """Serialised access to one Modbus connection."""
 
@@ -115,8 +67,8 @@ class ModbusLink:
         self.conn = conn
         self._lock = BusLock()
         self._client: _Client | None = None
-        self._lean_on = conn.type is ConnectionType.MODBUS_TCP and conn.modbus_client == "lean"
-        self._lean: LeanTcpClient | None = None
+        lean = conn.type is ConnectionType.MODBUS_TCP and conn.modbus_client == "lean"
+        self._lean = LeanTcpLink(conn, self._lock) if lean else None
 
     def _make_client(self) -> _Client:
         c = self.conn
@@ -165,15 +117,8 @@ class ModbusLink:
 
     async def read(self, table: Table, unit: int, start: int, count: int, *, urgent: bool = False) -> list[int]:
         """Read ``count`` registers (bits, for coil tables) from ``start``; 0/1 per bit."""
-        if self._lean_on:
-            fc = table.read_function_code
-            pdu = await self._lean_exchange(unit, lambda tid: read_request(tid, unit, fc, start, count), urgent=urgent)
-            try:
-                return read_answer(fc, count, pdu)
-            except DeviceException as exc:
-                raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: {exc}", exc.code) from exc
-            except FrameError as exc:
-                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
+        if self._lean is not None:
+            return await self._lean.read(table, unit, start, count, urgent=urgent)
 
         async def call(client: _Client) -> Any:
             if table is Table.HOLDING:
@@ -200,15 +145,8 @@ class ModbusLink:
         if table not in (Table.COIL, Table.HOLDING):
             raise ModbusError(Quality.DEVICE_EXCEPTION, f"the {table.value} table is read-only")
         multiple = len(values) > 1 or function_code in (15, 16)
-        if self._lean_on:
-            fc = (15 if multiple else 5) if table is Table.COIL else (16 if multiple else 6)
-            pdu = await self._lean_exchange(unit, lambda tid: write_request(tid, unit, fc, start, values), urgent=True)
-            try:
-                write_answer(fc, start, values, pdu)
-            except DeviceException as exc:
-                raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: {exc}", exc.code) from exc
-            except FrameError as exc:
-                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
+        if self._lean is not None:
+            await self._lean.write(table, unit, start, values, multiple=multiple)
             return
 
         async def call(client: _Client) -> Any:
@@ -248,49 +186,12 @@ class ModbusLink:
                 raise ModbusError(Quality.DEVICE_EXCEPTION, f"unit {unit}: exception code {code}", code)
             return rr
 
-    async def _lean_exchange(self, unit: int, build: Callable[[int], bytes], *, urgent: bool) -> bytes:
-        """One request on the lean client (built for its transaction id); the answer's PDU."""
-        async with self._lock.hold(urgent=urgent):
-            client = await self._lean_connected()
-            tid = client.next_tid()
-            try:
-                async with asyncio.timeout(self.conn.timeout_s):
-                    return await client.request(tid, unit, build(tid))
-            except TimeoutError as exc:
-                raise ModbusError(Quality.TIMEOUT, f"unit {unit}: no answer in time") from exc
-            except FrameError as exc:  # the client closed the connection: the stream is not Modbus
-                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
-            except OSError as exc:  # ConnectionError included
-                self._drop()
-                raise ModbusError(Quality.COMM_FAILURE, f"unit {unit}: {exc}") from exc
-            finally:
-                if self.conn.inter_frame_delay_s:
-                    await asyncio.sleep(self.conn.inter_frame_delay_s)
-
-    async def _lean_connected(self) -> LeanTcpClient:
-        if self._lean is not None and self._lean.connected:
-            return self._lean
-        self._drop()
-        c = self.conn
-        assert c.host is not None and c.port is not None
-        client = LeanTcpClient(c.id)
-        try:
-            async with asyncio.timeout(c.timeout_s * 2):
-                await client.connect(c.host, c.port)
-        except (TimeoutError, OSError) as exc:
-            client.close()
-            raise ModbusError(Quality.COMM_FAILURE, f"cannot connect to {self._describe()}") from exc
-        log.info("%s: connected to %s", c.id, self._describe())
-        self._lean = client
-        return client
-
     def _drop(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._lean is not None:
-            self._lean.close()
-            self._lean = None
+            self._lean.drop()
 
     async def close(self) -> None:
         """Close the connection."""
