@@ -127,14 +127,27 @@ class DurableBuffer:
     # --- writing -----------------------------------------------------------------------------------------------
     def put(self, readings: Sequence[Reading]) -> None:
         """Append readings durably (one row, one transaction), then enforce the caps."""
-        if not readings:
+        self.put_many([readings])
+
+    def put_many(self, groups: Sequence[Sequence[Reading]]) -> None:
+        """Append groups of readings (one row each) durably in one transaction, then enforce the caps."""
+        now, first, size = _now_ms(), self.last_id + 1, 0
+        rows: list[tuple[int, int, int, bytes]] = []
+        for readings in groups:
+            if readings:
+                body = "\n".join([fragment(r) for r in readings]).encode()
+                rows.append((first, now, len(readings), body))
+                first += len(readings)
+                size += len(body)
+        if not rows:
             return
-        body = "\n".join([fragment(r) for r in readings]).encode()
-        first = self.last_id + 1
-        # One statement: SQLite commits it as its own transaction (autocommit), as durable as BEGIN ... COMMIT.
-        self._db.execute("INSERT INTO readings VALUES (?, ?, ?, ?)", (first, _now_ms(), len(readings), body))
-        self.last_id = first + len(readings) - 1
-        self._bytes += len(body)
+        if len(rows) == 1:  # one statement: SQLite commits it as its own transaction (autocommit)
+            self._db.execute("INSERT INTO readings VALUES (?, ?, ?, ?)", rows[0])
+        else:
+            with self._tx():
+                self._db.executemany("INSERT INTO readings VALUES (?, ?, ?, ?)", rows)
+        self.last_id = first - 1
+        self._bytes += size
         if self._bytes > self.max_bytes:
             self._trim_size()
         else:
@@ -165,14 +178,18 @@ class DurableBuffer:
                     "SELECT first_id, length(body), n FROM readings ORDER BY first_id LIMIT 1000"
                 ).fetchall()
                 if rows:
-                    freed, n, upto = 0, 0, rows[-1][0]
+                    freed, n, upto = 0, 0, None
                     for rid, size, count in rows:
-                        freed += size
-                        n += count
-                        if self._bytes - freed <= self.max_bytes:
-                            upto = rid
+                        over = self._bytes - freed - self.max_bytes
+                        if size > over and count > 1:  # the whole row is more than needed: its oldest readings only
+                            cut_n, cut_bytes = self._cut_row(rid, over)
+                            n, freed = n + cut_n, freed + cut_bytes
                             break
-                    self._db.execute("DELETE FROM readings WHERE first_id <= ?", (upto,))
+                        freed, n, upto = freed + size, n + count, rid
+                        if self._bytes - freed <= self.max_bytes:
+                            break
+                    if upto is not None:
+                        self._db.execute("DELETE FROM readings WHERE first_id <= ?", (upto,))
                     self._bytes -= freed
                     self._drop(n)
                     continue
@@ -183,6 +200,19 @@ class DurableBuffer:
                 self._db.execute("DELETE FROM batches WHERE seq = ?", (old[0],))
                 self._bytes -= old[1]
                 self._drop(old[2])
+
+    def _cut_row(self, first_id: int, at_least: int) -> tuple[int, int]:
+        """Drop the oldest readings of one row, freeing at least ``at_least`` bytes; return (readings, bytes)."""
+        (body,) = self._db.execute("SELECT body FROM readings WHERE first_id = ?", (first_id,)).fetchone()
+        frags = body.split(b"\n")
+        k, freed = 0, 0
+        while freed < at_least and k < len(frags) - 1:
+            freed += len(frags[k]) + 1  # the fragment and its newline
+            k += 1
+        rest = body[freed:]
+        self._db.execute("UPDATE readings SET first_id = ?, n = ?, body = ? WHERE first_id = ?",
+                         (first_id + k, len(frags) - k, rest, first_id))  # fmt: skip
+        return k, freed
 
     def expire(self, now_ms: int | None = None) -> int:
         """Delete readings and unsent batches older than ``max_age_s``; return how many readings went."""

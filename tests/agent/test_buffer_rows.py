@@ -63,13 +63,21 @@ def test_a_reading_too_large_for_any_batch_is_dropped_and_counted_and_its_poll_n
     assert buf.dropped == 1 and buf.depth() == 0
 
 
-def test_the_size_cap_drops_whole_polls_oldest_first_and_counts_their_readings(tmp_path: Path) -> None:
+def test_the_size_cap_drops_the_oldest_readings_first_and_counts_them(tmp_path: Path) -> None:
     one = len(b"\n".join(fragment(r).encode() for r in poll("d1", 10, 1)))  # polls 1-5 encode to the same length
     buf = DurableBuffer(tmp_path / "b.sqlite", "N1", max_bytes=one * 3 + 5)
     for t in range(1, 6):
         buf.put(poll("d1", 10, t))
     assert buf.depth() == 30 and buf.dropped == 20
     assert [v[0] for v in values(buf, 1000)] == [300]  # polls 3, 4, 5 kept
+
+
+def test_a_poll_larger_than_the_size_cap_keeps_its_newest_readings(tmp_path: Path) -> None:
+    one = len(fragment(poll("d1", 1, 1)[0]))
+    buf = DurableBuffer(tmp_path / "b.sqlite", "N1", max_bytes=one * 4 + 3)  # four readings and their newlines
+    buf.put(poll("d1", 10, 1))
+    assert (buf.depth(), buf.dropped) == (4, 6)
+    assert values(buf, 1000) == [[106, 107, 108, 109]]
 
 
 def test_a_fragment_is_the_same_json_as_the_contract_encoding() -> None:

@@ -43,7 +43,7 @@ _FAST_TYPES = {
 _GOOD, _OOR, _SENTINEL = Quality.GOOD.wire, Quality.OUT_OF_RANGE.wire, Quality.SENTINEL.wire
 _new = object.__new__
 _set = object.__setattr__
-_FIELDS = frozenset(("device", "metric", "value", "unit", "ts_ms", "quality"))
+_FIELDS_SET = {"device", "metric", "value", "unit", "ts_ms", "quality"}
 
 
 def trusted_reading(device: str, metric: str, value: Value, unit: str, ts_ms: int, quality: str) -> Reading:
@@ -51,7 +51,7 @@ def trusted_reading(device: str, metric: str, value: Value, unit: str, ts_ms: in
     r = _new(Reading)
     _set(r, "__dict__", {"device": device, "metric": metric, "value": value, "unit": unit, "ts_ms": ts_ms,
                          "quality": quality})  # fmt: skip
-    _set(r, "__pydantic_fields_set__", set(_FIELDS))
+    _set(r, "__pydantic_fields_set__", _FIELDS_SET)  # shared: a frozen model never adds to it, copies copy it
     _set(r, "__pydantic_extra__", None)
     _set(r, "__pydantic_private__", None)
     return r

@@ -69,6 +69,8 @@ class ModbusLink:
         self._client: _Client | None = None
         lean = conn.type is ConnectionType.MODBUS_TCP and conn.modbus_client == "lean"
         self._lean = LeanTcpLink(conn, self._lock) if lean else None
+        if self._lean is not None:  # polls call the lean link directly: one coroutine less per request
+            self.read = self._lean.read  # type: ignore[method-assign]
 
     def _make_client(self) -> _Client:
         c = self.conn
