@@ -19,7 +19,7 @@ def poll(device: str, n: int, t: int) -> list[Reading]:
 
 
 def values(buf: DurableBuffer, max_readings: int) -> list[list[object]]:
-    out = []
+    out: list[list[object]] = []
     while (b := buf.form(max_readings)) is not None:
         out.append([r.value for r in decode(TelemetryBatch, b.payload, "N1").readings])
         buf.ack(b.seq)
@@ -84,7 +84,7 @@ def test_a_fragment_is_the_same_json_as_the_contract_encoding() -> None:
     cases: list[object] = [0, -7, 2**60, 1.5, 0.1, 1e16, 2.5e-5, -0.0, True, False, "ok", 'quote " and ° \n', None]
     for value in cases:
         quality = "timeout" if value is None else "good"
-        r = Reading(device="pump-1", metric="flow", value=value, unit="m³/h", ts_ms=T0, quality=quality)  # type: ignore[arg-type]
+        r = Reading(device="pump-1", metric="flow", value=value, unit="m³/h", ts_ms=T0, quality=quality)
         assert json.loads(fragment(r)) == json.loads(encode(r)), value
         assert "\n" not in fragment(r)
     inf = trusted_reading("pump-1", "flow", float("inf"), "", T0, "out_of_range")
