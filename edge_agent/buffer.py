@@ -53,7 +53,7 @@ from pathlib import Path
 from citysense.contract import LEGACY_EPOCH, MAX_PAYLOAD_BYTES, Reading
 from edge_agent.batching import Taken, take
 from edge_agent.buffer_schema import open_schema
-from edge_agent.fragments import fragment
+from edge_agent.fragments import poll_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +135,7 @@ class DurableBuffer:
         rows: list[tuple[int, int, int, bytes]] = []
         for readings in groups:
             if readings:
-                body = "\n".join([fragment(r) for r in readings]).encode()
+                body = poll_body(readings)
                 rows.append((first, now, len(readings), body))
                 first += len(readings)
                 size += len(body)

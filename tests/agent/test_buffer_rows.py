@@ -9,7 +9,7 @@ from pathlib import Path
 from citysense.contract import Reading, TelemetryBatch, decode, encode
 from edge_agent.buffer import DurableBuffer
 from edge_agent.drivers.modbus.decoder import trusted_reading
-from edge_agent.fragments import fragment
+from edge_agent.fragments import fragment, poll_body
 
 T0 = 1_700_000_000_000
 
@@ -64,7 +64,7 @@ def test_a_reading_too_large_for_any_batch_is_dropped_and_counted_and_its_poll_n
 
 
 def test_the_size_cap_drops_the_oldest_readings_first_and_counts_them(tmp_path: Path) -> None:
-    one = len(b"\n".join(fragment(r).encode() for r in poll("d1", 10, 1)))  # polls 1-5 encode to the same length
+    one = len(b"\n".join(fragment(r) for r in poll("d1", 10, 1)))  # polls 1-5 encode to the same length
     buf = DurableBuffer(tmp_path / "b.sqlite", "N1", max_bytes=one * 3 + 5)
     for t in range(1, 6):
         buf.put(poll("d1", 10, t))
@@ -81,12 +81,29 @@ def test_a_poll_larger_than_the_size_cap_keeps_its_newest_readings(tmp_path: Pat
 
 
 def test_a_fragment_is_the_same_json_as_the_contract_encoding() -> None:
-    cases: list[object] = [0, -7, 2**60, 1.5, 0.1, 1e16, 2.5e-5, -0.0, True, False, "ok", 'quote " and ° \n', None]
+    cases: list[object] = [
+        0,
+        -7,
+        2**60,
+        2**70,
+        1.5,
+        0.1,
+        1e16,
+        2.5e-5,
+        -0.0,
+        True,
+        False,
+        "ok",
+        'quote " and ° \n',
+        None,
+    ]
     for value in cases:
         quality = "timeout" if value is None else "good"
         r = Reading(device="pump-1", metric="flow", value=value, unit="m³/h", ts_ms=T0, quality=quality)
         assert json.loads(fragment(r)) == json.loads(encode(r)), value
-        assert "\n" not in fragment(r)
+        assert b"\n" not in fragment(r)
+    poll_readings = [Reading(device="d", metric="m", value=v, ts_ms=T0) for v in (1, 2**70, "x")]
+    assert poll_body(poll_readings) == b"\n".join(fragment(r) for r in poll_readings)
     inf = trusted_reading("pump-1", "flow", float("inf"), "", T0, "out_of_range")
     assert json.loads(fragment(inf)) == json.loads(encode(inf))  # pydantic decides what JSON cannot spell
 
