@@ -29,6 +29,7 @@ from edge_agent.drivers.modbus.tcpclient import LeanTcpClient
 from edge_agent.errors import ModbusError
 
 log = logging.getLogger(__name__)
+_READ_FC = {table: table.read_function_code for table in Table}  # looked up per request
 
 
 def _failure(unit: int, exc: Exception) -> ModbusError:
@@ -54,7 +55,7 @@ class LeanTcpLink:
             await self._lock.acquire(urgent=urgent)
         try:
             client = self._client if self._client is not None and self._client.connected else await self._connect()
-            fc = table.read_function_code
+            fc = _READ_FC[table]
             tid = client.next_tid()
             try:
                 return read_answer(fc, count, await client.request(tid, unit, read_request(tid, unit, fc, start, count),
