@@ -149,8 +149,9 @@ async def test_no_answer_for_our_unit_is_a_timeout_and_the_connection_stays() ->
     async with scripted(script) as port:
         link = lean(port, timeout_s=0.2)
         try:
+            assert await link.read(Table.HOLDING, 1, 0, 2) == [9, 9]  # arms the connection's timer for its deadline
             with pytest.raises(ModbusError) as exc:
-                await link.read(Table.HOLDING, 2, 0, 2)
+                await link.read(Table.HOLDING, 2, 0, 2)  # the timer, due first for the answered read, waits on
             assert exc.value.quality is Quality.TIMEOUT
             assert await link.read(Table.HOLDING, 1, 0, 2) == [9, 9]
         finally:
