@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from edge_agent.drivers.modbus.decoder import trusted_reading
 from edge_agent.fragments import fragment, poll_body
 
 T0 = 1_700_000_000_000
+DATA = Path(__file__).parent / "data"
 
 
 def poll(device: str, n: int, t: int) -> list[Reading]:
@@ -154,3 +157,23 @@ def test_a_format_1_file_is_upgraded_on_open_and_every_reading_is_still_sent(tmp
     assert version == 2
     again = DurableBuffer(path, "N1")  # opening an upgraded file again changes nothing
     assert again.depth() == 2 + 4 + 3 and [b.seq for b in again.unacked()] == [6, 7]
+
+
+def test_a_file_written_by_the_format_1_agent_is_upgraded_and_drained_in_full(tmp_path: Path) -> None:
+    # tests/agent/data/buffer_format1.sqlite was written by the agent before this format (commit 60eb850), from a
+    # pre-buffer counter at seq 41: 12 readings put, batches 41 and 42 of two each formed, 41 acknowledged by the hub.
+    path = tmp_path / "N1.buffer.sqlite"
+    shutil.copy(DATA / "buffer_format1.sqlite", path)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (old_batch,) = db.execute("SELECT payload FROM batches WHERE seq = 42").fetchone()
+    buf = DurableBuffer(path, "N1")
+    assert (buf.epoch, buf.acked, buf.depth(), buf.last_id) == ("0", 41, 10, 12)
+    [pending] = buf.unacked()
+    assert (pending.seq, pending.payload) == (42, old_batch)
+    assert [r.value for r in decode(TelemetryBatch, pending.payload, "N1").readings] == [2.25, 3.25]
+    batch = buf.form(100)
+    assert batch is not None and batch.seq == 43
+    readings = decode(TelemetryBatch, batch.payload, "N1").readings
+    assert [r.value for r in readings] == [4.25, 5.25, 6.25, 7.25, 8.25, 9.25, "running", None]
+    assert readings[0].unit == "m³/h" and readings[-1].quality == "timeout"
+    assert json.loads(batch.payload)["floor"] == 42
