@@ -45,15 +45,17 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from citysense.contract import LEGACY_EPOCH, MAX_PAYLOAD_BYTES, Reading
 from edge_agent.batching import Taken, take
+from edge_agent.buffer_caps import SIZE_CAP, BufferCaps, clock_ms
 from edge_agent.buffer_schema import open_schema
 from edge_agent.fragments import poll_body
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +68,7 @@ class Batch:
     last_id: int
 
 
-log = logging.getLogger(__name__)
-SIZE_CAP, AGE_CAP = "size cap (buffer_max_mb)", "age cap (buffer_max_age_s)"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class DurableBuffer:
+class DurableBuffer(BufferCaps):
     """A bounded, persistent FIFO of readings and formed batches of one node."""
 
     def __init__(
@@ -116,10 +110,6 @@ class DurableBuffer:
         self.last_id: int = max(last, seq_row)  # the id of the newest reading put
         self._episodes: dict[str, int] = {}  # readings dropped per cap in the current episode (for the logs)
 
-    def _tx(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
-
     def close(self) -> None:
         """Close the file."""
         self._db.close()
@@ -131,7 +121,7 @@ class DurableBuffer:
 
     def put_many(self, groups: Sequence[Sequence[Reading]]) -> None:
         """Append groups of readings (one row each) durably in one transaction, then enforce the caps."""
-        now, first, size = _now_ms(), self.last_id + 1, 0
+        now, first, size = clock_ms(), self.last_id + 1, 0
         rows: list[tuple[int, int, int, bytes]] = []
         for readings in groups:
             if readings:
@@ -153,86 +143,6 @@ class DurableBuffer:
         else:
             self._episode_over(SIZE_CAP)
 
-    def _drop(self, n: int, why: str = SIZE_CAP) -> None:
-        """Count dropped readings; log once when an episode of drops for ``why`` starts (see _episode_over)."""
-        if n:
-            self._db.execute("UPDATE meta SET v = v + ? WHERE k = 'dropped'", (n,))
-            if why not in self._episodes:
-                log.warning("%s: buffer %s reached: dropping the oldest readings", self.node, why)
-            self._episodes[why] = self._episodes.get(why, 0) + n
-
-    def _episode_over(self, why: str) -> None:
-        """Log once, with the count, that the drops for ``why`` stopped."""
-        n = self._episodes.pop(why, 0)
-        if n:
-            log.warning(
-                "%s: buffer %s no longer dropping; %d readings were dropped (%d since the buffer was created)",
-                self.node, why, n, self.dropped,
-            )  # fmt: skip
-
-    def _trim_size(self) -> None:
-        # Drop oldest first: the newest data is the most useful after a long outage.
-        with self._tx():
-            while self._bytes > self.max_bytes:
-                rows = self._db.execute(
-                    "SELECT first_id, length(body), n FROM readings ORDER BY first_id LIMIT 1000"
-                ).fetchall()
-                if rows:
-                    freed, n, upto = 0, 0, None
-                    for rid, size, count in rows:
-                        over = self._bytes - freed - self.max_bytes
-                        if size > over and count > 1:  # the whole row is more than needed: its oldest readings only
-                            cut_n, cut_bytes = self._cut_row(rid, over)
-                            n, freed = n + cut_n, freed + cut_bytes
-                            break
-                        freed, n, upto = freed + size, n + count, rid
-                        if self._bytes - freed <= self.max_bytes:
-                            break
-                    if upto is not None:
-                        self._db.execute("DELETE FROM readings WHERE first_id <= ?", (upto,))
-                    self._bytes -= freed
-                    self._drop(n)
-                    continue
-                old = self._db.execute("SELECT seq, length(payload), n FROM batches ORDER BY seq LIMIT 1").fetchone()
-                if old is None:
-                    self._bytes = 0
-                    return
-                self._db.execute("DELETE FROM batches WHERE seq = ?", (old[0],))
-                self._bytes -= old[1]
-                self._drop(old[2])
-
-    def _cut_row(self, first_id: int, at_least: int) -> tuple[int, int]:
-        """Drop the oldest readings of one row, freeing at least ``at_least`` bytes; return (readings, bytes)."""
-        (body,) = self._db.execute("SELECT body FROM readings WHERE first_id = ?", (first_id,)).fetchone()
-        frags = body.split(b"\n")
-        k, freed = 0, 0
-        while freed < at_least and k < len(frags) - 1:
-            freed += len(frags[k]) + 1  # the fragment and its newline
-            k += 1
-        rest = body[freed:]
-        self._db.execute("UPDATE readings SET first_id = ?, n = ?, body = ? WHERE first_id = ?",
-                         (first_id + k, len(frags) - k, rest, first_id))  # fmt: skip
-        return k, freed
-
-    def expire(self, now_ms: int | None = None) -> int:
-        """Delete readings and unsent batches older than ``max_age_s``; return how many readings went."""
-        limit = (now_ms if now_ms is not None else _now_ms()) - self.max_age_ms
-        with self._tx():
-            (rbytes, rn) = self._db.execute(
-                "SELECT coalesce(sum(length(body)), 0), coalesce(sum(n), 0) FROM readings WHERE added_ms < ?", (limit,)
-            ).fetchone()
-            self._db.execute("DELETE FROM readings WHERE added_ms < ?", (limit,))
-            (bbytes, bn) = self._db.execute(
-                "SELECT coalesce(sum(length(payload)), 0), coalesce(sum(n), 0) FROM batches WHERE formed_ms < ?",
-                (limit,),
-            ).fetchone()
-            self._db.execute("DELETE FROM batches WHERE formed_ms < ?", (limit,))
-            self._bytes -= rbytes + bbytes
-            self._drop(rn + bn, AGE_CAP)
-        if not rn + bn:
-            self._episode_over(AGE_CAP)
-        return int(rn + bn)
-
     # --- batching ----------------------------------------------------------------------------------------------
     def form(self, max_readings: int, *, from_id: int = 0, below_id: int | None = None) -> Batch | None:
         """Move the oldest readings with ``from_id <= id < below_id`` into a new batch with the next seq.
@@ -248,7 +158,7 @@ class DurableBuffer:
         with self._tx():
             (seq,) = self._db.execute("SELECT v FROM meta WHERE k = 'next_seq'").fetchone()
             (floor,) = self._db.execute("SELECT coalesce(min(seq), ?) FROM batches", (seq,)).fetchone()
-            now = _now_ms()
+            now = clock_ms()
             head = f'{{"v":1,"node":"{self.node}","epoch":"{self.epoch}","seq":{seq},"floor":{floor},'
             head += f'"sent_ms":{now},"readings":['
             t = Taken()
@@ -332,7 +242,7 @@ class DurableBuffer:
         oldest = min((x for x in (r, b) if x is not None), default=None)
         if oldest is None:
             return 0.0
-        return max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(oldest)) / 1000)
+        return max(0.0, ((now_ms if now_ms is not None else clock_ms()) - int(oldest)) / 1000)
 
     def forget(self, seq: int) -> None:
         """Forget batch ``seq`` alone (at the broker's PUBACK, when the broker refuses us the hub's acknowledgments)."""
@@ -359,13 +269,7 @@ class DurableBuffer:
     def oldest_unacked_s(self, now_ms: int | None = None) -> float:
         """Age of the oldest batch the hub has not acknowledged, in seconds (0 when none)."""
         (b,) = self._db.execute("SELECT min(formed_ms) FROM batches").fetchone()
-        return 0.0 if b is None else max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(b)) / 1000)
-
-    @property
-    def dropped(self) -> int:
-        """Readings dropped by the caps since the file was created."""
-        (n,) = self._db.execute("SELECT v FROM meta WHERE k = 'dropped'").fetchone()
-        return int(n)
+        return 0.0 if b is None else max(0.0, ((now_ms if now_ms is not None else clock_ms()) - int(b)) / 1000)
 
     @property
     def stored_bytes(self) -> int:
