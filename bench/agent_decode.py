@@ -1,4 +1,9 @@
-"""Benchmark: decoding one poll of the agent benchmark's 30-point device, per point vs. the compiled block decoder.
+"""Benchmark: decoding and encoding one poll of the agent benchmark's 30-point device, old way vs. new.
+
+Decoding: per point vs. the compiled block decoder. Encoding for the buffer:
+one pydantic dump per reading (what the buffer stored before) vs. the msgspec
+row body (``edge_agent.fragments.poll_body``); both must parse to the same
+readings.
 
 The baseline is what the poller did before: the reference transform
 (``citysense.profiles.transform.to_value``) and a validated pydantic
@@ -12,6 +17,7 @@ result is the ratio, and that both give the same readings.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -22,11 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.agent_poll import POINTS  # noqa: E402
 from bench.agent_sim import registers  # noqa: E402
-from citysense.contract import Reading  # noqa: E402
+from citysense.contract import Reading, encode  # noqa: E402
 from citysense.profiles.model import Profile  # noqa: E402
 from citysense.profiles.transform import to_value  # noqa: E402
 from edge_agent.drivers.modbus.decoder import PlanDecoder  # noqa: E402
 from edge_agent.drivers.modbus.planner import plan_profile  # noqa: E402
+from edge_agent.fragments import poll_body  # noqa: E402
 
 
 def bench_profile() -> Profile:
@@ -76,6 +83,22 @@ def main() -> None:
     print(f"| per point (transform + validated Reading) | {base:.1f} | {base / n:.2f} |")
     print(f"| compiled block decoder | {new:.1f} | {new / n:.2f} |")
     print(f"\nRatio: {base / new:.1f}x")
+
+    readings = block()
+
+    def pydantic_rows() -> bytes:
+        return "\n".join([encode(r).decode() for r in readings]).encode()
+
+    def msgspec_row() -> bytes:
+        return poll_body(readings)
+
+    parsed = [json.loads(line) for line in msgspec_row().splitlines()]
+    assert parsed == [json.loads(line) for line in pydantic_rows().splitlines()], "the two encodings disagree"
+    old, now = best_of(pydantic_rows, args.polls), best_of(msgspec_row, args.polls)
+    print(f"\n| buffer encoding | µs per poll ({n} points) | µs per point |\n|---|---|---|")
+    print(f"| pydantic dump per reading | {old:.1f} | {old / n:.2f} |")
+    print(f"| msgspec row body | {now:.1f} | {now / n:.2f} |")
+    print(f"\nRatio: {old / now:.1f}x")
 
 
 if __name__ == "__main__":

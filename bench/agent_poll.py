@@ -26,6 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import yaml
@@ -33,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from citysense.contract import Channel, IngestAck, encode, topic  # noqa: E402
 from tests.harness import MosquittoServer, free_port  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -80,6 +82,23 @@ class Counter:
         self.broker, self.topic, self.kind = broker, topic, kind
         self.points = 0
         self.ready = asyncio.Event()
+        self.seen: set[int] = set()  # batch seqs received (citysense)
+        self.acked = -1
+
+    async def _hub_ack(self, client: aiomqtt.Client, batch: dict[str, Any]) -> None:
+        """Count a batch once and acknowledge it as the hub does once it is durable (retained IngestAck).
+
+        The agent keeps at most ``ack_window_batches`` batches unacknowledged in
+        flight; without a hub answering, it would stop after the first window.
+        """
+        if batch["seq"] in self.seen:  # a re-sent copy: the hub's dedupe drops it
+            return
+        self.seen.add(batch["seq"])
+        self.points += len(batch["readings"])
+        while self.acked + 1 in self.seen:
+            self.acked += 1
+        ack = IngestAck(node=batch["node"], epoch=batch["epoch"], seq=self.acked, ts_ms=time.time_ns() // 1_000_000)
+        await client.publish(topic(batch["node"], Channel.ACK), encode(ack), qos=1, retain=True)
 
     async def run(self) -> None:
         async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=f"bench-{self.kind}") as client:
@@ -99,7 +118,7 @@ class Counter:
                     continue
                 data = json.loads(message.payload)  # type: ignore[arg-type]
                 if self.kind == "citysense":
-                    self.points += len(data["readings"])
+                    await self._hub_ack(client, data)
                 else:  # thingsboard gateway API: {"device": [{"ts": .., "values": {...}}]}
                     self.points += sum(len(e.get("values", {})) for entries in data.values() for e in entries)
 

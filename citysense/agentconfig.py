@@ -120,6 +120,8 @@ class Connection(Strict):
     stopbits: Annotated[int, Field(ge=1, le=2)] = 1
     timeout_s: Seconds = 1.0
     inter_frame_delay_s: Annotated[float, Field(ge=0, le=5)] = 0.0
+    # Modbus TCP only: the agent's own lean client (edge_agent/drivers/modbus/tcpclient.py) or pymodbus' (fallback).
+    modbus_client: Literal["lean", "pymodbus"] = "lean"
 
     @model_validator(mode="before")
     @classmethod

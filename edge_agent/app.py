@@ -129,4 +129,5 @@ class Agent:
             # All at once: a link still finishing a read holds its lock up to its timeout.
             await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
             await self.meters.stop()
+            self.uplink.commits.flush()  # readings queued for the last commit
             self.buffer.close()

@@ -1,12 +1,12 @@
 """The durable uplink buffer: every reading is written here before it is sent.
 
-One SQLite file in WAL mode per node, four tables::
-
-    readings(id, added_ms, body)          readings not yet in a batch (body = JSON of one Reading)
-    batches(seq, formed_ms, first_id, n, payload)
-                                          formed batches the hub has not acknowledged yet
-    meta(k, v)                            next_seq, dropped, acked (the hub's last acknowledged seq)
-    state(k, v)                           epoch
+One SQLite file in WAL mode per node (tables: :mod:`edge_agent.buffer_schema`).
+Readings are numbered in the order they arrive (ids; the uplink's lanes use
+them to tell live readings from backlog). Each :meth:`DurableBuffer.put` (one
+poll of one device) is one ``readings`` row holding its readings already
+encoded as wire fragments (:mod:`edge_agent.fragments`), so a poll costs one
+SQLite insert and forming a batch is a concatenation, never a decode and
+re-encode.
 
 The *epoch* is drawn at random when the file is created (a new edge box, a
 wiped or reflashed state directory) and numbers restart at 0 in it; a file
@@ -18,15 +18,17 @@ A batch gets its sequence number when it is *formed*: the readings move from
 transaction, together with the increment of ``next_seq``. A batch re-sent
 after a lost connection or a crash therefore carries the same ``seq`` and the
 same bytes, and the hub's ``(node, epoch, seq)`` dedupe drops the second copy.
-A batch is at most ``max_batch_bytes`` long (under the hub's
-``MAX_PAYLOAD_BYTES``); it also carries ``floor``, the lowest seq still held,
+A batch is at most ``max_readings`` readings and ``max_batch_bytes`` long
+(under the hub's ``MAX_PAYLOAD_BYTES``): it takes whole rows while they fit
+and *splits* the row at which a cap is reached, the rest of that row staying
+as a row of its own (same ids); it also carries ``floor``, the lowest seq still held,
 so the hub never waits for a batch the caps dropped. A batch row is deleted
 only when the hub acknowledges it durable (:meth:`DurableBuffer.ack`, from the
 hub's ``IngestAck``): the broker's PUBACK is not enough, since a broker that
 crashes loses what it had PUBACKed but not yet written to disk.
 
-Caps: when the stored bytes exceed ``max_bytes`` the oldest readings (then the
-oldest unsent batches) are deleted; readings older than ``max_age_s`` too.
+Caps: when the stored bytes exceed ``max_bytes`` the oldest rows of readings
+(a poll's readings go together), then the oldest unsent batches, are deleted; readings older than ``max_age_s`` too.
 Each deleted reading is counted in ``meta.dropped``, which survives restarts;
 so is a single reading too large for any batch.
 
@@ -43,24 +45,17 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citysense.contract import LEGACY_EPOCH, MAX_PAYLOAD_BYTES, Reading, encode
+from citysense.contract import LEGACY_EPOCH, MAX_PAYLOAD_BYTES, Reading
+from edge_agent.batching import Taken, take
+from edge_agent.buffer_caps import SIZE_CAP, BufferCaps, clock_ms
+from edge_agent.buffer_schema import open_schema
+from edge_agent.fragments import poll_body
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings(id INTEGER PRIMARY KEY AUTOINCREMENT, added_ms INTEGER NOT NULL,
-                                    body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches(seq INTEGER PRIMARY KEY, formed_ms INTEGER NOT NULL, first_id INTEGER NOT NULL,
-                                   n INTEGER NOT NULL, payload BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS state(k TEXT PRIMARY KEY, v TEXT NOT NULL);
-"""
-_EXISTS = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +68,7 @@ class Batch:
     last_id: int
 
 
-log = logging.getLogger(__name__)
-SIZE_CAP, AGE_CAP = "size cap (buffer_max_mb)", "age cap (buffer_max_age_s)"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class DurableBuffer:
+class DurableBuffer(BufferCaps):
     """A bounded, persistent FIFO of readings and formed batches of one node."""
 
     def __init__(
@@ -103,8 +90,7 @@ class DurableBuffer:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
-        (existed,) = self._db.execute(_EXISTS).fetchone()
-        self._db.executescript(_SCHEMA)
+        existed = open_schema(self._db, node)
         # A file from before epochs, or an agent carrying a pre-buffer counter, keeps numbering in the legacy epoch.
         fresh_epoch = LEGACY_EPOCH if existed or first_seq is not None else secrets.token_urlsafe(12)
         with self._tx():
@@ -119,14 +105,10 @@ class DurableBuffer:
             "SELECT (SELECT coalesce(sum(length(body)), 0) FROM readings)"
             " + (SELECT coalesce(sum(length(payload)), 0) FROM batches)"
         ).fetchone()
-        (last,) = self._db.execute("SELECT coalesce(max(id), 0) FROM readings").fetchone()
-        (seq_row,) = self._db.execute("SELECT coalesce(max(first_id), 0) FROM batches").fetchone()
-        self.last_id: int = max(last, seq_row)
+        (last,) = self._db.execute("SELECT coalesce(max(first_id + n - 1), 0) FROM readings").fetchone()
+        (seq_row,) = self._db.execute("SELECT coalesce(max(first_id + n - 1), 0) FROM batches").fetchone()
+        self.last_id: int = max(last, seq_row)  # the id of the newest reading put
         self._episodes: dict[str, int] = {}  # readings dropped per cap in the current episode (for the logs)
-
-    def _tx(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db
 
     def close(self) -> None:
         """Close the file."""
@@ -134,125 +116,84 @@ class DurableBuffer:
 
     # --- writing -----------------------------------------------------------------------------------------------
     def put(self, readings: Sequence[Reading]) -> None:
-        """Append readings durably (one transaction), then enforce the caps."""
-        if not readings:
+        """Append readings durably (one row, one transaction), then enforce the caps."""
+        self.put_many([readings])
+
+    def put_many(self, groups: Sequence[Sequence[Reading]]) -> None:
+        """Append groups of readings (one row each) durably in one transaction, then enforce the caps."""
+        now, first, size = clock_ms(), self.last_id + 1, 0
+        rows: list[tuple[int, int, int, bytes]] = []
+        for readings in groups:
+            if readings:
+                body = poll_body(readings)
+                rows.append((first, now, len(readings), body))
+                first += len(readings)
+                size += len(body)
+        if not rows:
             return
-        now = _now_ms()
-        rows = [(now, encode(r).decode()) for r in readings]
-        with self._tx():
-            self._db.executemany("INSERT INTO readings(added_ms, body) VALUES (?, ?)", rows)
-            (self.last_id,) = self._db.execute("SELECT last_insert_rowid()").fetchone()
-        self._bytes += sum(len(b) for _, b in rows)
+        if len(rows) == 1:  # one statement: SQLite commits it as its own transaction (autocommit)
+            self._db.execute("INSERT INTO readings VALUES (?, ?, ?, ?)", rows[0])
+        else:
+            with self._tx():
+                self._db.executemany("INSERT INTO readings VALUES (?, ?, ?, ?)", rows)
+        self.last_id = first - 1
+        self._bytes += size
         if self._bytes > self.max_bytes:
             self._trim_size()
         else:
             self._episode_over(SIZE_CAP)
 
-    def _drop(self, n: int, why: str = SIZE_CAP) -> None:
-        """Count dropped readings; log once when an episode of drops for ``why`` starts (see _episode_over)."""
-        if n:
-            self._db.execute("UPDATE meta SET v = v + ? WHERE k = 'dropped'", (n,))
-            if why not in self._episodes:
-                log.warning("%s: buffer %s reached: dropping the oldest readings", self.node, why)
-            self._episodes[why] = self._episodes.get(why, 0) + n
-
-    def _episode_over(self, why: str) -> None:
-        """Log once, with the count, that the drops for ``why`` stopped."""
-        n = self._episodes.pop(why, 0)
-        if n:
-            log.warning(
-                "%s: buffer %s no longer dropping; %d readings were dropped (%d since the buffer was created)",
-                self.node, why, n, self.dropped,
-            )  # fmt: skip
-
-    def _trim_size(self) -> None:
-        # Drop oldest first: the newest data is the most useful after a long outage.
-        with self._tx():
-            while self._bytes > self.max_bytes:
-                rows = self._db.execute("SELECT id, length(body) FROM readings ORDER BY id LIMIT 1000").fetchall()
-                if rows:
-                    freed, n, upto = 0, 0, rows[-1][0]
-                    for rid, size in rows:
-                        freed += size
-                        n += 1
-                        if self._bytes - freed <= self.max_bytes:
-                            upto = rid
-                            break
-                    self._db.execute("DELETE FROM readings WHERE id <= ?", (upto,))
-                    self._bytes -= freed
-                    self._drop(n)
-                    continue
-                old = self._db.execute("SELECT seq, length(payload), n FROM batches ORDER BY seq LIMIT 1").fetchone()
-                if old is None:
-                    self._bytes = 0
-                    return
-                self._db.execute("DELETE FROM batches WHERE seq = ?", (old[0],))
-                self._bytes -= old[1]
-                self._drop(old[2])
-
-    def expire(self, now_ms: int | None = None) -> int:
-        """Delete readings and unsent batches older than ``max_age_s``; return how many readings went."""
-        limit = (now_ms if now_ms is not None else _now_ms()) - self.max_age_ms
-        with self._tx():
-            (rbytes, rn) = self._db.execute(
-                "SELECT coalesce(sum(length(body)), 0), count(*) FROM readings WHERE added_ms < ?", (limit,)
-            ).fetchone()
-            self._db.execute("DELETE FROM readings WHERE added_ms < ?", (limit,))
-            (bbytes, bn) = self._db.execute(
-                "SELECT coalesce(sum(length(payload)), 0), coalesce(sum(n), 0) FROM batches WHERE formed_ms < ?",
-                (limit,),
-            ).fetchone()
-            self._db.execute("DELETE FROM batches WHERE formed_ms < ?", (limit,))
-            self._bytes -= rbytes + bbytes
-            self._drop(rn + bn, AGE_CAP)
-        if not rn + bn:
-            self._episode_over(AGE_CAP)
-        return int(rn + bn)
-
     # --- batching ----------------------------------------------------------------------------------------------
     def form(self, max_readings: int, *, from_id: int = 0, below_id: int | None = None) -> Batch | None:
         """Move the oldest readings with ``from_id <= id < below_id`` into a new batch with the next seq.
 
-        The batch takes at most ``max_readings`` readings and ``max_batch_bytes``
-        bytes; a reading that alone exceeds the byte limit can never be sent and
-        is dropped (counted, logged).
+        ``from_id`` and ``below_id`` are row boundaries (``last_id + 1`` at some
+        moment, or a batch's ``last_id + 1``). The batch takes at most
+        ``max_readings`` readings and ``max_batch_bytes`` bytes, splitting the
+        row at which a cap is reached (:mod:`edge_agent.batching`); a reading
+        that alone exceeds the byte limit can never be sent and is dropped
+        (counted, logged).
         """
         upper = below_id if below_id is not None else self.last_id + 1
         with self._tx():
-            rows = self._db.execute(
-                "SELECT id, body FROM readings WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-                (from_id, upper, max_readings),
-            ).fetchall()
-            if not rows:
-                return None
             (seq,) = self._db.execute("SELECT v FROM meta WHERE k = 'next_seq'").fetchone()
             (floor,) = self._db.execute("SELECT coalesce(min(seq), ?) FROM batches", (seq,)).fetchone()
-            now = _now_ms()
-            head = f'{{"v":1,"node":"{self.node}","epoch":"{self.epoch}","seq":{seq},"floor":{floor},"sent_ms":{now},'
-            head += '"readings":['
-            bodies: list[str] = []
-            size, last = len(head) + 2, rows[0][0]
-            for rid, body in rows:
-                n = len(body.encode()) + (1 if bodies else 0)
-                if size + n > self.max_batch_bytes:
-                    if bodies:
-                        break
-                    log.error("%s: a reading of %d bytes cannot fit any batch; dropped", self.node, n)
-                    self._drop(1)
-                    self._bytes -= len(body)
-                    last = rid
-                    continue
-                bodies.append(body)
-                size += n
-                last = rid
-            self._db.execute("DELETE FROM readings WHERE id >= ? AND id <= ?", (rows[0][0], last))
-            if not bodies:
-                return None
-            payload = (head + ",".join(bodies) + "]}").encode()
-            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", (seq, now, rows[0][0], len(bodies), payload))
+            now = clock_ms()
+            head = f'{{"v":1,"node":"{self.node}","epoch":"{self.epoch}","seq":{seq},"floor":{floor},'
+            head += f'"sent_ms":{now},"readings":['
+            t = Taken()
+            while not t.parts:  # until a batch has readings, or none are left (only oversize ones were met)
+                rows = self._db.execute(
+                    "SELECT first_id, n, body FROM readings WHERE first_id >= ? AND first_id < ? ORDER BY first_id",
+                    (from_id, upper),
+                )
+                t = take(rows, max_readings, self.max_batch_bytes - len(head) - 2)
+                rows.close()
+                if t.first_id is None:
+                    return None
+                self._settle(t)
+            payload = b"".join((head.encode(), b",".join(t.parts), b"]}"))
+            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", (seq, now, t.first_id, t.count, payload))
             self._db.execute("UPDATE meta SET v = v + 1 WHERE k = 'next_seq'")
-        self._bytes += len(payload) - sum(len(b) for b in bodies)
-        return Batch(seq, payload, len(bodies), last)
+        self._bytes += len(payload)
+        assert t.last_id is not None
+        return Batch(seq, payload, t.count, t.last_id)
+
+    def _settle(self, t: Taken) -> None:
+        """Remove from ``readings`` what the batch took (in the open transaction)."""
+        if t.whole_upto is not None:
+            self._db.execute("DELETE FROM readings WHERE first_id >= ? AND first_id <= ?", (t.first_id, t.whole_upto))
+        if t.rest is not None:
+            if t.remainder is None:
+                self._db.execute("DELETE FROM readings WHERE first_id = ?", (t.rest[0],))
+            else:  # the row keeps its added_ms (the age cap counts from the poll)
+                self._db.execute(
+                    "UPDATE readings SET first_id = ?, n = ?, body = ? WHERE first_id = ?", (*t.remainder, t.rest[0])
+                )
+        self._bytes -= t.freed
+        if t.oversize:
+            log.error("%s: %d readings too large for any batch; dropped", self.node, t.oversize)
+            self._db.execute("UPDATE meta SET v = v + ? WHERE k = 'dropped'", (t.oversize,))
 
     def unacked(self) -> list[Batch]:
         """Batches formed and not yet acknowledged by the hub, oldest first."""
@@ -290,7 +231,7 @@ class DurableBuffer:
     def depth(self) -> int:
         """Readings waiting (unbatched plus in unacknowledged batches)."""
         (n,) = self._db.execute(
-            "SELECT (SELECT count(*) FROM readings) + (SELECT coalesce(sum(n), 0) FROM batches)"
+            "SELECT (SELECT coalesce(sum(n), 0) FROM readings) + (SELECT coalesce(sum(n), 0) FROM batches)"
         ).fetchone()
         return int(n)
 
@@ -301,7 +242,7 @@ class DurableBuffer:
         oldest = min((x for x in (r, b) if x is not None), default=None)
         if oldest is None:
             return 0.0
-        return max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(oldest)) / 1000)
+        return max(0.0, ((now_ms if now_ms is not None else clock_ms()) - int(oldest)) / 1000)
 
     def forget(self, seq: int) -> None:
         """Forget batch ``seq`` alone (at the broker's PUBACK, when the broker refuses us the hub's acknowledgments)."""
@@ -328,13 +269,7 @@ class DurableBuffer:
     def oldest_unacked_s(self, now_ms: int | None = None) -> float:
         """Age of the oldest batch the hub has not acknowledged, in seconds (0 when none)."""
         (b,) = self._db.execute("SELECT min(formed_ms) FROM batches").fetchone()
-        return 0.0 if b is None else max(0.0, ((now_ms if now_ms is not None else _now_ms()) - int(b)) / 1000)
-
-    @property
-    def dropped(self) -> int:
-        """Readings dropped by the caps since the file was created."""
-        (n,) = self._db.execute("SELECT v FROM meta WHERE k = 'dropped'").fetchone()
-        return int(n)
+        return 0.0 if b is None else max(0.0, ((now_ms if now_ms is not None else clock_ms()) - int(b)) / 1000)
 
     @property
     def stored_bytes(self) -> int:

@@ -57,6 +57,7 @@ from citysense.contract import (
 from edge_agent import inbound
 from edge_agent.ackwindow import AckWindow
 from edge_agent.buffer import Batch, DurableBuffer
+from edge_agent.groupcommit import GroupCommit
 from edge_agent.hubclient import hub_client
 from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 
@@ -94,10 +95,11 @@ class Uplink:
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._expired_at = time.monotonic()
+        self.commits = GroupCommit(buffer.put_many)
 
     async def put(self, readings: Sequence[Reading]) -> None:
-        """Write readings to the durable buffer; they are safe once this returns."""
-        self.buffer.put(readings)
+        """Write readings to the durable buffer; they are safe once this returns (commits are grouped)."""
+        await self.commits.put(readings)
         self._arrived.set()
         now = time.monotonic()
         if now - self._expired_at > EXPIRE_EVERY_S:  # the age cap must hold while the link is down, too

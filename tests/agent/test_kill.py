@@ -36,7 +36,8 @@ def buffered(state: Path) -> set[tuple[str, int]]:
     """(device, ts_ms) of every `count` reading left in the killed agent's durable buffer."""
     db = sqlite3.connect(state / "N1.buffer.sqlite")
     try:
-        rows = [json.loads(body) for (body,) in db.execute("SELECT body FROM readings")]
+        # One row per poll: its readings' wire objects, one per line (edge_agent/buffer_schema.py).
+        rows = [json.loads(line) for (body,) in db.execute("SELECT body FROM readings") for line in body.splitlines()]
         for (payload,) in db.execute("SELECT payload FROM batches"):
             rows.extend(json.loads(payload)["readings"])
     finally:

@@ -13,7 +13,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from citysense.contract import Channel, Command, CommandReply, decode, encode, topic
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
-from edge_agent.drivers.modbus.link import BusLock
+from edge_agent.drivers.modbus.buslock import BusLock
 from edge_agent.drivers.modbus.writer import write_point
 from edge_agent.errors import WriteRefused
 from tests.agent.support import agent_config, modbus_tcp_server, write_site

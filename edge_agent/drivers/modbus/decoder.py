@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from citysense.codec import ByteOrder, DataType
 from citysense.contract import Reading
 from citysense.profiles.model import Point, Profile
@@ -42,18 +44,23 @@ _FAST_TYPES = {
 }  # fmt: skip
 _GOOD, _OOR, _SENTINEL = Quality.GOOD.wire, Quality.OUT_OF_RANGE.wire, Quality.SENTINEL.wire
 _new = object.__new__
-_set = object.__setattr__
-_FIELDS = frozenset(("device", "metric", "value", "unit", "ts_ms", "quality"))
+# BaseModel's slots, set through their descriptors (what object.__setattr__ ends up calling, minus the lookup).
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+_FIELDS_SET = {"device", "metric", "value", "unit", "ts_ms", "quality"}
 
 
 def trusted_reading(device: str, metric: str, value: Value, unit: str, ts_ms: int, quality: str) -> Reading:
     """A :class:`Reading` built without validation, for values the decoder has already checked."""
     r = _new(Reading)
-    _set(r, "__dict__", {"device": device, "metric": metric, "value": value, "unit": unit, "ts_ms": ts_ms,
-                         "quality": quality})  # fmt: skip
-    _set(r, "__pydantic_fields_set__", set(_FIELDS))
-    _set(r, "__pydantic_extra__", None)
-    _set(r, "__pydantic_private__", None)
+    _set_dict(r, {"device": device, "metric": metric, "value": value, "unit": unit, "ts_ms": ts_ms,
+                  "quality": quality})  # fmt: skip
+    _set_fields(r, _FIELDS_SET)  # shared: a frozen model never adds to it, and copies copy it
+    _set_extra(r, None)
+    _set_private(r, None)
     return r
 
 
