@@ -41,6 +41,7 @@ from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
 
 log = logging.getLogger(__name__)
+UNRECORDED_MAX = 100_000  # transitions kept for the database while it is away (the newest)
 
 
 def _fingerprint(st: EvalState) -> tuple[object, ...]:
@@ -100,6 +101,7 @@ class AlertEngine:
         self.started_ms = 0
         self.evaluations = 0
         self.errors = 0
+        self._unrecorded: list[tuple[Where, Transition]] = []  # transitions the database did not take yet
 
     # -- setup -----------------------------------------------------------------
     async def start(self) -> None:
@@ -214,7 +216,14 @@ class AlertEngine:
         for where, tr in items:
             log.info("%s: %s %s (severity %d, value %s)", where.device, where.rule_id, tr.kind, tr.severity, tr.value)
             self.dirty.add((where.device, where.rule_id))
-        await asyncio.to_thread(self.store.record, items, self.group_wait_ms)
+        # Kept until the database took them: an alarm raised while it is away is recorded at a tick once it is back.
+        batch = self._unrecorded + items
+        try:
+            await asyncio.to_thread(self.store.record, batch, self.group_wait_ms)
+        except Exception:
+            self._unrecorded = batch[-UNRECORDED_MAX:]
+            raise
+        self._unrecorded = []
         self._route_now.set()
 
     async def tick(self) -> None:
@@ -241,7 +250,7 @@ class AlertEngine:
                     out.append((b.where, tr))
         if self.cfg.node_offline.enabled:
             out.extend(await self._node_liveness(now_ms))
-        if out:
+        if out or self._unrecorded:
             await self._record(out)
 
     async def _node_liveness(self, now_ms: int) -> list[tuple[Where, Transition]]:
@@ -332,6 +341,7 @@ class AlertEngine:
                 failing = False
 
     async def _router_loop(self) -> None:
+        failing = False
         while True:
             try:
                 async with asyncio.timeout(self.cfg.tick_s):
@@ -343,4 +353,10 @@ class AlertEngine:
                 await self.route()
             except Exception:  # keep routing; the alarms stay due in the database
                 self.errors += 1
-                log.exception("alerts: routing failed")
+                if not failing:  # once per outage, not once per tick
+                    log.exception("alerts: routing failed; retrying every %.1f s", self.cfg.tick_s)
+                failing = True
+            else:
+                if failing:
+                    log.info("alerts: routing recovered")
+                failing = False
