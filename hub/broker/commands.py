@@ -59,6 +59,7 @@ class CommandCenter:
     async def run(self) -> None:
         """Keep the command session up, reconnecting with full-jitter back-off."""
         attempt = 0
+        lost = False  # logged once when the session is lost, once when it is back (not once per attempt)
         while True:
             try:
                 async with aiomqtt.Client(
@@ -73,10 +74,15 @@ class CommandCenter:
                     self._client = client
                     self._ready.set()
                     attempt = 0
+                    if lost:
+                        log.info("hub: command session back")
+                    lost = False
                     async for msg in client.messages:
                         await self._dispatch(str(msg.topic), msg.payload)
             except aiomqtt.MqttError as exc:
-                log.warning("hub: command session lost (%s)", exc)
+                if not lost:
+                    log.warning("hub: command session lost (%s); reconnecting", exc)
+                lost = True
             finally:
                 self._ready.clear()
                 self._client = None
