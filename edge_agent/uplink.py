@@ -31,8 +31,10 @@ batches and the oldest one's age, and each device's RTT, counts, last good read)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -63,6 +65,7 @@ from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 log = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S = 60.0
+HELD_MAX = 100_000  # readings held in memory while the buffer's disk cannot take them
 COMMANDS_WAITING_MAX = 64  # commands received and not yet answered; more are refused (logged)
 HealthSource = Callable[[], list[DeviceHealth]]
 
@@ -94,15 +97,39 @@ class Uplink:
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._expired_at = time.monotonic()
+        self._held: list[Reading] = []  # readings the buffer could not write yet (its disk full)
+        self._buffer_failing = False
+        self.held_dropped = 0  # readings dropped while held in memory beyond HELD_MAX
 
     async def put(self, readings: Sequence[Reading]) -> None:
-        """Write readings to the durable buffer; they are safe once this returns."""
-        self.buffer.put(readings)
+        """Write readings to the durable buffer; they are safe once this returns.
+
+        While the buffer cannot write (its disk full, an I/O error) they are held
+        in memory, at most ``HELD_MAX`` (the oldest dropped beyond, counted in
+        ``held_dropped``), and written first once it can again: polling goes on.
+        """
+        self._held.extend(readings)
+        try:
+            self.buffer.put(self._held)
+        except sqlite3.Error as exc:
+            if len(self._held) > HELD_MAX:
+                self.held_dropped += len(self._held) - HELD_MAX
+                del self._held[: len(self._held) - HELD_MAX]
+            if not self._buffer_failing:
+                why = f"{self.config.node_id}: the buffer cannot write ({exc}); holding readings in memory meanwhile"
+                log.error(why)  # noqa: TRY400 - the error says it all
+            self._buffer_failing = True
+            return
+        self._held = []
+        if self._buffer_failing:
+            log.info("%s: the buffer writes again", self.config.node_id)
+        self._buffer_failing = False
         self._arrived.set()
         now = time.monotonic()
         if now - self._expired_at > EXPIRE_EVERY_S:  # the age cap must hold while the link is down, too
             self._expired_at = now
-            self.buffer.expire()
+            with contextlib.suppress(sqlite3.Error):  # a disk that takes no delete: the next round tries again
+                self.buffer.expire()
 
     # --- status ------------------------------------------------------------------------------------------------
     def health(self) -> AgentHealth:
@@ -167,6 +194,18 @@ class Uplink:
                         self.policy.failures,
                         delay,
                     )
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                fault = _buffer_fault(exc)
+                if fault is None:
+                    raise
+                # The buffer's disk cannot take a batch or an acknowledgment: what it holds stays, and is sent
+                # again (the hub drops copies) from a new session once it can.
+                self.connected.clear()
+                delay = self.policy.failed(auth=False)
+                if not self._buffer_failing:
+                    log.error("%s: the buffer cannot write (%s); reconnecting in %.1f s", node, fault, delay)  # noqa: TRY400
+                self._buffer_failing = True
                 await asyncio.sleep(delay)
 
     async def _session(self) -> None:
@@ -310,6 +349,18 @@ class Uplink:
             self.buffer.expire()
             payload = self._status("online", session, with_health=True)
             await client.publish(status_topic, payload, qos=1, retain=True, timeout=hub.connect_timeout_s)
+
+
+def _buffer_fault(exc: BaseException) -> sqlite3.Error | None:
+    """The buffer's SQLite error when that is what ended the session (alone or with the lanes it stopped)."""
+    if isinstance(exc, sqlite3.Error):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        faults, rest = exc.split(sqlite3.Error)
+        if faults is not None and (rest is None or rest.split(aiomqtt.MqttError)[1] is None):
+            first = faults.exceptions[0]
+            return _buffer_fault(first)
+    return None
 
 
 def _first(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:
