@@ -110,7 +110,10 @@ class CommandCenter:
             log.exception("%s: reading a command reply raised", node)
             reason, detail = "internal_error", f"{type(exc).__name__}: {exc}"
         if self.dead is not None:
-            await self.dead.add(reply_topic, node, reason, detail, payload)
+            try:
+                await self.dead.add(reply_topic, node, reason, detail, payload)
+            except Exception:  # the registry database away: counted and logged, the command session goes on
+                log.warning("%s: a malformed command reply (%s) could not be kept as a dead letter", node, reason)
         else:
             log.warning("%s: malformed command reply (%s): %s", node, reason, safe(detail))
         return None
