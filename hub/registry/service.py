@@ -42,8 +42,10 @@ class NodeFilter:
     limit: int | None = None
 
 
-PG_CONNECT_ARGS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-                   "keepalives_count": 3}  # fmt: skip
+# tcp_user_timeout (ms) drops a connection whose sent data goes unacknowledged (a host gone mid-query);
+# keepalives one that is idle and whose host stopped answering.
+PG_CONNECT_ARGS = {"connect_timeout": 5, "tcp_user_timeout": 30_000, "keepalives": 1, "keepalives_idle": 10,
+                   "keepalives_interval": 5, "keepalives_count": 3}  # fmt: skip
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
