@@ -20,14 +20,17 @@ from tests.harness.postgres import PostgresServer
 
 
 async def test_a_query_on_a_frozen_server_fails_as_unavailable(pg: PostgresServer) -> None:
-    Registry(pg.url).migrate()
+    setup = Registry(pg.url)
+    setup.migrate()
+    setup.engine.dispose()  # no open connection: the next query must connect to the frozen server
     postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
     os.kill(postmaster, signal.SIGSTOP)
     try:
-        registry = Registry(pg.url)  # no open connection: the next query must connect to the frozen server
+        registry = Registry(pg.url)
         async with asyncio.timeout(20):  # it hung here for ever
             with pytest.raises(OperationalError) as caught:
                 await asyncio.to_thread(registry.list_nodes)
         assert db_unavailable(caught.value)
+        registry.engine.dispose()
     finally:
         os.kill(postmaster, signal.SIGCONT)
