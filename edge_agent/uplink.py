@@ -31,8 +31,10 @@ batches and the oldest one's age, and each device's RTT, counts, last good read)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -58,6 +60,7 @@ from edge_agent import inbound
 from edge_agent.ackwindow import AckWindow
 from edge_agent.buffer import Batch, DurableBuffer
 from edge_agent.groupcommit import GroupCommit
+from edge_agent.heldwrites import HeldWrites
 from edge_agent.hubclient import hub_client
 from edge_agent.reconnect import ReconnectPolicy, is_auth_failure
 
@@ -95,16 +98,21 @@ class Uplink:
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._expired_at = time.monotonic()
-        self.commits = GroupCommit(buffer.put_many)
+        self.writes = HeldWrites(buffer.put_many, config.node_id)  # a full disk: held in memory meanwhile
+        self.commits = GroupCommit(self.writes)
 
     async def put(self, readings: Sequence[Reading]) -> None:
-        """Write readings to the durable buffer; they are safe once this returns (commits are grouped)."""
+        """Write readings to the durable buffer; they are safe once this returns (commits are grouped).
+
+        While the buffer cannot write (its disk full) they are held in memory (edge_agent/heldwrites.py).
+        """
         await self.commits.put(readings)
         self._arrived.set()
         now = time.monotonic()
         if now - self._expired_at > EXPIRE_EVERY_S:  # the age cap must hold while the link is down, too
             self._expired_at = now
-            self.buffer.expire()
+            with contextlib.suppress(sqlite3.Error):  # a disk that takes no delete: the next round tries again
+                self.buffer.expire()
 
     # --- status ------------------------------------------------------------------------------------------------
     def health(self) -> AgentHealth:
@@ -169,6 +177,18 @@ class Uplink:
                         self.policy.failures,
                         delay,
                     )
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                fault = _buffer_fault(exc)
+                if fault is None:
+                    raise
+                # The buffer's disk cannot take a batch or an acknowledgment: what it holds stays, and is sent
+                # again (the hub drops copies) from a new session once it can.
+                self.connected.clear()
+                delay = self.policy.failed(auth=False)
+                if not self.writes.failing:
+                    log.error("%s: the buffer cannot write (%s); reconnecting in %.1f s", node, fault, delay)  # noqa: TRY400
+                self.writes.failing = True  # logged once; the next write that succeeds says so
                 await asyncio.sleep(delay)
 
     async def _session(self) -> None:
@@ -312,6 +332,18 @@ class Uplink:
             self.buffer.expire()
             payload = self._status("online", session, with_health=True)
             await client.publish(status_topic, payload, qos=1, retain=True, timeout=hub.connect_timeout_s)
+
+
+def _buffer_fault(exc: BaseException) -> sqlite3.Error | None:
+    """The buffer's SQLite error when that is what ended the session (alone or with the lanes it stopped)."""
+    if isinstance(exc, sqlite3.Error):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        faults, rest = exc.split(sqlite3.Error)
+        if faults is not None and (rest is None or rest.split(aiomqtt.MqttError)[1] is None):
+            first = faults.exceptions[0]
+            return _buffer_fault(first)
+    return None
 
 
 def _first(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:

@@ -397,6 +397,7 @@ class AlertEngine:
                 failing = False
 
     async def _router_loop(self) -> None:
+        failing = False
         while True:
             try:
                 async with asyncio.timeout(self.cfg.tick_s):
@@ -408,4 +409,10 @@ class AlertEngine:
                 await self.route()
             except Exception:  # keep routing; the alarms stay due in the database
                 self.errors += 1
-                log.exception("alerts: routing failed")
+                if not failing:  # once per outage, not once per tick
+                    log.exception("alerts: routing failed; retrying every %.1f s", self.cfg.tick_s)
+                failing = True
+            else:
+                if failing:
+                    log.info("alerts: routing recovered")
+                failing = False

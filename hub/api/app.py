@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from citysense import __version__
+from hub.api.dbdown import answer_503_when_database_down
 from hub.api.limits import MAX_BODY_BYTES, Guard
 from hub.api.routes import (
     access,
@@ -40,6 +41,7 @@ def create_app(services: HubServices) -> FastAPI:
         max_body_size=MAX_BODY_BYTES,  # 413 before reading a larger body; the CSV imports set their own
     )
     app.add_middleware(Guard)
+    answer_503_when_database_down(app)
     dummy_hash()  # computed now, so the first login of an unknown user costs no more than any other
     app.state.services = services
     app.include_router(imports.router)  # before /nodes/{node_id}: "import" is not a node id

@@ -47,6 +47,7 @@ class HubCollector(Collector):
     def __init__(self, services: HubServices) -> None:
         self.services = services
         self.nodes: list[Node] = []  # the registry's nodes, read (in a thread) before each scrape
+        self.registry_up = True  # whether that read worked (else the nodes are those of the last scrape that did)
 
     def collect(self) -> Iterator[Metric]:
         yield from self._ingest()
@@ -119,6 +120,10 @@ class HubCollector(Collector):
         if store is not None:
             doc = "1 while the store is set up and answers its ping."
             yield _one(GaugeMetricFamily, "citysense_store_up", doc, float(store.ok()))
+        doc = "1 when the registry database answered this scrape's query."
+        yield _one(GaugeMetricFamily, "citysense_registry_up", doc, float(self.registry_up))
+        doc = "API requests answered 503 because the registry database was unavailable."
+        yield _one(CounterMetricFamily, "citysense_registry_unavailable_total", doc, self.services.registry_unavailable)
 
     def _nodes(self) -> Iterator[Metric]:
         services = self.services

@@ -53,6 +53,8 @@ class HubServices:
     store_watch: StoreWatch | None = None
     node_health: NodeHealthBook = field(default_factory=NodeHealthBook)
     ingest_connected: Callable[[], bool] | None = None
+    # API requests answered 503 while the registry database was unavailable (hub/api/dbdown.py).
+    registry_unavailable: int = 0
 
     async def notify_registry_changed(self) -> None:
         """Tell ingest that nodes or devices were added or moved."""

@@ -63,6 +63,7 @@ class CommandCenter:
     async def run(self) -> None:
         """Keep the command session up, reconnecting with full-jitter back-off."""
         attempt = 0
+        lost = False  # logged once when the session is lost, once when it is back (not once per attempt)
         while True:
             host, port = self.endpoints[attempt % len(self.endpoints)]
             try:
@@ -78,10 +79,15 @@ class CommandCenter:
                     self._client, self.connected_to = client, (host, port)
                     self._ready.set()
                     attempt = 0
+                    if lost:
+                        log.info("hub: command session back")
+                    lost = False
                     async for msg in client.messages:
                         await self._dispatch(str(msg.topic), msg.payload)
             except aiomqtt.MqttError as exc:
-                log.warning("hub: command session lost (%s)", exc)
+                if not lost:
+                    log.warning("hub: command session lost (%s); reconnecting", exc)
+                lost = True
             finally:
                 self._ready.clear()
                 self._client = self.connected_to = None
@@ -109,7 +115,10 @@ class CommandCenter:
             log.exception("%s: reading a command reply raised", node)
             reason, detail = "internal_error", f"{type(exc).__name__}: {exc}"
         if self.dead is not None:
-            await self.dead.add(reply_topic, node, reason, detail, payload)
+            try:
+                await self.dead.add(reply_topic, node, reason, detail, payload)
+            except Exception:  # the registry database away: counted and logged, the command session goes on
+                log.warning("%s: a malformed command reply (%s) could not be kept as a dead letter", node, reason)
         else:
             log.warning("%s: malformed command reply (%s): %s", node, reason, safe(detail))
         return None

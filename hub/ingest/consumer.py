@@ -51,11 +51,14 @@ from hub.ingest.fastpublish import Incoming, fast_publish, incoming
 from hub.ingest.logsafe import safe
 from hub.ingest.pipeline import Pipeline, Prepared
 from hub.ingest.readahead import read_ahead
+from hub.registry.outage import brief, db_unavailable
 
 log = logging.getLogger(__name__)
 # A prepared group, its messages, and the task writing it to the store.
 _Writing = tuple[list[Incoming], Prepared, "asyncio.Task[None]"]
 BACKOFF_MAX_S = 30.0
+DB_RETRY_MAX_S = 5.0  # the longest wait before a new session after a fault of the hub's (the database away)
+BROKER_LOST = "broker connection lost"
 WRITES_IN_FLIGHT = 2  # prepared groups being written to the store at once (finished and acked in order)
 
 
@@ -86,28 +89,56 @@ class Consumer:
         self.batch_wait_s = batch_wait_s
         self.subscribed = asyncio.Event()
         self.acked = 0
+        self.faults = 0  # sessions ended by a lost connection or a fault of the hub's
+        self._failing: str | None = None  # what the last session ended with, until messages are acknowledged again
+        self._attempt = 0  # sessions that ended since the last one that acknowledged messages or reached the broker
         self._groups = 0
 
     async def run(self) -> None:
-        """Consume forever, reconnecting with full-jitter back-off."""
-        attempt = 0
+        """Consume forever, reconnecting with full-jitter back-off.
+
+        A session ends when the broker connection drops or when handling raised
+        something that is not the message's fault (the registry database away):
+        its unacknowledged messages come again in the next session. The back-off
+        starts over once the broker is back or messages are handled again; each
+        kind of failure is logged when it starts, and the recovery when a group
+        was finished and acknowledged with the registry database written (a
+        duplicate acknowledged from memory proves nothing), not once per attempt.
+        """
         while True:
-            lost: BaseException | None = None
+            lost: BaseException = aiomqtt.MqttError("session ended")
             try:
                 await self._session()
             except* aiomqtt.MqttError as group:
                 lost = group.exceptions[0]
             except* Exception as group:  # a fault of ours (the registry database away): never the end of ingest
                 lost = group.exceptions[0]
-                log.error("hub: ingest session failed; unacknowledged messages come again", exc_info=lost)  # noqa: TRY400 - the group's first
-            if lost is None:
-                attempt = 0
-                continue
             self.subscribed.clear()
-            delay = random.uniform(0, min(BACKOFF_MAX_S, 0.5 * 2**attempt))
-            attempt += 1
-            log.warning("hub: broker connection lost (%s); retrying in %.1f s", lost, delay)
+            kind = self._describe(lost)
+            # The broker is back when it answers: back off up to 30 s. The database comes back unannounced
+            # while messages wait: look again every few seconds at most.
+            cap = BACKOFF_MAX_S if isinstance(lost, aiomqtt.MqttError) else DB_RETRY_MAX_S
+            delay = random.uniform(0, min(cap, 0.5 * 2**self._attempt))
+            self._attempt += 1
+            if kind != self._failing:
+                if isinstance(lost, aiomqtt.MqttError):
+                    log.warning("hub: broker connection lost (%s); reconnecting", lost)
+                elif db_unavailable(lost):
+                    log.warning("hub: ingest paused: %s; unacknowledged messages come again", kind)
+                else:
+                    log.error("hub: ingest session failed; unacknowledged messages come again", exc_info=lost)
+                self._failing = kind
+            self.faults += 1
+            log.debug("hub: ingest session ended (%s); retrying in %.1f s", kind, delay)
             await asyncio.sleep(delay)
+
+    @staticmethod
+    def _describe(exc: BaseException) -> str:
+        if isinstance(exc, aiomqtt.MqttError):
+            return BROKER_LOST
+        if db_unavailable(exc):
+            return "the registry database is unavailable"
+        return brief(exc)
 
     async def _session(self) -> None:
         prefix = self.pipeline.prefix
@@ -128,7 +159,11 @@ class Consumer:
             for channel in (Channel.TELEMETRY, Channel.STATUS):
                 flt = subscription(channel, prefix, self.share_group)
                 await client.subscribe(flt, qos=1, timeout=self.timeout_s)
-            log.info("hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
+            # Once per recovery, not once per attempt while the database is away (run logs those states).
+            level = logging.INFO if self._failing is None or self._failing == BROKER_LOST else logging.DEBUG
+            log.log(level, "hub: subscribed at %s:%s as %s", self.host, self.port, self.client_id)
+            if self._failing == BROKER_LOST:  # the broker is back: the next loss is news, its back-off starts over
+                self._failing, self._attempt = None, 0
             self.subscribed.set()
             # A group waits here while it is written; the task making room is the finisher.
             writing: asyncio.Queue[_Writing] = asyncio.Queue(maxsize=WRITES_IN_FLIGHT - 1)
@@ -178,12 +213,16 @@ class Consumer:
         So a message that makes the hub raise (a bug its content meets) is
         dead-lettered and acknowledged, never redelivered forever, and the rest
         of its group is kept. A fault that is not the message's (the registry
-        database away) raises again when the dead letter is written: the session
-        ends and the broker redelivers everything unacknowledged.
+        database away) is raised at once, never dead-lettered (a database back a
+        moment later would otherwise take a valid message as a dead letter, and
+        it would be acknowledged): the session ends and the broker redelivers
+        everything unacknowledged.
         """
         try:
             return await self.pipeline.prepare(items)
         except Exception as exc:
+            if db_unavailable(exc):  # not the messages' fault: none is dead-lettered, all come again
+                raise
             if len(items) == 1:
                 topic, payload = items[0]
                 log.exception("hub: a message on %r raised; dead-lettered", safe(topic))
@@ -205,5 +244,8 @@ class Consumer:
                 await self.pipeline.finish(prepared)
             ack_all(client, batch)  # one write for the group's PUBACKs (hub/ingest/acks.py)
             self.acked += len(batch)
+            if self._failing is not None and self._failing != BROKER_LOST and prepared.wrote_registry():
+                log.info("hub: ingest recovered (after: %s)", self._failing)
+                self._failing, self._attempt = None, 0
             for node, epoch, seq in self.pipeline.progress.take_moved():  # then how far each node is durable
                 publish_ack(client, self.pipeline.prefix, node, epoch, seq)

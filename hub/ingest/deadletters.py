@@ -21,6 +21,7 @@ from citysense.contract import MAX_PAYLOAD_BYTES
 from hub.ingest.logsafe import safe
 from hub.ingest.stats import IngestStats
 from hub.registry.models import DeadLetter
+from hub.registry.outage import Periodic
 from hub.registry.service import Registry
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,11 @@ class DeadLetterSink:
 
     async def run_pruning(self, keep_days: float, max_rows: int, every_s: float = 600.0) -> None:
         """Delete dead letters older than ``keep_days`` and beyond the newest ``max_rows``, every ``every_s``."""
-        while True:
+
+        async def round_() -> None:
             cutoff = time.time_ns() // 1_000_000 - int(keep_days * 86_400_000)
             removed = await asyncio.to_thread(self.registry.prune_dead_letters, cutoff, max_rows)
             if removed:
                 log.info("dead letters: %d old rows pruned", removed)
-            await asyncio.sleep(every_s)
+
+        await Periodic("dead-letter pruning", round_, every_s).run()  # a database outage never ends it

@@ -18,7 +18,7 @@ import time
 
 from hub.ingest.deadletters import DeadLetterSink
 from hub.ingest.dedupe import digest
-from hub.ingest.spool import Spool, SpoolFull
+from hub.ingest.spool import Spool, SpoolUnavailable
 from hub.ingest.stats import IngestStats
 from hub.store.base import Store, StoredReading
 from hub.store.errors import StoreRejected, StoreUnavailable
@@ -36,6 +36,7 @@ class DurableWriter:
     def __init__(self, store: Store, spool: Spool | None, stats: IngestStats, dead: DeadLetterSink) -> None:
         self.store, self.spool, self.stats, self.dead = store, spool, stats, dead
         self._poison: dict[int, int] = {}  # payload digest -> failed writes in a row (unexpected store errors)
+        self.holding = False  # neither the store nor the spool takes batches: messages wait unacknowledged
 
     async def write(self, readings: list[StoredReading]) -> None:
         """Return once ``readings`` are in the store or the spool; wait (unacknowledged) while neither takes them."""
@@ -56,12 +57,17 @@ class DurableWriter:
         while True:
             try:
                 await self.spool.put(readings)
-            except SpoolFull as exc:
+            except SpoolUnavailable as exc:  # full, or its disk is: the broker keeps the message meanwhile
                 self.stats.store_retries += 1
-                log.warning("%s; holding the message unacknowledged for %.1f s", exc, delay)
+                if not self.holding:  # once until the spool takes a batch again, not once per message and retry
+                    log.warning("%s; holding messages unacknowledged, retrying", exc)
+                self.holding = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_S)
             else:
+                if self.holding:
+                    log.info("spool %s takes batches again", self.spool.path)
+                self.holding = False
                 return
 
     async def write_groups(self, groups: list[Group]) -> list[StoredReading]:
@@ -135,11 +141,25 @@ class DurableWriter:
         spool, delay = self.spool, 0.5
         while True:
             await spool.nonempty.wait()
-            item = await spool.peek()
-            if item is None:
-                spool.nonempty.clear()
-                continue
-            batch_id, readings = item
+            try:
+                await self._drain_one(spool)
+            except SpoolUnavailable as exc:  # its disk full or failing: the batches stay, the drain goes on
+                self.stats.store_retries += 1
+                log.warning("spool drain: %s; retry in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+            else:
+                delay = 0.5
+
+    async def _drain_one(self, spool: Spool) -> None:
+        """Move the oldest spooled batch into the store, waiting while the store is away."""
+        item = await spool.peek()
+        if item is None:
+            spool.nonempty.clear()
+            return
+        batch_id, readings = item
+        delay = 0.5
+        while True:
             try:
                 await self.store.write(readings)
             except StoreUnavailable as exc:
@@ -155,7 +175,7 @@ class DurableWriter:
                 continue
             except StoreRejected as exc:
                 await self.dead.add("spool", readings[0].node if readings else None, "store_rejected", str(exc), "")
-            delay = 0.5
-            await spool.remove(batch_id, len(readings))
-            if spool.batches == 0:
-                log.info("spool drained into the store")
+            break
+        await spool.remove(batch_id, len(readings))
+        if spool.batches == 0:
+            log.info("spool drained into the store")

@@ -28,6 +28,7 @@ from hub.ingest.stats import IngestStats
 from hub.ingest.status import StatusHandler
 from hub.ingest.validate import check_batch
 from hub.latest import LatestCache
+from hub.registry.outage import db_unavailable
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import Store, StoredReading
@@ -57,6 +58,10 @@ class Prepared:
 
     steps: list[_Telemetry | Status]
     claimed: set[BatchKey] = field(default_factory=set)
+
+    def wrote_registry(self) -> bool:
+        """Whether finishing this group wrote the registry database (a status applied, a new batch in the ledger)."""
+        return any(isinstance(st, Status) or st.marks for st in self.steps)
 
     def extend(self, other: Prepared) -> None:
         """Append another prepared group after this one (the consumer prepares one message at a time after a fault)."""
@@ -304,10 +309,16 @@ class Pipeline:
                 log.exception("on_stored observer %r failed", observer)
 
     async def _apply_status(self, step: Status) -> None:
-        """Apply a node's status; one that raises is dead-lettered (and acknowledged), never retried forever."""
+        """Apply a node's status; one that raises is dead-lettered (and acknowledged), never retried forever.
+
+        The registry database away is no fault of the message: that error propagates, the message stays
+        unacknowledged and comes again (a dead letter would lose the node's status).
+        """
         try:
             await self.status.apply(step.status)
         except Exception as exc:
+            if db_unavailable(exc):
+                raise
             log.exception("%s: applying a status message raised", step.status.node)
             await self.dead.add(step.topic, step.status.node, "internal_error", f"{type(exc).__name__}: {exc}",
                                 step.payload)  # fmt: skip

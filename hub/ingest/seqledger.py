@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.ingest.dedupe import UNKNOWN_DIGEST, BatchKey, SeqWindow
 from hub.registry.models import Base
+from hub.registry.outage import Periodic
 from hub.registry.service import Registry
 
 
@@ -157,10 +158,16 @@ class SeqLedger:
         hub's reconnect, an agent resends what it never saw acknowledged when it
         reconnects. At 1,000 batches/s a day is 86 M rows, so keep hours, not weeks.
         """
-        await asyncio.to_thread(self._ensure_index)
-        while True:
+        indexed = False
+
+        async def round_() -> None:
+            nonlocal indexed
+            if not indexed:
+                await asyncio.to_thread(self._ensure_index)
+                indexed = True
             await self.prune(time.time_ns() // 1_000_000 - int(keep_s * 1000))
-            await asyncio.sleep(every_s)
+
+        await Periodic("dedupe ledger pruning", round_, every_s).run()  # a database outage never ends it
 
     def _ensure_index(self) -> None:
         with self.registry.session() as s, s.begin():

@@ -8,9 +8,10 @@ first, so the store receives batches in the order they arrived. It holds at
 most ``max_readings`` readings; when full, :meth:`put` refuses and the caller
 keeps the message unacknowledged, so the broker holds it instead.
 
-Errors: :class:`SpoolFull` (a :class:`hub.store.errors.StoreUnavailable`, so the
-caller treats it as "not safe yet"); SQLite errors are not expected on a
-healthy local disk and propagate.
+Errors: :class:`SpoolUnavailable` (a :class:`hub.store.errors.StoreUnavailable`,
+so the caller treats it as "not safe yet": the message stays unacknowledged)
+when SQLite cannot write or read the file (the disk full, an I/O error), and its
+:class:`SpoolFull` when over the bound.
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from citysense.quality import Quality
 from hub.store.base import StoredReading
 from hub.store.errors import StoreUnavailable
 
+_T = TypeVar("_T")
 
-class SpoolFull(StoreUnavailable):
+
+class SpoolUnavailable(StoreUnavailable):
+    """The spool's file cannot be written or read now (SQLITE_FULL: the disk is full; SQLITE_IOERR)."""
+
+
+class SpoolFull(SpoolUnavailable):
     """The spool holds ``max_readings`` already."""
 
 
@@ -78,12 +86,18 @@ class Spool:
         if self.readings + len(readings) > self.max_readings:
             raise SpoolFull(f"{self.path}: spool full ({self.readings} readings)")
         body = _dump(readings)
-        await asyncio.to_thread(self._insert, len(readings), body)
+        await self._io(self._insert, len(readings), body)
         self.batches += 1
         self.readings += len(readings)
         self.spooled_total += len(readings)
         self.empty.clear()
         self.nonempty.set()
+
+    async def _io(self, fn: Callable[..., _T], *args: object) -> _T:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except sqlite3.Error as exc:  # the disk full or failing: nothing was committed, the caller holds on
+            raise SpoolUnavailable(f"{self.path}: {exc}") from exc
 
     def _insert(self, n: int, body: str) -> None:
         with self._lock:
@@ -91,7 +105,7 @@ class Spool:
 
     async def peek(self) -> tuple[int, list[StoredReading]] | None:
         """Return the oldest batch and its id, or ``None`` when empty."""
-        row = await asyncio.to_thread(self._oldest)
+        row = await self._io(self._oldest)
         return None if row is None else (row[0], _load(row[1]))
 
     def _oldest(self) -> tuple[int, str] | None:
@@ -101,7 +115,7 @@ class Spool:
 
     async def remove(self, batch_id: int, n: int) -> None:
         """Forget a batch once the store holds it."""
-        await asyncio.to_thread(self._delete, batch_id)
+        await self._io(self._delete, batch_id)
         self.batches -= 1
         self.readings -= n
         self.drained_total += n

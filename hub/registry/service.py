@@ -42,6 +42,12 @@ class NodeFilter:
     limit: int | None = None
 
 
+# tcp_user_timeout (ms) drops a connection whose sent data goes unacknowledged (a host gone mid-query);
+# keepalives one that is idle and whose host stopped answering.
+PG_CONNECT_ARGS = {"connect_timeout": 5, "tcp_user_timeout": 30_000, "keepalives": 1, "keepalives_idle": 10,
+                   "keepalives_interval": 5, "keepalives_count": 3}  # fmt: skip
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA journal_mode=WAL")
@@ -54,7 +60,11 @@ class Registry:
     """Regions, departments, nodes, devices and dead letters."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+        # A PostgreSQL server that is frozen or cut off (a paused VM, a partition dropping packets) must fail a
+        # query, not hold a worker thread for ever: a bounded connect, and TCP keepalives (libpq parameters,
+        # PostgreSQL manual §34.1.2) on open connections; the caller then retries (hub/registry/outage.py).
+        extra = {"connect_args": PG_CONNECT_ARGS} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, **extra)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._session = sessionmaker(self.engine, expire_on_commit=False)

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import delete, func, select, tuple_
 
+from hub.registry.outage import Periodic
 from hub.registry.service import Registry
 from hub.stations.batching import Coalescer
 from hub.stations.models import StationReport
@@ -154,10 +155,11 @@ class ReportLedger:
 
     async def run_pruning(self, keep_s: float, every_s: float = 600.0) -> None:
         """Forget reports older than ``keep_s`` every ``every_s``, forever (run as a task)."""
-        while True:
-            cutoff = time.time_ns() // 1_000_000 - int(keep_s * 1000)
-            await asyncio.to_thread(self._db_prune, cutoff)
-            await asyncio.sleep(every_s)
+
+        async def round_() -> None:
+            await asyncio.to_thread(self._db_prune, time.time_ns() // 1_000_000 - int(keep_s * 1000))
+
+        await Periodic("station report pruning", round_, every_s).run()  # a database outage never ends it
 
     def _db_prune(self, older_than_ms: int) -> None:
         with self.registry._write_lock, self.registry.session() as s, s.begin():

@@ -95,6 +95,32 @@ async def test_urgent_holders_go_before_waiting_polls() -> None:
     assert order == ["first", "write", "poll0", "poll1", "poll2"]
 
 
+async def test_a_waiter_cancelled_as_the_bus_is_released_stops_cleanly() -> None:
+    """An agent stopping mid-poll: the cancel must end the waiting poller, not turn into a ValueError."""
+    lock = BusLock()
+    release = asyncio.Event()
+    got: list[str] = []
+
+    async def holder() -> None:
+        async with lock.hold():
+            await release.wait()
+
+    async def waiter(name: str) -> None:
+        async with lock.hold():
+            got.append(name)
+
+    hold = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    cancelled, last = asyncio.create_task(waiter("cancelled")), asyncio.create_task(waiter("last"))
+    await asyncio.sleep(0)
+    release.set()  # the holder releases before the cancelled waiter runs its handler
+    cancelled.cancel()
+    await asyncio.gather(hold, last)
+    with pytest.raises(asyncio.CancelledError):  # it raised ValueError: its future was no longer queued
+        await cancelled
+    assert got == ["last"]
+
+
 async def test_write_command_over_mqtt_is_executed_and_answered(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     write_site(tmp_path)
     (tmp_path / "profiles" / "test_counter.yaml").write_text(

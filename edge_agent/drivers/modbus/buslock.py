@@ -34,7 +34,7 @@ class BusLock:
         except BaseException:
             if fut.done() and not fut.cancelled():
                 self.release()  # ownership was handed to us as we were cancelled: pass it on
-            else:
+            elif fut in queue:  # a release may already have dropped it, cancelled, from the queue
                 queue.remove(fut)
             raise
 

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from hub.api.deps import Services
 from hub.api.promexport import HubCollector, make_registry
+from hub.registry.outage import db_unavailable
 
 router = APIRouter(tags=["system"])
 
@@ -20,6 +21,12 @@ async def metrics(services: Services, request: Request) -> Response:
     if made is None:
         made = request.app.state.metrics_registry = make_registry(services)
     registry, hub = made
-    hub.nodes = await asyncio.to_thread(services.registry.list_nodes)
+    try:
+        hub.nodes = await asyncio.to_thread(services.registry.list_nodes)
+        hub.registry_up = True
+    except Exception as exc:  # the database away: still serve the hub's own series (the node series as last read)
+        if not db_unavailable(exc):
+            raise
+        hub.registry_up = False
     # On the event loop: the collector reads objects that only the loop changes.
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

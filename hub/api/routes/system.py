@@ -11,6 +11,7 @@ from hub.api.deps import Services
 from hub.api.healthview import broker_health, liveness, now_ms, problems, spool_health, store_health
 from hub.api.policy import ReadCity
 from hub.api.schemas import DeadLetterPublic, HealthPublic
+from hub.registry.outage import brief, db_unavailable
 
 router = APIRouter(prefix="/api/v1", tags=["system"])
 
@@ -22,10 +23,18 @@ router = APIRouter(prefix="/api/v1", tags=["system"])
 )
 async def health(services: Services, response: Response) -> HealthPublic:
     """Report the broker, store and spool state, node liveness and the ingest counters; HTTP 503 unless ok."""
-    nodes = await asyncio.to_thread(services.registry.list_nodes)
+    registry_down: str | None = None
+    try:
+        nodes = await asyncio.to_thread(services.registry.list_nodes)
+    except Exception as exc:  # the database away is a problem to report, not a crash of the health check
+        if not db_unavailable(exc):
+            raise
+        nodes, registry_down = [], brief(exc)
     s = services.stats
     broker, store, spool = broker_health(services), store_health(services), spool_health(services)
     found = problems(broker, store, spool)
+    if registry_down is not None:
+        found.append(f"registry database unavailable: {registry_down}")
     if found:
         response.status_code = 503
     at = now_ms()
