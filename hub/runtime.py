@@ -39,6 +39,7 @@ from hub.ingest.brokerwatch import BrokerConn, BrokerWatch
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
+from hub.ingest.stale import UnknownNodeGuard
 from hub.ingest.stats import IngestStats
 from hub.ingest.summary import log_summaries, quiet_http_logs
 from hub.latest import LatestCache
@@ -232,6 +233,8 @@ async def running_hub(settings: HubSettings, source: Path | str = "hub settings"
                 await alerts.refresh(pipeline.snapshot)
 
         services.registry_changed = _refresh_snapshot
+        if settings.cluster is not None or settings.mqtt_share_group is not None:  # other hubs register nodes too
+            pipeline.unknown_guard = UnknownNodeGuard(_refresh_snapshot)
         commands = CommandCenter(
             host,
             port,

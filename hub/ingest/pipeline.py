@@ -24,6 +24,7 @@ from hub.ingest.progress import Progress
 from hub.ingest.salvage import batch_key
 from hub.ingest.seqledger import SeqLedger
 from hub.ingest.spool import Spool
+from hub.ingest.stale import UnknownNodeGuard
 from hub.ingest.stats import IngestStats
 from hub.ingest.status import StatusHandler
 from hub.ingest.validate import check_batch
@@ -100,6 +101,7 @@ class Pipeline:
         self._touched: dict[str, int] = {}
         self._inflight: dict[BatchKey, int] = {}  # claimed by prepared, uncommitted groups -> their digests
         self._epochs: dict[str, tuple[str, int]] = {}  # node -> (epoch, sent_ms) last recorded in the registry
+        self.unknown_guard: UnknownNodeGuard | None = None  # several hubs on one registry (hub/ingest/stale.py)
 
     @property
     def store(self) -> Store:
@@ -137,6 +139,8 @@ class Pipeline:
         done: list[tuple[BatchKey, int]] = []
         self.stats.messages += len(messages)
         now_ms = time.time_ns() // 1_000_000
+        if self.unknown_guard is not None:  # a node another hub registered: reload before refusing it
+            await self.unknown_guard.check(messages, self.prefix, self.snapshot.nodes)
         nodes = self.snapshot.nodes
         try:
             for topic, payload in messages:
