@@ -38,7 +38,7 @@ async def test_a_node_registered_by_another_hub_is_stored_and_an_unknown_one_sti
     pipeline.unknown_guard = guard = UnknownNodeGuard(reload, min_interval_s=60)
     # Another hub process (a worker whose API a technician used) registers N2 in the shared registry.
     kinds = load_node_kinds(tmp_path / "kinds", set(profiles))
-    nodes = [*FLEET["nodes"], {**FLEET["nodes"][0], "id": "N2"}]  # type: ignore[misc, dict-item]
+    nodes = [*FLEET["nodes"], {**FLEET["nodes"][0], "id": "N2"}]  # type: ignore[index, misc]
     registry.apply_fleet(Fleet.model_validate({**FLEET, "nodes": nodes}), kinds, profiles)
 
     await pipeline.handle(topic("N2", Channel.TELEMETRY), _batch("N2", 0))
