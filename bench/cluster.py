@@ -130,31 +130,34 @@ class Hub:
     port: int
 
 
-def start_hub(work: Path, name: str, cfg: Mapping[str, object]) -> Hub:
+def start_hub(work: Path, name: str, cfg: Mapping[str, object], log_level: str = "WARNING") -> Hub:
+    """Start ``citysense-hub run`` as a process; its log is appended to ``<name>.log`` (a restart keeps the first)."""
     port = free_port()
     path = work / f"{name}.yaml"
     path.write_text(json.dumps({**cfg, "api_port": port, "data_dir": str(work / name)}))
-    log = (work / f"{name}.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(path), "--log-level", "WARNING"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (work / f"{name}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run", "--config", str(path), "--log-level", log_level],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return Hub(proc, port)
 
 
+async def stored_by(client: httpx.AsyncClient, hub: Hub) -> int | None:
+    """The hub's ``citysense_readings_stored_total``; ``None`` while it does not answer."""
+    try:
+        text = (await client.get(f"http://127.0.0.1:{hub.port}/metrics")).text
+    except httpx.HTTPError:
+        return None
+    return sum(
+        int(float(line.split()[-1])) for line in text.splitlines() if line.startswith("citysense_readings_stored_total")
+    )
+
+
 async def stored(client: httpx.AsyncClient, hubs: Sequence[Hub]) -> int:
-    total = 0
-    for hub in hubs:
-        try:
-            text = (await client.get(f"http://127.0.0.1:{hub.port}/metrics")).text
-        except httpx.HTTPError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("citysense_readings_stored_total"):
-                total += int(float(line.split()[-1]))
-    return total
+    return sum([n for hub in hubs if (n := await stored_by(client, hub)) is not None])
 
 
 @dataclass

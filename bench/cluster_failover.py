@@ -46,12 +46,11 @@ import sqlalchemy as sa
 import yaml
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from bench.cluster import Hub, stop
+from bench.cluster import Hub, start_hub, stop, stored_by
 from hub.cluster.partitions import STREAM, PartitionMap
 from tests.agent.support import modbus_tcp_server
 from tests.harness.jetstream import stream_leader
 from tests.harness.nats import NatsCluster
-from tests.harness.ports import free_port
 from tests.harness.postgres import PostgresServer
 from tests.harness.victoria import VictoriaServer
 
@@ -211,29 +210,12 @@ class Workers:
 
     def start(self, name: str) -> None:
         section = {**self.cfg["cluster"], "worker": name}  # type: ignore[dict-item]
-        port = free_port()
-        path = self.work / f"{name}.yaml"
-        path.write_text(
-            json.dumps({**self.cfg, "cluster": section, "api_port": port, "data_dir": str(self.work / name)})
-        )
-        with (self.work / f"{name}.log").open("ab") as log:  # a restarted worker appends to its log
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "run", "--config", str(path)],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.live[name] = Hub(proc, port)
+        self.live[name] = start_hub(self.work, name, {**self.cfg, "cluster": section}, log_level="INFO")
 
     async def stored(self, client: httpx.AsyncClient) -> int:
         for hub in self.live.values():
-            try:
-                text = (await client.get(f"http://127.0.0.1:{hub.port}/metrics")).text
-            except httpx.HTTPError:
-                continue
-            for line in text.splitlines():
-                if line.startswith("citysense_readings_stored_total"):
-                    self.counted[hub.proc.pid] = int(float(line.split()[-1]))
+            if (n := await stored_by(client, hub)) is not None:
+                self.counted[hub.proc.pid] = n
         return sum(self.counted.values())
 
 

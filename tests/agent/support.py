@@ -187,3 +187,16 @@ def recording(agent: Agent) -> Recorder:
     for p in agent.pollers:
         p.sink = rec
     return rec
+
+
+def recorded_counts(rec: Recorder, devices: Sequence[str]) -> dict[str, list[int]]:
+    """The times of every ``count`` reading the recorder saw per device, in order."""
+    return {d: sorted(r.ts_ms for r in rec.seen if r.device == d and r.metric == "count") for d in devices}
+
+
+async def assert_stored_once(hub: RunningHub, sent: dict[str, list[int]]) -> None:
+    """Every reading in ``sent`` (from :func:`recorded_counts`) is stored, in order, and none twice."""
+    for device, times in sent.items():
+        stored = [r.ts_ms for r in await hub_readings(hub, device)]
+        assert len(stored) == len(set(stored))  # none twice
+        assert stored[: len(times)] == times  # every reading the agent had recorded by then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -18,39 +19,38 @@ def _group(start: int, n: int) -> list[Reading]:
     ]
 
 
-def test_held_groups_are_written_first_in_order_once_the_disk_takes_them_again() -> None:
-    written: list[float] = []
-    full = True
+@dataclass
+class _Disk:
+    """The buffer's ``put_many``: refuses as SQLite does on a full disk until ``full`` is cleared."""
 
-    def put_many(groups: Sequence[Sequence[Reading]]) -> None:
-        if full:
+    full: bool = True
+    written: list[float] = field(default_factory=list)
+
+    def put_many(self, groups: Sequence[Sequence[Reading]]) -> None:
+        if self.full:
             raise sqlite3.OperationalError("database or disk is full")
-        written.extend(float(r.value) for g in groups for r in g)  # type: ignore[arg-type]
+        self.written.extend(float(r.value) for g in groups for r in g)  # type: ignore[arg-type]
 
-    writes = HeldWrites(put_many, "N1")
+
+def test_held_groups_are_written_first_in_order_once_the_disk_takes_them_again() -> None:
+    disk = _Disk()
+    writes = HeldWrites(disk.put_many, "N1")
     writes([_group(0, 3)])
     writes([_group(3, 2), _group(5, 1)])
-    assert writes.failing and writes.held == 6 and written == []
-    full = False
+    assert writes.failing and writes.held == 6 and disk.written == []
+    disk.full = False
     writes([_group(6, 2)])
-    assert written == [float(i) for i in range(8)]
+    assert disk.written == [float(i) for i in range(8)]
     assert not writes.failing and writes.held == 0 and writes.dropped == 0
 
 
 def test_beyond_the_cap_the_oldest_held_readings_are_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heldwrites, "HELD_MAX", 5)
-    written: list[float] = []
-    full = True
-
-    def put_many(groups: Sequence[Sequence[Reading]]) -> None:
-        if full:
-            raise sqlite3.OperationalError("database or disk is full")
-        written.extend(float(r.value) for g in groups for r in g)  # type: ignore[arg-type]
-
-    writes = HeldWrites(put_many, "N1")
+    disk = _Disk()
+    writes = HeldWrites(disk.put_many, "N1")
     writes([_group(0, 4)])
     writes([_group(4, 3)])  # 7 held: the two oldest go
     assert writes.held == 5 and writes.dropped == 2
-    full = False
+    disk.full = False
     writes([])
-    assert written == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert disk.written == [2.0, 3.0, 4.0, 5.0, 6.0]

@@ -14,7 +14,17 @@ from pathlib import Path
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.runtime import RunningHub
-from tests.agent.support import agent_config, counter_server, hub_has_all, hub_on, hub_readings, recording, wait_for
+from tests.agent.support import (
+    agent_config,
+    assert_stored_once,
+    counter_server,
+    hub_has_all,
+    hub_on,
+    hub_readings,
+    recorded_counts,
+    recording,
+    wait_for,
+)
 from tests.faults.conftest import fill, small_disk
 from tests.harness.mosquitto import MosquittoServer
 
@@ -43,14 +53,11 @@ async def test_a_full_data_disk_holds_readings_back_until_there_is_room(
                 filler.unlink()
 
                 await wait_for(lambda: hub_has_all(hub, rec), 30, "every recorded reading at the hub")
-                sent = {d: sorted(r.ts_ms for r in rec.seen if r.device == d and r.metric == "count") for d in DEVICES}
+                sent = recorded_counts(rec, DEVICES)
                 assert agent.buffer.dropped == 0
                 task.cancel()
 
-            for device in DEVICES:
-                stored = [r.ts_ms for r in await hub_readings(hub, device)]
-                assert len(stored) == len(set(stored))  # none twice
-                assert stored[: len(sent[device])] == sent[device]  # every reading the agent had recorded by then
+            await assert_stored_once(hub, sent)
 
 
 async def test_a_full_agent_disk_stops_no_poller_and_keeps_what_it_polled(

@@ -21,7 +21,17 @@ from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.alerts.models import Alarm
 from hub.runtime import RunningHub
-from tests.agent.support import agent_config, counter_server, hub_has_all, hub_on, hub_readings, recording, wait_for
+from tests.agent.support import (
+    agent_config,
+    assert_stored_once,
+    counter_server,
+    hub_has_all,
+    hub_on,
+    hub_readings,
+    recorded_counts,
+    recording,
+    wait_for,
+)
 from tests.faults.conftest import database_down, database_up
 from tests.harness.mosquitto import MosquittoServer
 from tests.harness.postgres import PostgresServer
@@ -73,7 +83,7 @@ async def test_a_database_outage_stops_nothing_and_loses_nothing(
                 await asyncio.sleep(OUTAGE_S)
                 database_up(pg)
                 await wait_for(lambda: hub_has_all(hub, rec), 30, "every recorded reading at the hub")
-                sent = {d: sorted(r.ts_ms for r in rec.seen if r.device == d and r.metric == "count") for d in DEVICES}
+                sent = recorded_counts(rec, DEVICES)
 
             ingest = [r for r in caplog.records if r.name == "hub.ingest.consumer" and r.levelno >= logging.WARNING]
             assert len(ingest) == 1, [r.getMessage() for r in ingest]  # once per outage, not once per retry
@@ -82,10 +92,7 @@ async def test_a_database_outage_stops_nothing_and_loses_nothing(
             assert agent.buffer.dropped == 0
             task.cancel()
 
-        for device in DEVICES:
-            stored = [r.ts_ms for r in await hub_readings(hub, device)]
-            assert len(stored) == len(set(stored))  # none twice
-            assert stored[: len(sent[device])] == sent[device]  # every reading the agent had recorded by then
+        await assert_stored_once(hub, sent)
 
 
 async def _stored(hub: RunningHub, n: int) -> bool:
