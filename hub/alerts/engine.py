@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -45,6 +45,7 @@ from hub.notify.config import build_provider
 from hub.notify.deliverer import Deliverer
 from hub.notify.outbox import Outbox
 from hub.registry.models import Node
+from hub.registry.outage import Periodic
 from hub.registry.service import Registry
 from hub.registry.snapshot import RegistrySnapshot
 from hub.store.base import StoredReading
@@ -372,29 +373,14 @@ class AlertEngine:
         """Run timer, flusher, router and delivery worker until cancelled."""
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._every(self.cfg.tick_s, self.tick), name="alerts:timer")
-                tg.create_task(self._every(self.cfg.flush_s, self.flush), name="alerts:flush")
+                # A database hiccup must not stop alerting: each round that fails is retried next period.
+                tg.create_task(Periodic("alerts: timer", self.tick, self.cfg.tick_s).run(), name="alerts:timer")
+                tg.create_task(Periodic("alerts: flush", self.flush, self.cfg.flush_s).run(), name="alerts:flush")
                 tg.create_task(self._router_loop(), name="alerts:router")
                 tg.create_task(self.deliverer.run(), name="alerts:deliver")
         finally:
             if self.scope is None:  # a province worker flushes each partition as it hands it over
                 await asyncio.shield(self.flush())
-
-    async def _every(self, period_s: float, fn: Callable[[], Awaitable[None]]) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(period_s)
-            try:
-                await fn()
-            except Exception:  # a database hiccup must not stop alerting; retried next period
-                self.errors += 1
-                if not failing:
-                    log.exception("alerts: %s failed; retrying every %.1f s", getattr(fn, "__name__", fn), period_s)
-                failing = True
-            else:
-                if failing:
-                    log.info("alerts: %s recovered", getattr(fn, "__name__", fn))
-                failing = False
 
     async def _router_loop(self) -> None:
         failing = False

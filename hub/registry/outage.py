@@ -53,9 +53,13 @@ class Periodic:
                 await self.job()
             except Exception as exc:  # the database away, or a bug: both retried next period, the hub goes on
                 self.failures += 1
-                if not self.failing:
-                    why = "the registry database is unavailable" if db_unavailable(exc) else "it raised"
-                    log.warning("%s failed (%s: %s); retrying every %.0f s", self.name, why, brief(exc), self.every_s)
+                if not self.failing and db_unavailable(exc):
+                    log.warning(
+                        "%s failed (the registry database is unavailable: %s); retrying every %.0f s",
+                        self.name, brief(exc), self.every_s,
+                    )  # fmt: skip
+                elif not self.failing:  # a bug: its traceback, once
+                    log.exception("%s failed; retrying every %.1f s", self.name, self.every_s)
                 self.failing = True
             else:
                 if self.failing:
