@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import time
 
-import psycopg
-
 from hub.notify.deliverer import Deliverer
 from hub.notify.message import Message
 from hub.notify.models import OutboxRow
@@ -17,12 +15,6 @@ from hub.registry.service import Registry
 from tests.alerts.httpfake import fake_provider
 from tests.harness.postgres import PostgresServer
 from tests.harness.server import started
-
-
-def _admin(pg: PostgresServer, sql: str) -> None:
-    user = pg.url.split("//", 1)[1].split("@", 1)[0]
-    with psycopg.connect(host=pg.host, port=pg.port, user=user, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def _row(now_ms: int) -> OutboxRow:
@@ -47,14 +39,13 @@ def test_a_database_outage_does_not_stop_notifications() -> None:
                 task = asyncio.create_task(deliverer.run(), name="test:deliverer")
                 await asyncio.sleep(0.5)
                 # The database refuses every session (as during a restart or a failover).
-                _admin(pg, f'ALTER DATABASE "{pg.database}" ALLOW_CONNECTIONS false')
-                _admin(pg, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pg.database}'")
+                pg.refuse_sessions()
                 deliverer.wake()
                 async with asyncio.timeout(10):
                     while deliverer.db_errors == 0:  # noqa: ASYNC110 - the counter is the deliverer's only signal
                         await asyncio.sleep(0.1)
                 assert not task.done()  # it died here before: the outbox query's error ended the hub
-                _admin(pg, f'ALTER DATABASE "{pg.database}" ALLOW_CONNECTIONS true')
+                pg.accept_sessions()
                 await asyncio.to_thread(outbox.enqueue, [_row(int(time.time() * 1000))])
                 deliverer.wake()
                 async with asyncio.timeout(20):

@@ -9,7 +9,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.harness.postgres import PostgresServer
@@ -24,21 +23,14 @@ def pg() -> Iterator[PostgresServer]:
     server.close()
 
 
-def _admin(pg: PostgresServer, sql: str) -> None:
-    user = pg.url.split("//", 1)[1].split("@", 1)[0]
-    with psycopg.connect(host=pg.host, port=pg.port, user=user, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def database_down(pg: PostgresServer) -> None:
-    """Refuse every new session of the test database and end the open ones (as a restart or a failover does)."""
-    _admin(pg, f'ALTER DATABASE "{pg.database}" ALLOW_CONNECTIONS false')
-    _admin(pg, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{pg.database}'")
+    """The registry database goes away (see :meth:`PostgresServer.refuse_sessions`)."""
+    pg.refuse_sessions()
 
 
 def database_up(pg: PostgresServer) -> None:
-    """Accept sessions of the test database again."""
-    _admin(pg, f'ALTER DATABASE "{pg.database}" ALLOW_CONNECTIONS true')
+    """It comes back."""
+    pg.accept_sessions()
 
 
 @contextlib.contextmanager

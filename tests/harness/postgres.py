@@ -84,6 +84,22 @@ class PostgresServer(LocalServer):
             self.close()
             raise
 
+    def admin(self, sql: str) -> None:
+        """Run ``sql`` as the superuser on the maintenance database (autocommit)."""
+        import psycopg
+
+        with psycopg.connect(host=self.host, port=self.port, user=self._user, dbname="postgres", autocommit=True) as c:
+            c.execute(sql)
+
+    def refuse_sessions(self) -> None:
+        """Refuse every new session of the test database and end the open ones (as a restart or a failover does)."""
+        self.admin(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS false')
+        self.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.database}'")
+
+    def accept_sessions(self) -> None:
+        """Accept sessions of the test database again."""
+        self.admin(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS true')
+
     def _createdb(self) -> None:
         import psycopg
 

@@ -85,12 +85,9 @@ def test_pre_migration_database_is_refused(tmp_path: Path) -> None:
 
 def test_postgres_stores_millisecond_times_of_alarms_and_notifications(postgres: PostgresServer) -> None:
     """PostgreSQL's INTEGER is 32 bits: an alarm raised now (ms since 1970) overflowed it before revision 0008."""
-    import psycopg
     from alembic import command
 
-    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.url.split("//")[1].split("@")[0],
-                         dbname="postgres", autocommit=True) as conn:  # fmt: skip
-        conn.execute('CREATE DATABASE "times"')
+    postgres.admin('CREATE DATABASE "times"')
     engine = create_engine(postgres.url.rsplit("/", 1)[0] + "/times")
     cfg = migrate.alembic_config(engine)
     with engine.begin() as conn:
