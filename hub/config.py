@@ -215,10 +215,14 @@ class HubSettings(Strict):
         client id would take each other over (MQTT 3.1.1 §3.1.4: the server
         disconnects the existing client) in a loop.
         """
+        return self._per_worker(self.mqtt_client_id)
+
+    def _per_worker(self, name: str) -> str:
+        """``name``, and on a province worker its name after it."""
         if self.cluster is None:
-            return self.mqtt_client_id
+            return name
         # NATS refuses MQTT client ids with a '.' (CONNACK 0x02, identifier rejected); host names have them.
-        return f"{self.mqtt_client_id}-{self.cluster.worker_name()}".replace(".", "_")
+        return f"{name}-{self.cluster.worker_name()}".replace(".", "_")
 
     @property
     def command_account(self) -> tuple[str | None, str]:
@@ -235,9 +239,7 @@ class HubSettings(Strict):
         """The account ``broker_admin`` creates for a session: one per worker, as each is bound to one client id."""
         if self.broker_admin is None or not self.hub_username:
             return None
-        if self.cluster is None:
-            return f"{self.hub_username}:{role}"
-        return f"{self.hub_username}-{self.cluster.worker_name()}:{role}".replace(".", "_")
+        return f"{self._per_worker(self.hub_username)}:{role}"
 
     def service_names(self) -> list[str | None]:
         """Every broker account name and client id this hub uses: no node may be named after one."""

@@ -50,7 +50,7 @@ class CommandCenter:
         dead: DeadLetterSink | None = None,
         failover: Sequence[tuple[str, int]] = (),
     ) -> None:
-        self.host, self.port, self.username, self.password = host, port, username, password
+        self.username, self.password = username, password
         self.endpoints = [(host, port), *failover]  # a clustered broker's members, tried in turn
         self.connected_to: tuple[str, int] | None = None  # the member the session is on now
         self.dead = dead
