@@ -4,9 +4,11 @@ profile directory, hex addresses, word-order warnings, and a log that says a fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
@@ -107,16 +109,25 @@ async def test_validate_device_reads_it_once_and_warns(tmp_path: Path) -> None:
     )  # ...but not silently
 
 
-async def _silent_server(port: int) -> asyncio.Server:
-    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.read(256):  # accept requests, never answer: every read times out
-            pass
-        writer.close()
-
-    return await asyncio.start_server(swallow, "127.0.0.1", port)
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def test_a_silent_device_is_logged_once_not_every_poll(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+async def _swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.read(256):  # accept requests, never answer: every read times out
+        pass
+    writer.close()
+
+
+async def _garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(256):  # answer every request with bytes that are not Modbus TCP
+            writer.write(bytes(range(7, 47)))
+            await writer.drain()
+    writer.close()
+
+
+async def _agent_log(tmp_path: Path, mosquitto: MosquittoServer, device: Handler) -> list[str]:
+    """The stderr lines of a real agent polling one device served by ``device`` for six seconds."""
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "meter.yaml").write_text(METER)
     port = free_port()
@@ -125,20 +136,33 @@ async def test_a_silent_device_is_logged_once_not_every_poll(tmp_path: Path, mos
               "devices": [{"id": "m", "profile": "meter", "connection": "bus", "unit_id": 1, "poll_interval_s": 0.5}],
               "uplink": {"status_interval_s": 60}}  # fmt: skip
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(config))
-    server = await _silent_server(port)
+    server = await asyncio.start_server(device, "127.0.0.1", port)
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "edge_agent.cli", "run", "--config", str(tmp_path / "agent.yaml"),
             "--state-dir", str(tmp_path / "state"), cwd=ROOT, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await asyncio.sleep(6)  # about eight timed-out polls, three of them before the quarantine
+        await asyncio.sleep(6)  # about eight failed polls, three of them before the quarantine
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
         server.close()
         await server.wait_closed()
-    lines = err.decode().splitlines()
+    return err.decode().splitlines()
+
+
+async def test_a_silent_device_is_logged_once_not_every_poll(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    lines = await _agent_log(tmp_path, mosquitto, _swallow)
     assert sum("m: read failed (timeout" in line for line in lines) == 1, lines
     assert sum("quarantined after 3 silent polls" in line for line in lines) == 1, lines
     assert not [line for line in lines if "pymodbus" in line or line.startswith(">>>>>")], lines
+    assert not [line for line in lines if " ERROR " in line], lines
+
+
+async def test_a_device_answering_garbage_is_logged_once_not_at_every_reconnect(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    lines = await _agent_log(tmp_path, mosquitto, _garble)  # each garbled answer drops the connection
+    assert sum("m: read failed (comm_failure" in line for line in lines) == 1, lines
+    assert sum("bus: connected to" in line for line in lines) == 1, lines  # the first; the reconnects are DEBUG
     assert not [line for line in lines if " ERROR " in line], lines

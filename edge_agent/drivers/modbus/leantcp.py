@@ -48,6 +48,7 @@ class LeanTcpLink:
         self.conn = conn
         self._lock = lock
         self._client: LeanTcpClient | None = None
+        self._announced = False  # the first connection is logged at INFO, reconnects at DEBUG
 
     async def read(self, table: Table, unit: int, start: int, count: int, *, urgent: bool = False) -> list[int]:
         """Read ``count`` registers (bits, for coil tables) from ``start``; 0/1 per bit."""
@@ -100,7 +101,10 @@ class LeanTcpLink:
         except (TimeoutError, OSError) as exc:
             client.close()
             raise ModbusError(Quality.COMM_FAILURE, f"cannot connect to {c.host}:{c.port}") from exc
-        log.info("%s: connected to %s:%s", c.id, c.host, c.port)
+        # Once at INFO: a device that breaks every answer is reconnected at each poll, and the poller already
+        # logs its failure and its recovery once each (a line per reconnect flooded the log).
+        log.log(logging.DEBUG if self._announced else logging.INFO, "%s: connected to %s:%s", c.id, c.host, c.port)
+        self._announced = True
         self._client = client
         return client
 

@@ -67,6 +67,7 @@ class ModbusLink:
         self.conn = conn
         self._lock = BusLock()
         self._client: _Client | None = None
+        self._announced = False  # the first connection is logged at INFO, reconnects at DEBUG
         lean = conn.type is ConnectionType.MODBUS_TCP and conn.modbus_client == "lean"
         self._lean = LeanTcpLink(conn, self._lock) if lean else None
         if self._lean is not None:  # polls call the lean link directly: one coroutine less per request
@@ -110,7 +111,11 @@ class ModbusLink:
             ok = False
         if not ok:
             raise ModbusError(Quality.COMM_FAILURE, f"cannot connect to {self._describe()}")
-        log.info("%s: connected to %s", self.conn.id, self._describe())
+        # Once at INFO, as the lean link (leantcp.py): the poller logs failures and recoveries once each.
+        log.log(
+            logging.DEBUG if self._announced else logging.INFO, "%s: connected to %s", self.conn.id, self._describe()
+        )
+        self._announced = True
         return self._client
 
     def _describe(self) -> str:
