@@ -108,7 +108,8 @@ async def nats_accounts(
         async with asyncio.TaskGroup() as tg:  # the responder failing stops the hub: no login would be answered
             task = tg.create_task(responder.run(), name="hub:auth-callout")
             try:
-                await asyncio.wait_for(responder.ready.wait(), ba.timeout_s)
+                async with asyncio.timeout(ba.timeout_s):
+                    await responder.ready.wait()
                 yield accounts
             finally:
                 await cancel_and_wait([task])

@@ -39,6 +39,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from citysense.runner import check_cancelled
 from hub.cluster.errors import ClusterError, Fenced
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,13 @@ async def open_bucket(js: JetStreamContext, name: str, timeout_s: float, **confi
     """Open KV bucket ``name``, creating it if missing; several workers starting at once may race to create it."""
     for _ in range(5):
         try:
-            return await asyncio.wait_for(js.key_value(name), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await js.key_value(name)
         except BucketNotFoundError:
             pass
         try:
-            return await asyncio.wait_for(js.create_key_value(bucket=name, **config), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await js.create_key_value(bucket=name, **config)
         except nats.js.errors.BadRequestError:  # created meanwhile by another worker (with the same config)
             continue
     raise ClusterError(f"KV bucket {name}: cannot open or create it")
@@ -144,7 +147,8 @@ class LeaseManager:
         """The live workers (their membership keys are younger than the TTL)."""
         assert self._members is not None
         try:
-            keys = await asyncio.wait_for(self._members.keys(), self.settings.op_timeout_s)
+            async with asyncio.timeout(self.settings.op_timeout_s):
+                keys = await self._members.keys()
         except Exception as exc:  # nats-py raises NoKeysError (a plain NatsError) on an empty bucket
             if type(exc).__name__ == "NoKeysError":
                 return []
@@ -155,7 +159,8 @@ class LeaseManager:
         """One round: renew membership and held leases, release what moved away, take what is free."""
         assert self._members is not None and self._leases is not None
         timeout = self.settings.op_timeout_s
-        await asyncio.wait_for(self._members.put(self.worker, json.dumps({"ts": time.time()}).encode()), timeout)
+        async with asyncio.timeout(timeout):
+            await self._members.put(self.worker, json.dumps({"ts": time.time()}).encode())
         members = await self.members()
         if self.worker not in members:
             members.append(self.worker)
@@ -174,7 +179,8 @@ class LeaseManager:
     async def _take(self, p: int) -> None:
         assert self._leases is not None
         try:
-            rev = await asyncio.wait_for(self._leases.create(f"p{p}", self._value()), self.settings.op_timeout_s)
+            async with asyncio.timeout(self.settings.op_timeout_s):
+                rev = await self._leases.create(f"p{p}", self._value())
         except KeyWrongLastSequenceError:
             return  # still held by its previous owner: free once that owner releases it or its TTL runs out
         self.held[p] = _Held(token=rev, revision=rev)
@@ -186,9 +192,8 @@ class LeaseManager:
         assert self._leases is not None
         held = self.held[p]
         try:
-            held.revision = await asyncio.wait_for(
-                self._leases.update(f"p{p}", self._value(), last=held.revision), self.settings.op_timeout_s
-            )
+            async with asyncio.timeout(self.settings.op_timeout_s):
+                held.revision = await self._leases.update(f"p{p}", self._value(), last=held.revision)
             held.renewed = time.monotonic()
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             await self._lose(p, "lease expired or taken over")
@@ -200,7 +205,8 @@ class LeaseManager:
             return
         await self._lose(p, "moved to another worker")
         with contextlib.suppress(KeyNotFoundError):
-            await asyncio.wait_for(self._leases.purge(f"p{p}"), self.settings.op_timeout_s)
+            async with asyncio.timeout(self.settings.op_timeout_s):
+                await self._leases.purge(f"p{p}")
 
     async def _lose(self, p: int, why: str) -> None:
         self.held.pop(p, None)
@@ -218,8 +224,12 @@ class LeaseManager:
         assert self._members is not None
         for p in list(self.held):
             await self._tolerant(f"partition {p}", self._release(p))
-        purge = asyncio.wait_for(self._members.purge(self.worker), self.settings.op_timeout_s)
-        await self._tolerant("membership", purge)
+        await self._tolerant("membership", self._leave())
+
+    async def _leave(self) -> None:
+        assert self._members is not None
+        async with asyncio.timeout(self.settings.op_timeout_s):
+            await self._members.purge(self.worker)
 
     async def _tolerant(self, what: str, step: Awaitable[object]) -> None:
         try:
@@ -233,13 +243,16 @@ class LeaseManager:
         """Step every ``renew_s`` until ``stop`` is set, then release everything."""
         try:
             while not stop.is_set():
+                # A leaf task: a cancel that nats-py's own wait_for swallowed (Python 3.11) still ends it here.
+                check_cancelled(leaf=True)
                 try:
                     await self.step()
                 except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
                     # JetStream without a leader for a moment (an election), a node down: try again next round.
-                    log.warning("worker %s: lease round failed: %r", self.worker, exc)
+                    log.warning("worker %s: lease round failed: %s", self.worker, exc or repr(exc))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.renew_s)
+                    async with asyncio.timeout(self.settings.renew_s):
+                        await stop.wait()
         finally:
             if stop.is_set():
                 await self.release_all()

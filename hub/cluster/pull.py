@@ -114,7 +114,8 @@ class Puller:
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.consumer}"
         await self.nc.publish(subject, json.dumps(body).encode(), reply=self._sub.subject)
         with contextlib.suppress(TimeoutError):  # what came is returned; the rest is taken by the next fetch
-            await asyncio.wait_for(self._ended.wait(), within_s)
+            async with asyncio.timeout(within_s):
+                await self._ended.wait()
         if self._error is not None:
             raise self._error
 

@@ -31,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from citysense.contract import Channel
+from citysense.runner import cancel_and_wait, check_cancelled
 from hub.cluster.errors import Fenced
 from hub.cluster.leases import LeaseManager
 from hub.cluster.partitions import STREAM, SUBJECT_ROOT, PartitionMap
@@ -156,9 +157,7 @@ class PartitionWorker:
     async def _drain(self, p: int, token: int, task: asyncio.Task[None]) -> None:
         done, _ = await asyncio.wait({task}, timeout=self.stop_grace_s)
         if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])  # the drain's own cancel (the worker stopping) is not swallowed here
             self.pipeline.forget_inflight()  # nothing of that group was acknowledged: JetStream delivers it again
         if self.partition_observer is not None:
             try:
@@ -192,6 +191,7 @@ class PartitionWorker:
         failing = False
         try:
             while p not in self._leaving:
+                check_cancelled(leaf=True)  # a leaf task: a cancel swallowed inside nats-py (Python 3.11) ends it here
                 try:
                     if puller is None:
                         await ensure_consumer(self.js, STREAM, config)
