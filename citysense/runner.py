@@ -68,13 +68,20 @@ def check_cancelled(*, leaf: bool = False) -> None:
         raise asyncio.CancelledError
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], grace_s: float = 0.0) -> None:
     """Cancel ``tasks`` and wait until all ended, cancelling again every :data:`RECANCEL_EVERY_S`.
 
     A plain ``cancel()`` then ``gather()`` waits forever for a task whose cancel
-    Python 3.11's ``wait_for`` swallowed (see the module doc).
+    Python 3.11's ``wait_for`` swallowed (see the module doc). ``grace_s``
+    leaves the first cancel that long to run the tasks' ``finally`` blocks
+    (closing a buffer, releasing leases) before cancelling again, as a process
+    stop does with :data:`STOP_GRACE_S`.
     """
     pending = {t for t in tasks if not t.done()}
+    if pending and grace_s > 0:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=grace_s)
     while pending:
         for t in pending:
             t.cancel()

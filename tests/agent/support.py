@@ -15,6 +15,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from citysense.contract import Reading
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.runtime import RunningHub, running_hub
@@ -115,7 +116,7 @@ async def modbus_tcp_server(devices: list[SimDevice], *, rtu_framing: bool = Fal
             yield port
         finally:
             await server.shutdown()
-            serve.cancel()
+            await cancel_and_wait([serve], grace_s=STOP_GRACE_S)
 
 
 @contextlib.asynccontextmanager

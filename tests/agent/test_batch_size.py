@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from citysense.contract import MAX_PAYLOAD_BYTES, Reading
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.buffer import DurableBuffer
 from edge_agent.config import load_agent_config
 from edge_agent.uplink import Uplink
@@ -41,6 +42,6 @@ async def test_a_full_batch_is_split_by_bytes_and_every_reading_stored(
                 return buffer.depth() == 0
 
             await wait_for(acknowledged, 10, "the hub's acknowledgment of every batch")
-            run.cancel()
+            await cancel_and_wait([run], grace_s=STOP_GRACE_S)
         assert uplink.published_batches >= 2  # split, not refused
         assert hub.services.registry.list_dead_letters(limit=10) == []

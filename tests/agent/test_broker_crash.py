@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from tests.agent.support import agent_config, counter_server, hub_has_all, hub_on, hub_readings, recording, wait_for
@@ -47,7 +48,7 @@ async def test_broker_crash_while_the_hub_is_away_loses_nothing(
                     return agent.buffer.acked >= held[-1].seq
 
                 await wait_for(acknowledged, 30, "the hub's acknowledgment of the batches the broker lost")
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
                 for device in ("c1", "c2"):
                     sent = [(r.ts_ms, r.value) for r in recorded if r.device == device and r.metric == "count"]
                     stored = [(r.ts_ms, r.value) for r in await hub_readings(hub, device)]

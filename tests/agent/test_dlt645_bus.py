@@ -20,6 +20,7 @@ from citysense.contract import Reading
 from citysense.dlt645 import time_sync_request
 from citysense.profiles.dlt645 import MeterProfile
 from citysense.profiles.loader import default_profile_dir, load_meter_profile
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.drivers.dlt645.link import MeterLink
 from edge_agent.drivers.dlt645.meters import read_address
 from edge_agent.drivers.dlt645.poller import MeterPoller
@@ -69,7 +70,7 @@ async def serving(coro: object) -> AsyncIterator[None]:
         await asyncio.sleep(0.2)
         yield
     finally:
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -225,7 +226,7 @@ async def test_the_agent_polls_meters_and_serves_time_sync(tmp_path: Path, mosqu
             Command(id="c1", node="NDL1", action="time_sync", expires_ms=2**41)
         )
         assert reply.ok and reply.result == {"lines": ["dtu"]}
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     voltage = next(r for r in seen if r.metric == "voltage")
     assert (voltage.device, voltage.value, voltage.unit) == ("pole_meter", expected(SINGLE, "voltage"), "V")
     assert T + meter.clock_offset_s == pytest.approx(time.time(), abs=5)  # the meter now keeps the agent's time

@@ -12,6 +12,7 @@ import yaml
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles.loader import default_profile_dir, load_profiles
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.registry.render import render_agent_config
@@ -89,7 +90,7 @@ async def test_a_meter_of_a_node_kind_is_registered_rendered_polled_and_stored(
                 return "energy_import_tariff2" in got.get("LC1.meter", {})
 
             await wait_for(stored, 30, "the meter's readings stored at the hub")
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
         latest = (await hub.services.store.latest([("LC1.meter", THREE.id)]))["LC1.meter"]
         assert latest["voltage_a"].value == expected(THREE, "voltage_a")
         assert latest["energy_import_tariff2"].value == expected(THREE, "energy_import_tariff2")

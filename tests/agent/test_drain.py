@@ -10,6 +10,7 @@ import aiomqtt
 
 from citysense.agentconfig import AgentConfig
 from citysense.contract import Channel, IngestAck, Reading, TelemetryBatch, decode, encode, topic
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
 from tests.agent.support import wait_for
@@ -58,7 +59,7 @@ async def test_live_readings_overtake_a_paced_backlog(tmp_path: Path, mosquitto:
             ack = IngestAck(node="ND1", epoch=buffer.epoch, seq=len(arrivals) - 1, ts_ms=now)
             await hub.publish(topic("ND1", Channel.ACK), encode(ack), qos=1, retain=True)
             await wait_for(emptied, 5, "the hub's acknowledgment to empty the buffer")
-            run.cancel()
+            await cancel_and_wait([run], grace_s=STOP_GRACE_S)
     order = [v for _, values in arrivals for v in values]
     assert sorted(order) == [*range(80), 1000]  # everything arrived once
     live_at = next(i for i, (_, values) in enumerate(arrivals) if 1000 in values)
@@ -130,4 +131,4 @@ async def test_an_unacknowledged_batch_is_sent_again_after_the_timeout_and_not_a
                     seen.append(decode(TelemetryBatch, message.payload, "ND2").seq)  # type: ignore[arg-type]
                     break
             assert seen[2] == 1  # acknowledged: the window moves on to the next batch, seq 0 is not sent again
-            run.cancel()
+            await cancel_and_wait([run], grace_s=STOP_GRACE_S)

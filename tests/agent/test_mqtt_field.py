@@ -15,6 +15,7 @@ import pytest
 
 from citysense.contract import Reading
 from citysense.errors import ConfigError
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.drivers.mqtt.model import Mapping, MqttSource, load_mapping
 from edge_agent.drivers.mqtt.source import MqttSensorSource
 from tests.agent.sparkplug_encode import metric, payload
@@ -114,7 +115,7 @@ async def test_every_field_case_through_a_real_broker(mosquitto: MosquittoServer
                 sink.arrived.clear()
                 await sink.arrived.wait()
         assert not task.done()  # the source survived every case
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
     got = by_device(sink.readings)
     assert src.malformed == {"bad_topic": 1, "bad_availability": 1, "ndeath_old_bdseq": 1, "bad_value": 1}
@@ -209,7 +210,7 @@ async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: Mos
         got = decode(TelemetryBatch, message.payload).readings
         assert [(r.device, r.metric, r.value) for r in got] == [("pole-9", "online", True)]
         assert [(h.device, h.state) for h in agent.device_health()] == [("pole-9", "ok")]
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     empty = tmp_path / "empty.yaml"
     empty.write_text("node_id: N9\n")
     with pytest.raises(ConfigError, match="at least one device"):
@@ -265,7 +266,7 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
             assert not task.done()
             assert agent.malformed() == {"bad_topic": 3, "bad_json": 3}
             assert agent.uplink.health().malformed == {"bad_topic": 3, "bad_json": 3}
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     assert {r.metric for r in seen if r.device == "p1"} >= {"power", "voltage", "temperature"}
 
 
@@ -280,7 +281,7 @@ async def test_messages_sent_while_the_source_is_away_arrive_when_it_returns(mos
                 while len(sink.readings) < n:
                     sink.arrived.clear()
                     await sink.arrived.wait()
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
     first = ListSink()
     async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-away-pub") as pub:
@@ -321,6 +322,6 @@ async def test_a_message_the_buffer_did_not_take_is_delivered_again(mosquitto: M
             while not sink.readings:
                 sink.arrived.clear()
                 await sink.arrived.wait()
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     assert sink.failed  # the first delivery was not acknowledged: the broker sent it again after the reconnect
     assert [(r.device, r.value) for r in sink.readings] == [("gauge-7", 3.25)]

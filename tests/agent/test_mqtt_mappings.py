@@ -11,6 +11,7 @@ import aiomqtt
 import pytest
 
 from citysense.contract import Reading
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.drivers.mqtt.model import MqttSource, load_mapping
 from edge_agent.drivers.mqtt.source import MqttSensorSource
 from tests.agent.sparkplug_encode import metric, payload
@@ -150,6 +151,6 @@ async def test_source_maps_messages_from_a_real_broker(mosquitto: MosquittoServe
             while {r.device for r in sink.readings} != {"pole-7", "ws-1"}:
                 sink.arrived.clear()
                 await sink.arrived.wait()
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     assert src.malformed == {"bad_json": 1}
     assert len([r for r in sink.readings if r.device == "pole-7"]) == 10

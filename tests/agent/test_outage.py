@@ -1,19 +1,25 @@
-"""Broker cut for 60 s while polling at 1 Hz: the hub ends up with every reading, in order, once."""
+"""Broker cut while polling at 1 Hz: the hub ends up with every reading, in order, once.
+
+20 s in the suite: the agent's reconnect back-off (at most 2 s here) comes round many times over. The issue asked
+for 60 s: CITYSENSE_BROKER_OUTAGE_S=60 runs that.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from tests.agent.support import Recorder, agent_config, counter_server, hub_on, hub_readings, recording, wait_for
 from tests.harness import MosquittoServer
 
-OUTAGE_S = 60
+OUTAGE_S = float(os.environ.get("CITYSENSE_BROKER_OUTAGE_S", "20"))
 
 
-async def test_broker_outage_of_60_s_loses_nothing(tmp_path: Path, mosquitto_fresh: MosquittoServer) -> None:
+async def test_a_broker_outage_loses_nothing(tmp_path: Path, mosquitto_fresh: MosquittoServer) -> None:
     async with counter_server() as modbus, hub_on(tmp_path, mosquitto_fresh.url) as hub:
         config, profiles = load_agent_config(agent_config(tmp_path, mosquitto_fresh.url, modbus.port))
         agent = Agent(config, profiles, tmp_path / "state")
@@ -32,7 +38,7 @@ async def test_broker_outage_of_60_s_loses_nothing(tmp_path: Path, mosquitto_fre
 
             await wait_for(lambda: _has_all(hub, rec), 60, "every buffered reading at the hub")
             assert agent.buffer.dropped == 0
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
         for device in ("c1", "c2"):
             sent = [(r.ts_ms, r.value) for r in rec.seen if r.device == device and r.metric == "count"]

@@ -15,6 +15,7 @@ from pymodbus.server import ModbusSerialServer
 from citysense.agentconfig import Connection
 from citysense.contract import Reading
 from citysense.profiles.model import Profile
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.drivers.modbus.link import ModbusLink
 from edge_agent.drivers.modbus.poller import DevicePoller
 from tests.agent.support import counting_device
@@ -60,7 +61,7 @@ async def rtu_server(port: str, units: Sequence[int], reads: dict[int, int], mut
         yield
     finally:
         await server.shutdown()
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
 
 class ListSink:

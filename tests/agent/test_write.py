@@ -11,6 +11,7 @@ import pytest
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from citysense.contract import Channel, Command, CommandReply, decode, encode, topic
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from edge_agent.drivers.modbus.buslock import BusLock
@@ -150,6 +151,6 @@ async def test_write_command_over_mqtt_is_executed_and_answered(tmp_path: Path, 
                         replies[r.id] = r
                         if len(replies) == 2:
                             break
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     assert replies["w1"].ok and replies["w1"].result == pytest.approx(21.0)
     assert not replies["w2"].ok and "range" in (replies["w2"].error or "")

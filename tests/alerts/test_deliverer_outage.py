@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.notify.deliverer import Deliverer
 from hub.notify.message import Message
 from hub.notify.models import OutboxRow
@@ -52,7 +53,7 @@ def test_a_database_outage_does_not_stop_notifications() -> None:
                     while not hook.seen:  # noqa: ASYNC110 - the fake server records requests from its thread
                         await asyncio.sleep(0.1)
                 assert hook.seen[0].headers["webhook-id"] == "outage-1"
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.alerts.config import AlertConfig, SilenceSpec
 from hub.alerts.core import Transition
 from hub.alerts.router import Router
@@ -161,7 +162,7 @@ async def test_retry_keeps_the_webhook_id(tmp_path: Path) -> None:
                 lambda: len(srv.seen) >= 2 and outbox.log(None, None, 1)[0].status == "sent", 10, "retry delivered"
             )
         finally:
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             await asyncio.gather(task, return_exceptions=True)
     assert [s.headers["webhook-id"] for s in srv.seen] == ["abc123", "abc123"]
     (logged,) = outbox.log(None, None, 5)

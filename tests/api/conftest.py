@@ -7,6 +7,7 @@ pole in T1's village (department ``urban_management``).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from citysense.agentconfig import HubLink
-from citysense.nodekinds import default_node_kind_dir, load_node_kinds
-from citysense.profiles import load_profiles
+from citysense.nodekinds import NodeKind, default_node_kind_dir, load_node_kinds
+from citysense.profiles import ProfileSet, load_profiles
 from citysense.profiles.loader import default_profile_dir
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
@@ -83,11 +84,23 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
+@dataclass(frozen=True)
+class _Template:
+    """A registry built once per test session; each test gets its own copy of the file."""
+
+    db: Path
+    tokens: dict[str, str]
+    profiles: ProfileSet
+    kinds: dict[str, NodeKind]
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
+    # Built once: migrations, the fleet and seven password hashes (PBKDF2, on purpose slow) took ~2 s a test.
     profiles = load_profiles(default_profile_dir())
     kinds = load_node_kinds(default_node_kind_dir(), set(profiles))
-    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    db = tmp_path_factory.mktemp("api-template") / "registry.db"
+    registry = Registry(f"sqlite:///{db}")
     registry.migrate()
     registry.apply_fleet(Fleet.model_validate(FLEET), kinds, profiles)
     sync_catalogue(registry, profiles, kinds)
@@ -96,6 +109,16 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     for user, (role, region, depts) in USERS.items():
         access.upsert_user("test", user, role, region_scope=region, departments=depts, password=f"{user}-pw")
         tokens[user] = access.issue_token("test", user, "test")[1]
+    registry.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    assert not db.with_name(db.name + "-wal").exists() or db.with_name(db.name + "-wal").stat().st_size == 0
+    return _Template(db, tokens, profiles, kinds)
+
+
+@pytest.fixture
+async def api(tmp_path: Path, _template: _Template) -> AsyncIterator[Api]:
+    shutil.copyfile(_template.db, tmp_path / "registry.db")
+    profiles, kinds, tokens = _template.profiles, _template.kinds, dict(_template.tokens)
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     store = SqliteStore(tmp_path / "readings.db")
     await store.start()
     services = HubServices(

@@ -17,6 +17,7 @@ from citysense.agentconfig import AgentConfig
 from citysense.nodekinds import default_node_kind_dir, load_node_kinds
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from hub.config import BrokerAdminSettings, HubSettings
 from hub.demo.run import REGIONS
@@ -84,7 +85,7 @@ async def test_claim_to_commissioned(tmp_path: Path, broker: MosquittoServer) ->
                     assert node["status"] == "commissioned"
                     assert node["online"] and node["site"] == "WG-0101"
                 finally:
-                    task.cancel()
+                    await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             audit = (await api.get("/api/v1/audit?target_id=GZ-WG-0101", headers=admin)).json()
             assert [(e["actor"], e["action"]) for e in audit] == [("admin", "node.create"), ("li.wei", "node.claim")]
     finally:
@@ -135,7 +136,7 @@ async def _site(tmp_path: Path, broker: MosquittoServer, kind: str, node_id: str
                     await hub.services.latest.wait_until(lambda c: bool(c.get(f"{node_id}.{first}")), 30)
                     yield Site(hub, api, admin, sim, agent)
                 finally:
-                    task.cancel()
+                    await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     finally:
         await sim.stop()
 

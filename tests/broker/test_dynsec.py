@@ -11,6 +11,7 @@ import pytest
 from citysense.agentconfig import AgentConfig
 from citysense.brokerids import uplink_client_id
 from citysense.contract import Reading
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.buffer import DurableBuffer
 from edge_agent.uplink import Uplink
 from hub.broker.dynsec import DynSec
@@ -168,5 +169,5 @@ async def test_an_agent_refused_its_ack_topic_falls_back_to_the_brokers_puback(
         async with asyncio.timeout(10):
             while buffer.depth():  # noqa: ASYNC110 - the buffer has no change event
                 await asyncio.sleep(0.05)
-        run.cancel()
+        await cancel_and_wait([run], grace_s=STOP_GRACE_S)
     assert uplink.ack_refused and uplink.published_batches == 1  # sent, and forgotten at the PUBACK as before

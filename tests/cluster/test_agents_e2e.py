@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.cluster.partitions import STREAM
@@ -73,7 +74,7 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
                 held = agent.buffer.unacked()
                 high = held[-1].seq if held else agent.buffer.acked
                 await wait_for(lambda: acked(high), 30, "acknowledgment of everything held after the kill")
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             for device in ("c1", "c2"):
                 sent = [(r.ts_ms, r.value) for r in recorded if r.device == device and r.metric == "count"]
                 stored = [(r.ts_ms, r.value) for r in await hub_readings(hub, device)]

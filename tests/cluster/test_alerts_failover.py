@@ -33,6 +33,7 @@ from sqlalchemy import select
 from citysense.contract import Channel, Reading, TelemetryBatch, encode, topic
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles import ProfileSet, load_profiles
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
 from hub.alerts.handover import AlertPartitions
@@ -187,8 +188,7 @@ async def _province(
         for w in tier.workers.values():
             if not w.tasks[0].done():
                 await asyncio.wait_for(w.tasks[0], 15)
-            for t in w.tasks:
-                t.cancel()
+            await cancel_and_wait(w.tasks, grace_s=STOP_GRACE_S)
             await asyncio.gather(*w.tasks, return_exceptions=True)
             await w.conn.close()
             w.registry.engine.dispose()
@@ -243,8 +243,7 @@ async def _add(tier: _Tier, name: str) -> None:
 
 async def _kill(w: _Worker) -> None:
     """Die without a word: no release, no last flush, no goodbye to NATS."""
-    for t in w.tasks:
-        t.cancel()
+    await cancel_and_wait(w.tasks, grace_s=STOP_GRACE_S)
     await asyncio.gather(*w.tasks, return_exceptions=True)
 
 
@@ -340,7 +339,7 @@ def test_alert_state_moves_with_its_partition_and_every_alarm_fires_and_is_told_
                 await asyncio.wait_for(ws["w-c"].tasks[0], 15)
                 await _until(registry, "raised again", lambda a: _open_level(a) == level_high, deadline_s=45)
                 await asyncio.sleep(2)  # any extra raise or notification would be in by now
-                publishing.cancel()
+                await cancel_and_wait([publishing], grace_s=STOP_GRACE_S)
             alarms, events = await asyncio.to_thread(_alarms, registry)
             result["alarms"], result["events"], result["phase1"] = alarms, events, phase1
 
@@ -427,7 +426,7 @@ def test_a_hub_worker_runs_its_alert_engine_on_the_partitions_it_holds(
             publishing = tg.create_task(agents.run(nats_cluster), name="test:agents")
             await _until(registry, "raised", lambda a: {x.device for x in a if x.rule_id == "level_high"} == level_high)
             await _until(registry, "told", lambda a: all(x.notify_count == 1 for x in a))
-            publishing.cancel()
+            await cancel_and_wait([publishing], grace_s=STOP_GRACE_S)
             _, events = await asyncio.to_thread(_alarms, registry)
             result["actors"] = {e.actor for e in events if e.action == "raised"}
 

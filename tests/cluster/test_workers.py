@@ -16,7 +16,7 @@ from nats.aio.client import Client as NatsClient
 
 from citysense.contract import Channel, Reading, TelemetryBatch, encode, topic
 from citysense.profiles import ProfileSet
-from citysense.runner import cancel_and_wait
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.cluster.leases import LeaseManager, LeaseSettings
 from hub.cluster.worker import PartitionWorker, ensure_stream
 from hub.ingest.pipeline import Pipeline
@@ -139,7 +139,7 @@ def test_workers_join_die_restart_and_leave_and_every_batch_is_handled_once(
             await _publish(nats_cluster, range(10, 20), endpoint=1)
             b = ws["w-b"]
             killed.update(b.worker.leases.partitions)
-            await cancel_and_wait([b.task])  # w-b dies: no release, its leases run out
+            await cancel_and_wait([b.task], grace_s=STOP_GRACE_S)  # w-b dies: no release, its leases run out
             await _publish(nats_cluster, range(20, 25), endpoint=2)
             ws["w-c"].stop.set()  # w-c leaves cleanly
             await asyncio.wait_for(ws["w-c"].task, 15)

@@ -12,6 +12,7 @@ import yaml
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles import load_profiles
 from citysense.quality import Quality
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.alerts.config import AlertConfig
 from hub.alerts.engine import AlertEngine
 from hub.alerts.models import Alarm
@@ -61,7 +62,7 @@ async def test_an_alarm_raised_during_a_database_outage_is_recorded_when_it_is_b
                     await asyncio.sleep(0.2)
             assert await asyncio.to_thread(_open_alarms, registry) == ["level_high"]
         finally:
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             await asyncio.gather(task, return_exceptions=True)
     finally:
         registry.engine.dispose()

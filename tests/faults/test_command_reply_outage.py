@@ -13,6 +13,7 @@ import time
 import aiomqtt
 
 from citysense.contract import Channel, Command, topic
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.broker.commands import CommandCenter, CommandTimeout
 from hub.ingest.deadletters import DeadLetterSink
 from hub.ingest.stats import IngestStats
@@ -49,7 +50,7 @@ async def test_a_bad_reply_during_a_database_outage_leaves_the_command_session_u
             assert stats.dead_letters  # counted even though the database did not take the row
         finally:
             database_up(pg)
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             await asyncio.gather(task, return_exceptions=True)
     finally:
         registry.engine.dispose()

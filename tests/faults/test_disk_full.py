@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.runtime import RunningHub
@@ -55,7 +56,7 @@ async def test_a_full_data_disk_holds_readings_back_until_there_is_room(
                 await wait_for(lambda: hub_has_all(hub, rec), 30, "every recorded reading at the hub")
                 sent = recorded_counts(rec, DEVICES)
                 assert agent.buffer.dropped == 0
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
             await assert_stored_once(hub, sent)
 
@@ -86,7 +87,7 @@ async def test_a_full_agent_disk_stops_no_poller_and_keeps_what_it_polled(
 
                 await wait_for(kept, 15, "the readings polled on the full disk in the buffer")
                 assert agent.uplink.writes.dropped == 0
-                task.cancel()
+                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
 
 async def _stored(hub: RunningHub, n: int) -> bool:

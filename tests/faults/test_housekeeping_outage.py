@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.ingest.deadletters import DeadLetterSink
 from hub.ingest.seqledger import SeqLedger, StoredBatch
 from hub.ingest.stats import IngestStats
@@ -44,7 +45,7 @@ async def _survives(registry: Registry, pg: PostgresServer, loop: Callable[[], C
                 await asyncio.sleep(0.1)
         assert not task.done()
     finally:
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
         await asyncio.gather(task, return_exceptions=True)
 
 

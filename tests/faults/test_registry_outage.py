@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import tests.agent.support as site
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.alerts.models import Alarm
@@ -90,7 +91,7 @@ async def test_a_database_outage_stops_nothing_and_loses_nothing(
             assert not [r for r in caplog.records if "dead letter" in r.getMessage()]  # nothing valid refused
             await wait_for(lambda: _raised(hub), 10, "the alarm crossed during the outage")
             assert agent.buffer.dropped == 0
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
         await assert_stored_once(hub, sent)
 

@@ -16,6 +16,7 @@ import aiomqtt
 import pytest
 
 from citysense.contract import Channel, subscription
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.ingest.consumer import Consumer
 from hub.ingest.pipeline import StoredObserver
 from hub.latest_sync import sync_once
@@ -151,7 +152,7 @@ async def test_broker_restart_hub_reconnects_resubscribes_and_catches_up(
             values = await _wait_for_points(influx_db, t0, 100)
             assert values == _expected(100)
             assert consumer.subscribed.is_set()
-            task.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     finally:
         parts.registry.engine.dispose()
 
@@ -189,8 +190,7 @@ async def test_two_workers_on_a_shared_subscription_store_every_batch_exactly_on
             async with asyncio.timeout(60):
                 await all_stored.wait()
             values = await _wait_for_points(influx_db, t0, n)
-            for t in tasks:
-                t.cancel()
+            await cancel_and_wait(tasks, grace_s=STOP_GRACE_S)
         assert values == _expected(n)
         assert 0 not in per_worker, "the broker did not share the subscription"
         assert sum(per_worker) == n

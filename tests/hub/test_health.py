@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.config import InfluxSettings
@@ -45,7 +46,7 @@ async def hub_and_agent(root: Path, broker: MosquittoServer) -> AsyncIterator[Ru
             try:
                 yield hub
             finally:
-                running.cancel()
+                await cancel_and_wait([running], grace_s=STOP_GRACE_S)
 
 
 def broker_is(*states: str) -> Callable[[httpx.Response], bool]:

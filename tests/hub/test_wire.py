@@ -46,37 +46,38 @@ def test_a_valid_batch_takes_the_fast_path_with_the_same_values() -> None:
     agree(payload)
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        json.dumps(good(device="gauge\n")).encode(),  # "$" would let a trailing newline through
-        json.dumps(good(metric="level\n")).encode(),
-        json.dumps({**good(), "node": "N1\n"}).encode(),
-        json.dumps(good(value=None)).encode(),  # good quality without a value
-        json.dumps(good(value=None, quality="timeout")).encode(),
-        b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":NaN,"ts_ms":1}]}',
-        b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":1e400,"ts_ms":1}]}',
-        json.dumps(good(value=10**30)).encode(),
-        json.dumps(good(value=True)).encode(),
-        json.dumps(good(value=5)).encode(),
-        json.dumps(good(ts_ms=float(NOW))).encode(),  # pydantic coerces 1.0 -> 1; msgspec leaves it to pydantic
-        json.dumps(good(ts_ms=str(NOW))).encode(),
-        json.dumps({**good(), "seq": True}).encode(),
-        json.dumps({**good(), "v": "1"}).encode(),
-        json.dumps({**good(), "v": True}).encode(),
-        json.dumps({**good(), "node": "N2"}).encode(),  # node mismatch
-        json.dumps({**good(), "extra": 1}).encode(),
-        json.dumps({**good(), "readings": []}).encode(),
-        json.dumps(good(unit=None)).encode(),
-        json.dumps(good(metric="a" * 65)).encode(),
-        json.dumps(good(device="\u00e9")).encode(),
-        b'{"v":1,"node":"N1","seq":1,"seq":2,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":1,"ts_ms":1}]}',
-        b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":"\\ud800","ts_ms":1}]}',
-        b"\xff\xfe",
-        b"",
-        b"null",
-    ],
-)
+EDGE_CASES = [
+    json.dumps(good(device="gauge\n")).encode(),  # "$" would let a trailing newline through
+    json.dumps(good(metric="level\n")).encode(),
+    json.dumps({**good(), "node": "N1\n"}).encode(),
+    json.dumps(good(value=None)).encode(),  # good quality without a value
+    json.dumps(good(value=None, quality="timeout")).encode(),
+    b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":NaN,"ts_ms":1}]}',
+    b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":1e400,"ts_ms":1}]}',
+    json.dumps(good(value=10**30)).encode(),
+    json.dumps(good(value=True)).encode(),
+    json.dumps(good(value=5)).encode(),
+    json.dumps(good(ts_ms=float(NOW))).encode(),  # pydantic coerces 1.0 -> 1; msgspec leaves it to pydantic
+    json.dumps(good(ts_ms=str(NOW))).encode(),
+    json.dumps({**good(), "seq": True}).encode(),
+    json.dumps({**good(), "v": "1"}).encode(),
+    json.dumps({**good(), "v": True}).encode(),
+    json.dumps({**good(), "node": "N2"}).encode(),  # node mismatch
+    json.dumps({**good(), "extra": 1}).encode(),
+    json.dumps({**good(), "readings": []}).encode(),
+    json.dumps(good(unit=None)).encode(),
+    json.dumps(good(metric="a" * 65)).encode(),
+    json.dumps(good(device="\u00e9")).encode(),
+    b'{"v":1,"node":"N1","seq":1,"seq":2,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":1,"ts_ms":1}]}',
+    b'{"v":1,"node":"N1","seq":1,"sent_ms":1,"readings":[{"device":"g","metric":"m","value":"\\ud800","ts_ms":1}]}',
+    b"\xff\xfe",
+    b"",
+    b"null",
+]
+
+
+# Ids by position: a payload's own text holds the current time, and pytest-xdist's workers must collect the same ids.
+@pytest.mark.parametrize("payload", EDGE_CASES, ids=[f"case{i}" for i in range(len(EDGE_CASES))])
 def test_both_decoders_agree_on_edge_cases(payload: bytes) -> None:
     agree(payload)
 

@@ -37,6 +37,11 @@ def _base(tmp_path: Path) -> dict[str, Any]:
     }
 
 
+def test_validate_accepts_production_settings_without_development_defaults(tmp_path: Path) -> None:
+    done = _validate(tmp_path / "hub.yaml", _base(tmp_path))  # each case below changes one key of these
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
     [
@@ -50,7 +55,6 @@ def _base(tmp_path: Path) -> dict[str, Any]:
 )
 def test_validate_names_the_file_and_key(tmp_path: Path, change: dict[str, Any], key: str) -> None:
     path = tmp_path / "hub.yaml"
-    assert _validate(path, _base(tmp_path)).returncode == 0
     bad = {k: v for k, v in {**_base(tmp_path), **change}.items() if v is not None}
     done = _validate(path, bad)
     assert done.returncode == 2

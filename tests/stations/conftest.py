@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.ingest.pipeline import Pipeline
 from hub.ingest.spool import Spool
 from hub.ingest.stats import IngestStats
@@ -96,8 +97,8 @@ async def running_gateway(
         try:
             yield Gateway(gateway, pipeline, registry, store, gateway.ports.get("hj212", 0))
         finally:
-            task.cancel()
-            drain.cancel()
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
+            await cancel_and_wait([drain], grace_s=STOP_GRACE_S)
     registry.engine.dispose()
 
 

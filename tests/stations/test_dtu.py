@@ -11,6 +11,7 @@ import pytest
 from citysense.nodekinds import default_node_kind_dir, load_node_kinds
 from citysense.profiles import load_profiles
 from citysense.profiles.loader import default_profile_dir
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.stations.base import Control, Refusal
 from hub.stations.directory import StationDevice, StationDirectory, StationSpec
 from hub.stations.dtu.framer import DtuFramer
@@ -86,7 +87,7 @@ async def test_dtu_units_are_polled_through_its_connection_and_stored(dtu_gw: tu
                     break
                 await asyncio.sleep(0.1)
     finally:
-        task.cancel()
+        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
         await asyncio.gather(task, return_exceptions=True)
     site.refresh()
     expected = site.expected("level", "water_level")

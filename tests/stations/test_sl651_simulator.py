@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from hub.stations.base import Control, Event, Report
 from hub.stations.sl651 import encode
 from hub.stations.sl651.protocol import Sl651Protocol
@@ -116,7 +117,7 @@ async def test_station_answers_clock_query_and_clock_set_removes_its_drift() -> 
             while len([e for e in centre.events if isinstance(e, Control) and e.function in ("51", "4A")]) < 2:
                 await centre.answered.wait()
                 centre.answered.clear()
-        runner.cancel()
+        await cancel_and_wait([runner], grace_s=STOP_GRACE_S)
         with contextlib.suppress(asyncio.CancelledError):
             await runner
     query, setting = (e for e in centre.events if isinstance(e, Control) and e.function in ("51", "4A"))
