@@ -85,7 +85,7 @@ class Api:
 
 
 @dataclass(frozen=True)
-class _Template:
+class ApiTemplate:
     """A registry built once per test session; each test gets its own copy of the file."""
 
     db: Path
@@ -95,7 +95,7 @@ class _Template:
 
 
 @pytest.fixture(scope="session")
-def _template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
+def api_template(tmp_path_factory: pytest.TempPathFactory) -> ApiTemplate:
     # Built once: migrations, the fleet and seven password hashes (PBKDF2, on purpose slow) took ~2 s a test.
     profiles = load_profiles(default_profile_dir())
     kinds = load_node_kinds(default_node_kind_dir(), set(profiles))
@@ -111,13 +111,13 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
         tokens[user] = access.issue_token("test", user, "test")[1]
     registry.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
     assert not db.with_name(db.name + "-wal").exists() or db.with_name(db.name + "-wal").stat().st_size == 0
-    return _Template(db, tokens, profiles, kinds)
+    return ApiTemplate(db, tokens, profiles, kinds)
 
 
 @pytest.fixture
-async def api(tmp_path: Path, _template: _Template) -> AsyncIterator[Api]:
-    shutil.copyfile(_template.db, tmp_path / "registry.db")
-    profiles, kinds, tokens = _template.profiles, _template.kinds, dict(_template.tokens)
+async def api(tmp_path: Path, api_template: ApiTemplate) -> AsyncIterator[Api]:
+    shutil.copyfile(api_template.db, tmp_path / "registry.db")
+    profiles, kinds, tokens = api_template.profiles, api_template.kinds, dict(api_template.tokens)
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
     store = SqliteStore(tmp_path / "readings.db")
     await store.start()

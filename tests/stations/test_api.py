@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import T1, T2, Api, api  # noqa: F401  (the API fixture with a user of every role)
+from tests.api.conftest import T1, T2, Api, api, api_template  # noqa: F401  (the API fixture with a user of every role)
 
 
 def _dtu(node: str, region: str, address: str, profile: str = "weather_6in1_rs485") -> dict[str, Any]:
