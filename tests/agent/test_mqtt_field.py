@@ -13,9 +13,10 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from citysense.contract import Reading
+from citysense.contract import Reading, TelemetryBatch, decode
 from citysense.errors import ConfigError
 from citysense.runner import STOP_GRACE_S, cancel_and_wait
+from edge_agent.app import Agent
 from edge_agent.drivers.mqtt.model import Mapping, MqttSource, load_mapping
 from edge_agent.drivers.mqtt.source import MqttSensorSource
 from tests.agent.sparkplug_encode import metric, payload
@@ -218,15 +219,15 @@ async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: Mos
 
 
 async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
-    tmp_path: Path, mosquitto: MosquittoServer
+    tmp_path: Path, mosquitto_fresh: MosquittoServer
 ) -> None:
     import yaml
 
-    from citysense.contract import Channel, TelemetryBatch, decode, subscription
-    from edge_agent.app import Agent
+    from citysense.contract import Channel, subscription
     from edge_agent.config import load_agent_config
     from tests.agent.support import agent_config, counter_server, write_site
 
+    mosquitto = mosquitto_fresh  # a broker of its own: nothing retained or queued by other tests reaches this agent
     async with counter_server() as modbus:
         write_site(tmp_path)
         path = agent_config(tmp_path, mosquitto.url, modbus.port)
@@ -244,30 +245,49 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
         config, profiles = load_agent_config(path)
         agent = Agent(config, profiles, tmp_path / "state", path)
         seen: list[Reading] = []
-        async with (
-            aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-hub-side") as hub,
-            asyncio.TaskGroup() as tg,
-        ):
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-hub-side") as hub:
             await hub.subscribe(subscription(Channel.TELEMETRY).replace("+", "NMQ1", 1), qos=1)
-            task = tg.create_task(agent.run(), name="test:agent")
-            await asyncio.wait_for(agent.mqtt[0].subscribed.wait(), 10)
-            async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-sensors") as pub:
-                for _ in range(3):
-                    await pub.publish("sensors/x", b'{"v": 1}', qos=1)  # IndexError in the template before
-                    await pub.publish("tele/p1/SENSOR", b"\xff\xfe", qos=1)  # not UTF-8
-                await pub.publish("tele/p1/SENSOR", sample("tasmota_sensor.json"), qos=1)
-            async with asyncio.timeout(30):
-                async for message in hub.messages:
-                    assert isinstance(message.payload, bytes)
-                    seen.extend(decode(TelemetryBatch, message.payload).readings)
-                    counts = [r for r in seen if r.device == "c1" and r.metric == "count" and r.quality == "good"]
-                    if len(counts) >= 3 and any(r.device == "p1" for r in seen):
-                        break
-            assert not task.done()
-            assert agent.malformed() == {"bad_topic": 3, "bad_json": 3}
-            assert agent.uplink.health().malformed == {"bad_topic": 3, "bad_json": 3}
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
+            task = asyncio.create_task(agent.run(), name="test:agent")
+            try:
+                await _feed_and_watch(agent, task, hub, mosquitto, seen)
+            finally:
+                await _stop(task)
     assert {r.metric for r in seen if r.device == "p1"} >= {"power", "voltage", "temperature"}
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Stop the agent as its process supervisor does; a stop that does not end fails with every task's stack."""
+    try:
+        async with asyncio.timeout(30):
+            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
+    except TimeoutError:
+        stacks = {t.get_name(): [str(f.f_code.co_name) + ":" + str(f.f_lineno) for f in t.get_stack()]
+                  for t in asyncio.all_tasks()}  # fmt: skip
+        raise AssertionError(f"the agent did not stop within 30 s of repeated cancels: {stacks}") from None
+    failure = None if task.cancelled() else task.exception()
+    if failure is not None:
+        raise failure
+
+
+async def _feed_and_watch(
+    agent: Agent, task: asyncio.Task[None], hub: aiomqtt.Client, mosquitto: MosquittoServer, seen: list[Reading]
+) -> None:
+    await asyncio.wait_for(agent.mqtt[0].subscribed.wait(), 10)
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-sensors") as pub:
+        for _ in range(3):
+            await pub.publish("sensors/x", b'{"v": 1}', qos=1)  # IndexError in the template before
+            await pub.publish("tele/p1/SENSOR", b"\xff\xfe", qos=1)  # not UTF-8
+        await pub.publish("tele/p1/SENSOR", sample("tasmota_sensor.json"), qos=1)
+    async with asyncio.timeout(30):
+        async for message in hub.messages:
+            assert isinstance(message.payload, bytes)
+            seen.extend(decode(TelemetryBatch, message.payload).readings)
+            counts = [r for r in seen if r.device == "c1" and r.metric == "count" and r.quality == "good"]
+            if len(counts) >= 3 and any(r.device == "p1" for r in seen):
+                break
+    assert not task.done()
+    assert agent.malformed() == {"bad_topic": 3, "bad_json": 3}
+    assert agent.uplink.health().malformed == {"bad_topic": 3, "bad_json": 3}
 
 
 async def test_messages_sent_while_the_source_is_away_arrive_when_it_returns(mosquitto: MosquittoServer) -> None:
