@@ -78,14 +78,12 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], grace_s: float = 0
     stop does with :data:`STOP_GRACE_S`.
     """
     pending = {t for t in tasks if not t.done()}
-    if pending and grace_s > 0:
-        for t in pending:
-            t.cancel()
-        _, pending = await asyncio.wait(pending, timeout=grace_s)
+    wait_s = max(grace_s, RECANCEL_EVERY_S)
     while pending:
         for t in pending:
             t.cancel()
-        _, pending = await asyncio.wait(pending, timeout=RECANCEL_EVERY_S)
+        _, pending = await asyncio.wait(pending, timeout=wait_s)
+        wait_s = RECANCEL_EVERY_S
 
 
 def run_until_interrupted(main: Coroutine[Any, Any, None], log_level: str | int = "INFO") -> int:

@@ -249,7 +249,7 @@ class LeaseManager:
                     await self.step()
                 except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
                     # JetStream without a leader for a moment (an election), a node down: try again next round.
-                    log.warning("worker %s: lease round failed: %s", self.worker, exc or repr(exc))
+                    log.warning("worker %s: lease round failed: %s", self.worker, str(exc) or repr(exc))
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.renew_s):
                         await stop.wait()
