@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from tests.agent.support import agent_config, counter_server, wait_for, write_site
 from tests.harness import MosquittoServer
+from tests.harness.tasks import running
 
 
 async def test_control_channel_logs_one_warning_per_outage_and_leaves_no_unretrieved_futures(
@@ -36,8 +36,7 @@ async def test_control_channel_logs_one_warning_per_outage_and_leaves_no_unretri
         async def connected() -> bool:
             return agent.uplink.connected.is_set()
 
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(agent.run(), name="test:agent")
+        async with running(agent.run(), "test:agent"):
             await wait_for(connected, 20, "the agent connected")
             mosquitto_fresh.stop()  # outage 1: the broker is gone; retries every second at most
             await asyncio.sleep(8)
@@ -56,7 +55,6 @@ async def test_control_channel_logs_one_warning_per_outage_and_leaves_no_unretri
                 return back(2)
 
             await wait_for(back_twice, 40, "the control channel back after the freeze")
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
     gc.collect()
     lost = [r for r in caplog.records if r.levelno == logging.WARNING and "control channel lost" in r.getMessage()]
     assert len(lost) == 2, [r.getMessage() for r in lost]

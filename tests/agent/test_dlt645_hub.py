@@ -12,7 +12,6 @@ import yaml
 from citysense.agentconfig import HubLink
 from citysense.nodekinds import load_node_kinds
 from citysense.profiles.loader import default_profile_dir, load_profiles
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from hub.config import HubSettings
 from hub.registry.render import render_agent_config
@@ -21,6 +20,7 @@ from simulator.dlt645 import MeterBus, SimMeter
 from tests.agent.support import wait_for
 from tests.agent.test_dlt645_bus import THREE, expected, serving
 from tests.harness import MosquittoServer, free_port
+from tests.harness.tasks import running
 
 ADDRESS = "202405200001"
 KIND = {
@@ -82,15 +82,13 @@ async def test_a_meter_of_a_node_kind_is_registered_rendered_polled_and_stored(
         config = render_agent_config(node, kind, HubLink(url=mosquitto.url))
         assert [(m.id, m.address, m.connection) for m in config.meters] == [("meter", ADDRESS, "cab485")]
         agent = Agent(config, profiles, tmp_path / "state")
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(agent.run(), name="test:agent")
+        async with running(agent.run(), "test:agent"):
 
             async def stored() -> bool:
                 got = await hub.services.store.latest([("LC1.meter", THREE.id)])
                 return "energy_import_tariff2" in got.get("LC1.meter", {})
 
             await wait_for(stored, 30, "the meter's readings stored at the hub")
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
         latest = (await hub.services.store.latest([("LC1.meter", THREE.id)]))["LC1.meter"]
         assert latest["voltage_a"].value == expected(THREE, "voltage_a")
         assert latest["energy_import_tariff2"].value == expected(THREE, "energy_import_tariff2")

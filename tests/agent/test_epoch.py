@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from tests.agent.support import Recorder, agent_config, counter_server, hub_on, hub_readings, recording, wait_for
 from tests.harness import MosquittoServer
+from tests.harness.tasks import running
 
 
 async def test_new_epoch_after_a_wiped_state_directory_is_stored_within_seconds(
@@ -24,8 +23,7 @@ async def test_new_epoch_after_a_wiped_state_directory_is_stored_within_seconds(
             agent = Agent(config, profiles, state)
             epochs.append(agent.buffer.epoch)
             rec = recording(agent)
-            async with asyncio.TaskGroup() as tg:
-                task = tg.create_task(agent.run(), name=f"test:agent-{round_}")
+            async with running(agent.run(), f"test:agent-{round_}"):
 
                 async def stored_all(rec: Recorder = rec) -> bool:
                     mine = {r.ts_ms for r in rec.seen if r.device == "c1" and r.metric == "count"}
@@ -33,7 +31,6 @@ async def test_new_epoch_after_a_wiped_state_directory_is_stored_within_seconds(
 
                 # Seq restarts at 0 in the new epoch: the hub takes it at once, not as duplicates of the old one.
                 await wait_for(stored_all, 10, f"readings of agent state {round_} at the hub")
-                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             shutil.rmtree(state)  # the edge box is replaced: nothing of the old state survives
         assert epochs[0] != epochs[1]
         assert hub.services.registry.get_node("N1").epoch == epochs[1]  # the node shows its new agent state

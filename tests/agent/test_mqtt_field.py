@@ -22,6 +22,7 @@ from edge_agent.drivers.mqtt.source import MqttSensorSource
 from tests.agent.sparkplug_encode import metric, payload
 from tests.agent.test_mqtt_mappings import SAMPLES, ListSink
 from tests.harness import MosquittoServer
+from tests.harness.tasks import running
 
 SHIPPED = ("tasmota", "tasmota_lwt", "zigbee2mqtt", "zigbee2mqtt_availability", "ttn_v3", "sparkplug_b")
 # A site's own mapping whose template names a third topic level: 'sensors/x' has only two (IndexError before).
@@ -184,8 +185,7 @@ def test_numbers_bools_and_strings_by_metric_type() -> None:
 
 
 async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: MosquittoServer) -> None:
-    from citysense.contract import Channel, TelemetryBatch, decode, topic
-    from edge_agent.app import Agent
+    from citysense.contract import Channel, topic
     from edge_agent.config import load_agent_config
 
     path = tmp_path / "agent.yaml"
@@ -196,22 +196,18 @@ async def test_a_node_with_only_mqtt_sensors_runs(tmp_path: Path, mosquitto: Mos
     config, profiles = load_agent_config(path)
     assert config.devices == [] and config.connections == []  # no bus at all: accepted
     agent = Agent(config, profiles, tmp_path / "state", path)
-    async with (
-        aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-hub") as hub,
-        asyncio.TaskGroup() as tg,
-    ):
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-hub") as hub:
         await hub.subscribe(topic("N9", Channel.TELEMETRY), qos=1)
-        task = tg.create_task(agent.run(), name="test:agent")
-        await asyncio.wait_for(agent.mqtt[0].subscribed.wait(), 10)
-        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-sensor") as pub:
-            await pub.publish("tele/pole-9/LWT", sample("tasmota_lwt_online.txt"), qos=1, retain=False)
-        async with asyncio.timeout(10):
-            message = await anext(aiter(hub.messages))
-        assert isinstance(message.payload, bytes)
-        got = decode(TelemetryBatch, message.payload).readings
-        assert [(r.device, r.metric, r.value) for r in got] == [("pole-9", "online", True)]
-        assert [(h.device, h.state) for h in agent.device_health()] == [("pole-9", "ok")]
-        await cancel_and_wait([task], grace_s=STOP_GRACE_S)
+        async with running(agent.run(), "test:agent"):
+            await asyncio.wait_for(agent.mqtt[0].subscribed.wait(), 10)
+            async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-n9-sensor") as pub:
+                await pub.publish("tele/pole-9/LWT", sample("tasmota_lwt_online.txt"), qos=1, retain=False)
+            async with asyncio.timeout(10):
+                message = await anext(aiter(hub.messages))
+            assert isinstance(message.payload, bytes)
+            got = decode(TelemetryBatch, message.payload).readings
+            assert [(r.device, r.metric, r.value) for r in got] == [("pole-9", "online", True)]
+            assert [(h.device, h.state) for h in agent.device_health()] == [("pole-9", "ok")]
     empty = tmp_path / "empty.yaml"
     empty.write_text("node_id: N9\n")
     with pytest.raises(ConfigError, match="at least one device"):
@@ -247,26 +243,9 @@ async def test_bad_sensor_messages_never_stop_the_agent_or_its_modbus_polling(
         seen: list[Reading] = []
         async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="test-hub-side") as hub:
             await hub.subscribe(subscription(Channel.TELEMETRY).replace("+", "NMQ1", 1), qos=1)
-            task = asyncio.create_task(agent.run(), name="test:agent")
-            try:
+            async with running(agent.run(), "test:agent") as task:
                 await _feed_and_watch(agent, task, hub, mosquitto, seen)
-            finally:
-                await _stop(task)
     assert {r.metric for r in seen if r.device == "p1"} >= {"power", "voltage", "temperature"}
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    """Stop the agent as its process supervisor does; a stop that does not end fails with every task's stack."""
-    try:
-        async with asyncio.timeout(30):
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
-    except TimeoutError:
-        stacks = {t.get_name(): [str(f.f_code.co_name) + ":" + str(f.f_lineno) for f in t.get_stack()]
-                  for t in asyncio.all_tasks()}  # fmt: skip
-        raise AssertionError(f"the agent did not stop within 30 s of repeated cancels: {stacks}") from None
-    failure = None if task.cancelled() else task.exception()
-    if failure is not None:
-        raise failure
 
 
 async def _feed_and_watch(

@@ -10,11 +10,11 @@ import asyncio
 import os
 from pathlib import Path
 
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from tests.agent.support import Recorder, agent_config, counter_server, hub_on, hub_readings, recording, wait_for
 from tests.harness import MosquittoServer
+from tests.harness.tasks import running
 
 OUTAGE_S = float(os.environ.get("CITYSENSE_BROKER_OUTAGE_S", "20"))
 
@@ -24,8 +24,7 @@ async def test_a_broker_outage_loses_nothing(tmp_path: Path, mosquitto_fresh: Mo
         config, profiles = load_agent_config(agent_config(tmp_path, mosquitto_fresh.url, modbus.port))
         agent = Agent(config, profiles, tmp_path / "state")
         rec = recording(agent)
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(agent.run(), name="test:agent")
+        async with running(agent.run(), "test:agent"):
             await wait_for(lambda: _count(hub, "c1", 3), 20, "first readings at the hub")
 
             mosquitto_fresh.stop()
@@ -38,7 +37,6 @@ async def test_a_broker_outage_loses_nothing(tmp_path: Path, mosquitto_fresh: Mo
 
             await wait_for(lambda: _has_all(hub, rec), 60, "every buffered reading at the hub")
             assert agent.buffer.dropped == 0
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
         for device in ("c1", "c2"):
             sent = [(r.ts_ms, r.value) for r in rec.seen if r.device == device and r.metric == "count"]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import yaml
 
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.cluster.partitions import STREAM
@@ -24,6 +23,7 @@ from tests.agent.support import agent_config, counter_server, hub_has_all, hub_r
 from tests.cluster.conftest import PARTITIONS
 from tests.harness.jetstream import stream_leader
 from tests.harness.nats import NatsCluster
+from tests.harness.tasks import running
 
 
 async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_dies(
@@ -57,8 +57,7 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
             config, agent_profiles = load_agent_config(path)
             agent = Agent(config, agent_profiles, tmp_path / "state")
             rec = recording(agent)
-            async with asyncio.TaskGroup() as tg:
-                task = tg.create_task(agent.run(), name="test:agent")
+            async with running(agent.run(), "test:agent"):
 
                 async def acked(n: int) -> bool:
                     return agent.buffer.acked >= n
@@ -74,7 +73,6 @@ async def test_an_agent_loses_nothing_when_the_stream_leader_it_is_connected_to_
                 held = agent.buffer.unacked()
                 high = held[-1].seq if held else agent.buffer.acked
                 await wait_for(lambda: acked(high), 30, "acknowledgment of everything held after the kill")
-                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
             for device in ("c1", "c2"):
                 sent = [(r.ts_ms, r.value) for r in recorded if r.device == device and r.metric == "count"]
                 stored = [(r.ts_ms, r.value) for r in await hub_readings(hub, device)]

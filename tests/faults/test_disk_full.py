@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.runtime import RunningHub
@@ -28,6 +27,7 @@ from tests.agent.support import (
 )
 from tests.faults.conftest import fill, small_disk
 from tests.harness.mosquitto import MosquittoServer
+from tests.harness.tasks import running
 
 FULL_S = 8
 DEVICES = ("c1", "c2")
@@ -43,8 +43,7 @@ async def test_a_full_data_disk_holds_readings_back_until_there_is_room(
             config, profiles = load_agent_config(agent_config(tmp_path, url, modbus.port))
             agent = Agent(config, profiles, tmp_path / "state")
             rec = recording(agent)
-            async with asyncio.TaskGroup() as tg:
-                task = tg.create_task(agent.run(), name="test:agent")
+            async with running(agent.run(), "test:agent"):
                 await wait_for(lambda: _stored(hub, 2), 15, "first readings at the hub")
 
                 filler = fill(disk)
@@ -56,7 +55,6 @@ async def test_a_full_data_disk_holds_readings_back_until_there_is_room(
                 await wait_for(lambda: hub_has_all(hub, rec), 30, "every recorded reading at the hub")
                 sent = recorded_counts(rec, DEVICES)
                 assert agent.buffer.dropped == 0
-                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
             await assert_stored_once(hub, sent)
 
@@ -70,8 +68,7 @@ async def test_a_full_agent_disk_stops_no_poller_and_keeps_what_it_polled(
             config, profiles = load_agent_config(agent_config(tmp_path, url, modbus.port))
             agent = Agent(config, profiles, disk)
             rec = recording(agent)
-            async with asyncio.TaskGroup() as tg:
-                task = tg.create_task(agent.run(), name="test:agent")
+            async with running(agent.run(), "test:agent") as task:
                 await wait_for(lambda: _stored(hub, 2), 15, "first readings at the hub")
 
                 filler = fill(disk)
@@ -87,7 +84,6 @@ async def test_a_full_agent_disk_stops_no_poller_and_keeps_what_it_polled(
 
                 await wait_for(kept, 15, "the readings polled on the full disk in the buffer")
                 assert agent.uplink.writes.dropped == 0
-                await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
 
 async def _stored(hub: RunningHub, n: int) -> bool:

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 import tests.agent.support as site
-from citysense.runner import STOP_GRACE_S, cancel_and_wait
 from edge_agent.app import Agent
 from edge_agent.config import load_agent_config
 from hub.alerts.models import Alarm
@@ -36,6 +35,7 @@ from tests.agent.support import (
 from tests.faults.conftest import database_down, database_up
 from tests.harness.mosquitto import MosquittoServer
 from tests.harness.postgres import PostgresServer
+from tests.harness.tasks import running
 
 OUTAGE_S = 10
 DEVICES = ("c1", "c2")
@@ -65,8 +65,7 @@ async def test_a_database_outage_stops_nothing_and_loses_nothing(
         config, profiles = load_agent_config(agent_config(tmp_path, url, modbus.port))
         agent = Agent(config, profiles, tmp_path / "state")
         rec = recording(agent)
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(agent.run(), name="test:agent")
+        async with running(agent.run(), "test:agent"):
             await wait_for(lambda: _stored(hub, 2), 15, "first readings at the hub")
 
             caplog.clear()
@@ -91,7 +90,6 @@ async def test_a_database_outage_stops_nothing_and_loses_nothing(
             assert not [r for r in caplog.records if "dead letter" in r.getMessage()]  # nothing valid refused
             await wait_for(lambda: _raised(hub), 10, "the alarm crossed during the outage")
             assert agent.buffer.dropped == 0
-            await cancel_and_wait([task], grace_s=STOP_GRACE_S)
 
         await assert_stored_once(hub, sent)
 
