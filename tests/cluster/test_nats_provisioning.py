@@ -46,17 +46,18 @@ def _settings(tmp_path: Path, cluster: NatsCluster, seed: str) -> HubSettings:
 
 def _client(cluster: NatsCluster, username: str, password: str, client_id: str) -> aiomqtt.Client:
     host, port = cluster.mqtt_endpoints[2]  # another member than the hub's
-    # 30 s: an MQTT login on NATS runs the callout (a registry look-up, a PBKDF2 check) and records the session in
-    # JetStream (R3); with JetStream busy on a loaded 2-core machine that overran 10 s once (an agent connects again).
-    return aiomqtt.Client(host, port, username=username, password=password, identifier=client_id, timeout=30)
+    return aiomqtt.Client(host, port, username=username, password=password, identifier=client_id, timeout=10)
 
 
 @contextlib.asynccontextmanager
 async def _logged_in(
     cluster: NatsCluster, username: str, password: str, client_id: str
 ) -> AsyncIterator[aiomqtt.Client]:
-    """Log in as an agent does: again after a login that got no answer at all (JetStream, which holds NATS' MQTT
-    sessions, electing a leader on a loaded machine: two clean-clone runs saw one such login); a refusal is final."""
+    """Log in as an agent does: again after a login that got no answer at all; a refusal is final.
+
+    An MQTT login on NATS runs the callout and records the session in JetStream (R3): while JetStream elected its
+    leaders on a loaded 2-core machine, two clean-clone runs saw a login unanswered for 10 s and then for 30 s.
+    """
     for attempt in range(4):
         client = _client(cluster, username, password, client_id)
         try:
