@@ -137,7 +137,15 @@ async def _supervise(main: Coroutine[Any, Any, None]) -> None:
     task.result()  # a failure of main is the command's failure
 
 
-async def _cancel_until_done(main: asyncio.Task[None] | None, tasks: set[asyncio.Task[Any]], stop: _Stop) -> None:
+async def stop_and_wait(main: asyncio.Task[Any], started: Iterable[asyncio.Task[Any]]) -> None:
+    """Stop ``main`` as a process stop does: cancel it once; past :data:`STOP_GRACE_S` cancel the tasks it
+    ``started`` again and again until it has ended (on Python 3.11 a ``TaskGroup`` passes only the first cancel of
+    its parent on to its children, so cancelling ``main`` again would not reach a child that lost its cancel)."""
+    main.cancel()
+    await _cancel_until_done(main, set(started), _Stop())
+
+
+async def _cancel_until_done(main: asyncio.Task[Any] | None, tasks: set[asyncio.Task[Any]], stop: _Stop) -> None:
     """Wait for ``main`` (or, without it, for ``tasks``); past the grace period cancel ``tasks`` again and again."""
     loop = asyncio.get_running_loop()
     grace_until = loop.time() + (0 if main is None else STOP_GRACE_S)

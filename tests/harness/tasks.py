@@ -1,12 +1,10 @@
 """Run a long-lived coroutine (an agent, a hub part) in a test and stop it as the process supervisor does.
 
-On Python 3.11 a cancel can be lost inside a library's ``wait_for`` (see
-citysense/runner.py), and a ``TaskGroup`` passes only the first cancel of its
-parent on to its children: cancelling the parent again does not reach a child
-that lost its cancel. So, like the supervisor, the stop cancels the task, gives
-its ``finally`` blocks :data:`STOP_GRACE_S`, then cancels again every task
-started since, until the task has ended; a stop that still does not end fails
-the test with every task's stack instead of hanging it.
+A cancel can be lost inside a library's ``wait_for`` on Python 3.11, and a
+``TaskGroup`` does not pass a second cancel of its parent on to its children
+(citysense/runner.py): so the stop is :func:`~citysense.runner.stop_and_wait`
+over every task started since, bounded here so that a stop that does not end
+fails the test with every task's stack instead of hanging it.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from citysense.runner import RECANCEL_EVERY_S, STOP_GRACE_S
+from citysense.runner import stop_and_wait
 
 STOP_DEADLINE_S = 30.0
 
@@ -29,23 +27,13 @@ async def running(main: Coroutine[Any, Any, None], name: str) -> AsyncIterator[a
     try:
         yield task
     finally:
-        await _stop(task, before)
-
-
-async def _stop(task: asyncio.Task[None], before: set[asyncio.Task[Any]]) -> None:
-    task.cancel()
-    await asyncio.wait({task}, timeout=STOP_GRACE_S)
-    try:
-        async with asyncio.timeout(STOP_DEADLINE_S):
-            while not task.done():
-                for t in asyncio.all_tasks() - before - {asyncio.current_task()}:
-                    t.cancel()
-                await asyncio.wait({task}, timeout=RECANCEL_EVERY_S)
-    except TimeoutError:
-        stacks = {
-            t.get_name(): [f"{f.f_code.co_name}:{f.f_lineno}" for f in t.get_stack()] for t in asyncio.all_tasks()
-        }
-        raise AssertionError(f"{task.get_name()} did not stop within {STOP_DEADLINE_S} s: {stacks}") from None
-    failure = None if task.cancelled() else task.exception()
-    if failure is not None:
-        raise failure
+        try:
+            async with asyncio.timeout(STOP_DEADLINE_S):
+                await stop_and_wait(task, asyncio.all_tasks() - before - {task})
+        except TimeoutError:
+            stacks = {t.get_name(): [f"{f.f_code.co_name}:{f.f_lineno}" for f in t.get_stack()]
+                      for t in asyncio.all_tasks()}  # fmt: skip
+            raise AssertionError(f"{name} did not stop within {STOP_DEADLINE_S} s: {stacks}") from None
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
